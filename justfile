@@ -1,0 +1,59 @@
+# storefleet's developer commands. On a fresh machine run them through ./dev, which
+# installs the prerequisites first (./dev up, ./dev test).
+
+set dotenv-load := false
+export PATH := justfile_directory() + "/.venv/bin:" + env_var("PATH")
+
+python := justfile_directory() + "/.venv/bin/python"
+
+# list the recipes
+default:
+    @just --list
+
+# install the prerequisites (Debian packages, venv, Go-built control plane and helm)
+bootstrap:
+    bash scripts/bootstrap.sh
+
+# start NATS, Postgres, the local control plane and the services; Ctrl-C stops all
+up:
+    {{python}} -m devtools.platform up
+
+# stop a platform started by `just up` in another terminal
+down:
+    {{python}} -m devtools.platform down
+
+# run the full test suite against real Postgres, NATS and a local control plane
+test *args:
+    {{python}} -m pytest {{args}}
+
+# ruff, mypy --strict and the import contracts
+lint:
+    ruff check shared services devtools tests scripts
+    ruff format --check shared services devtools tests scripts
+    mypy
+    lint-imports
+
+# format the Python code
+fmt:
+    ruff format shared services devtools tests scripts
+    ruff check --fix shared services devtools tests scripts
+
+# run the benchmarks; figures go to .run/bench/
+bench:
+    {{python}} -m tests.bench
+
+# start the local Kubernetes control plane; kubeconfig at .run/kubeconfig
+cluster-up:
+    {{python}} -m devtools.cluster up --dir .run/cluster --kubeconfig .run/kubeconfig
+
+# stop the local control plane
+cluster-down:
+    {{python}} -m devtools.cluster down --dir .run/cluster
+
+# regenerate schemas/events from the event models
+schemas:
+    {{python}} scripts/generate_schemas.py
+
+# build the control-plane binaries and helm (cached outside the checkout)
+cluster-bins:
+    bash scripts/build-cluster-bins.sh

@@ -1,0 +1,1 @@
+"""The auditor: persists every store event and keeps the stores projection."""

@@ -1,0 +1,1 @@
+"""The gateway: the REST API, live events and the dashboard's static files."""

@@ -1,0 +1,1 @@
+"""The provisioner: turns `store.requested` into a working, isolated store."""

@@ -1,0 +1,1 @@
+"""The reaper: tears down store namespaces and sweeps orphans and stuck stores."""

@@ -1,0 +1,209 @@
+"""The event contract: one envelope, one typed payload per event type (DESIGN section 2).
+
+Every message on `store.>` is one JSON `Envelope`. Integrations depend on it, so:
+unknown fields are ignored (old consumers keep working when the contract grows), invalid
+payloads are refused with an error naming the field, and the JSON Schemas generated from
+these models are kept in `schemas/events/` (a test fails when they are stale).
+
+Pure: no I/O imports. Publishers build events with `new_event`; consumers call
+`parse_event` on raw bytes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from shared.subjects import subject_for
+
+SCHEMA_VERSION = 1
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Requested(Payload):
+    name: str = Field(description="the store's display name", min_length=1, max_length=40)
+    slug: str = Field(description="DNS label derived from the name", pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", max_length=30)
+    engine: str = Field(description="engine registry key, e.g. woocommerce")
+    plan: str = Field(description="plan catalog key, e.g. small")
+    owner: str = Field(description="id of the user who owns the store")
+    namespace: str = Field(description="the store's Kubernetes namespace")
+
+
+class Delete(Payload):
+    requested_by: str = Field(description="user id or service that asked for the deletion")
+    reason: str = Field("", description="why, when not the owner's request")
+
+
+class Provisioning(Payload):
+    worker: str = Field(description="which worker took the request")
+    attempt: int = Field(1, ge=1, description="delivery attempt number")
+
+
+class Progress(Payload):
+    wave: Literal["guardrails", "workloads", "setup", "ingress"] = Field(
+        description="which wave of the store finished"
+    )
+    applied: list[str] = Field(default_factory=list, description="objects applied, as Kind/name")
+    message: str = Field("", description="a line for the timeline")
+
+
+class Ready(Payload):
+    url: str = Field(description="where the store answers")
+
+
+class Failed(Payload):
+    code: str = Field(description="machine-readable failure code, e.g. apply_refused")
+    reason: str = Field(description="what went wrong, in words a user can read")
+
+
+class Deleting(Payload):
+    namespace: str = Field(description="the namespace being removed")
+
+
+class Deleted(Payload):
+    namespace: str = Field(description="the namespace that is gone")
+
+
+class Envelope(BaseModel):
+    """Fields every event carries; `type` selects the payload model of `data`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(description="unique event id, also the Nats-Msg-Id", min_length=1)
+    store_id: str = Field(description="the store this event is about", min_length=1)
+    occurred_at: datetime = Field(description="when it happened (UTC, RFC 3339)")
+    actor: str = Field(description="user id or service name that caused it", min_length=1)
+    correlation_id: str = Field(description="id of the HTTP request that started the chain")
+    schema_version: int = Field(SCHEMA_VERSION, ge=1, description="envelope contract version")
+
+    @property
+    def subject(self) -> str:
+        return subject_for(self.type, self.store_id)  # type: ignore[attr-defined]
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class StoreRequested(Envelope):
+    type: Literal["requested"] = "requested"
+    data: Requested
+
+
+class StoreDelete(Envelope):
+    type: Literal["delete"] = "delete"
+    data: Delete
+
+
+class StoreProvisioning(Envelope):
+    type: Literal["provisioning"] = "provisioning"
+    data: Provisioning
+
+
+class StoreProgress(Envelope):
+    type: Literal["progress"] = "progress"
+    data: Progress
+
+
+class StoreReady(Envelope):
+    type: Literal["ready"] = "ready"
+    data: Ready
+
+
+class StoreFailed(Envelope):
+    type: Literal["failed"] = "failed"
+    data: Failed
+
+
+class StoreDeleting(Envelope):
+    type: Literal["deleting"] = "deleting"
+    data: Deleting
+
+
+class StoreDeleted(Envelope):
+    type: Literal["deleted"] = "deleted"
+    data: Deleted
+
+
+EVENT_MODELS: dict[str, type[Envelope]] = {
+    "requested": StoreRequested,
+    "delete": StoreDelete,
+    "provisioning": StoreProvisioning,
+    "progress": StoreProgress,
+    "ready": StoreReady,
+    "failed": StoreFailed,
+    "deleting": StoreDeleting,
+    "deleted": StoreDeleted,
+}
+
+Event = Annotated[
+    StoreRequested
+    | StoreDelete
+    | StoreProvisioning
+    | StoreProgress
+    | StoreReady
+    | StoreFailed
+    | StoreDeleting
+    | StoreDeleted,
+    Field(discriminator="type"),
+]
+_EVENT = TypeAdapter(Event)
+
+
+class InvalidEvent(ValueError):
+    """A message body that is not a valid event; `field` names the first bad field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def parse_event(raw: bytes | str) -> Envelope:
+    """Validate a message body into its typed event, or raise `InvalidEvent`."""
+    try:
+        return _EVENT.validate_json(raw)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+            raise InvalidEvent("type", first["msg"]) from None
+        loc = [str(p) for p in first["loc"]]
+        # Drop the discriminator tag pydantic puts first (e.g. "ready") from the path.
+        if loc and loc[0] in EVENT_MODELS:
+            loc = loc[1:]
+        raise InvalidEvent(".".join(loc) or "body", first["msg"]) from None
+
+
+def new_event(
+    event_type: str,
+    store_id: str,
+    data: Payload | dict[str, Any],
+    *,
+    actor: str,
+    correlation_id: str,
+    event_id: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Build a typed event with a fresh id and the current time."""
+    model = EVENT_MODELS[event_type]
+    return model.model_validate(
+        {
+            "id": event_id or str(uuid.uuid4()),
+            "store_id": store_id,
+            "occurred_at": occurred_at or datetime.now(UTC),
+            "actor": actor,
+            "correlation_id": correlation_id,
+            "data": data,
+        }
+    )
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema per event type, plus `event` for the discriminated union."""
+    schemas = {name: model.model_json_schema() for name, model in EVENT_MODELS.items()}
+    schemas["event"] = _EVENT.json_schema()
+    return schemas

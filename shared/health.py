@@ -1,0 +1,69 @@
+"""`/healthz`, `/readyz` and `/metrics` for the worker services (the gateway mounts the
+same handlers on its own app). Readiness is a set of named checks, each a cheap async
+call that says whether a dependency (NATS, Postgres, the API server) answers now; a
+503 body names the failing ones so an operator sees why a pod is not ready."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import prometheus_client
+from aiohttp import web
+
+Check = Callable[[], Awaitable[bool]]
+CHECK_TIMEOUT = 2.0
+
+
+class Health:
+    def __init__(self) -> None:
+        self.checks: dict[str, Check] = {}
+        self.live = True
+
+    def add(self, name: str, check: Check) -> None:
+        self.checks[name] = check
+
+    async def results(self) -> dict[str, bool]:
+        names = list(self.checks)
+        outcomes = await asyncio.gather(*(self._run(self.checks[n]) for n in names))
+        return dict(zip(names, outcomes, strict=True))
+
+    @staticmethod
+    async def _run(check: Check) -> bool:
+        try:
+            return await asyncio.wait_for(check(), CHECK_TIMEOUT)
+        except Exception:
+            return False
+
+
+HEALTH_KEY = web.AppKey("health", Health)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    live = request.app[HEALTH_KEY].live
+    return web.json_response({"status": "ok" if live else "stopping"}, status=200 if live else 503)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    results = await request.app[HEALTH_KEY].results()
+    ready = all(results.values())
+    body = {"status": "ready" if ready else "not ready", "checks": results}
+    return web.json_response(body, status=200 if ready else 503)
+
+
+async def metrics(_: web.Request) -> web.Response:
+    body = prometheus_client.generate_latest(prometheus_client.REGISTRY)
+    return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+
+
+def add_health_routes(app: web.Application, health: Health) -> None:
+    app[HEALTH_KEY] = health
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+
+
+def health_app(health: Health) -> web.Application:
+    app = web.Application()
+    add_health_routes(app, health)
+    return app

@@ -1,0 +1,93 @@
+"""Settings read once from the environment (prefix `STOREFLEET_`) by each service's
+`__main__` and passed down explicitly. Secrets are `SecretStr` so reprs and logs show
+`**********`; URLs with credentials are shown through `redact_url`.
+
+Pure: no I/O imports. `load_settings` turns a validation failure into one line that
+names the environment variable, which `shared.service` prints before exiting non-zero.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "STOREFLEET_"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it."""
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, fit for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+class CommonSettings(BaseSettings):
+    """What every service needs: where NATS and Postgres are, how to log and serve health."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated")
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://storefleet@127.0.0.1:5432/storefleet"),
+        description="Postgres DSN; may carry a password, so it is secret",
+    )
+    stream_name: str = Field("STORES", description="JetStream stream holding store.> events")
+    stream_replicas: int = Field(1, ge=1, le=5)
+    stream_max_age_days: int = Field(30, ge=1)
+    log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+    health_host: str = "0.0.0.0"
+    health_port: int = Field(8081, ge=0, le=65535)
+    shutdown_grace_seconds: float = Field(20.0, gt=0, description="under the pod's grace period")
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("nats_url")
+    @classmethod
+    def _nats_scheme(cls, value: str) -> str:
+        for url in value.split(","):
+            if urlsplit(url.strip()).scheme not in {"nats", "tls", "ws", "wss"}:
+                raise ValueError("must be nats://host:port (comma separated for several)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg_scheme(cls, value: SecretStr) -> SecretStr:
+        if urlsplit(value.get_secret_value()).scheme not in {"postgres", "postgresql"}:
+            raise ValueError("must be postgresql://user[:password]@host:port/database")
+        return value
+
+
+class KubeSettings(BaseSettings):
+    """How the services that talk to Kubernetes reach it, and how hard they may push."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    kubeconfig: str | None = Field(None, description="path; unset means in-cluster config")
+    kube_context: str | None = None
+    kube_qps: float = Field(50.0, gt=0, description="client-side requests per second")
+    kube_burst: int = Field(100, ge=1, description="client-side burst above the QPS")
+    kube_request_timeout_seconds: float = Field(30.0, gt=0)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read `cls` from the environment, or raise `SettingsError` naming the variable."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ENV_PREFIX + "_".join(str(p) for p in first["loc"]).upper()
+        raise SettingsError(f"invalid setting {name}: {first['msg']}") from None

@@ -1,0 +1,104 @@
+"""Subject names, the STORES stream and every durable consumer, in one place.
+
+Pure: no I/O imports. The JetStream adapter (`shared.jetstream`) turns these frozen
+descriptions into nats-py configs; services name consumers from here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+STREAM = "STORES"
+SUBJECT_ROOT = "store"
+ALL_STORE_SUBJECTS = f"{SUBJECT_ROOT}.>"
+
+EVENT_TYPES = (
+    "requested",
+    "delete",
+    "provisioning",
+    "progress",
+    "ready",
+    "failed",
+    "deleting",
+    "deleted",
+)
+
+# Request-reply subject for store credentials; deliberately outside `store.>` so the
+# reply (which carries a password) is never persisted by the stream.
+CREDENTIALS_SUBJECT = "storefleet.rpc.credentials"
+
+
+def subject_for(event_type: str, store_id: str) -> str:
+    """`store.<type>.<store_id>`, the subject an event of that type is published on."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    return f"{SUBJECT_ROOT}.{event_type}.{store_id}"
+
+
+def type_filter(event_type: str) -> str:
+    """The wildcard subject matching every store's events of one type."""
+    return f"{SUBJECT_ROOT}.{event_type}.*"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    max_age: timedelta
+    duplicate_window: timedelta
+    replicas: int
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    durable: str
+    filter_subject: str
+    ack_wait: timedelta
+    max_deliver: int
+    max_ack_pending: int
+    # Redelivery delays after a nak without an explicit delay, one per attempt.
+    backoff: tuple[timedelta, ...] = field(default=())
+
+
+def stores_stream(
+    max_age: timedelta = timedelta(days=30), replicas: int = 1, name: str = STREAM
+) -> StreamSpec:
+    return StreamSpec(
+        name=name,
+        subjects=(ALL_STORE_SUBJECTS,),
+        max_age=max_age,
+        duplicate_window=timedelta(minutes=5),
+        replicas=replicas,
+    )
+
+
+_BACKOFF = tuple(timedelta(seconds=s) for s in (1, 5, 15, 30, 60))
+
+PROVISIONER = ConsumerSpec(
+    durable="provisioner",
+    filter_subject=type_filter("requested"),
+    ack_wait=timedelta(seconds=30),
+    max_deliver=10,
+    max_ack_pending=256,
+    backoff=_BACKOFF,
+)
+
+REAPER = ConsumerSpec(
+    durable="reaper",
+    filter_subject=type_filter("delete"),
+    ack_wait=timedelta(seconds=30),
+    max_deliver=20,
+    max_ack_pending=256,
+    backoff=_BACKOFF,
+)
+
+AUDITOR = ConsumerSpec(
+    durable="auditor",
+    filter_subject=ALL_STORE_SUBJECTS,
+    ack_wait=timedelta(seconds=30),
+    max_deliver=50,
+    max_ack_pending=20_000,
+)
+
+CONSUMERS = (PROVISIONER, REAPER, AUDITOR)
