@@ -73,7 +73,10 @@ def stores_stream(
     )
 
 
-_BACKOFF = tuple(timedelta(seconds=s) for s in (1, 5, 15, 30, 60))
+# With a backoff, JetStream uses its entries as the ack deadline of each delivery (the
+# first replaces ack_wait): a worker that dies holding a message hands it back after
+# 10 s, then 30 s, and so on. Live workers keep their messages with in-progress acks.
+_BACKOFF = tuple(timedelta(seconds=s) for s in (10, 30, 60, 120, 300))
 
 PROVISIONER = ConsumerSpec(
     durable="provisioner",
