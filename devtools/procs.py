@@ -78,3 +78,26 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def stop_pids(pids: Sequence[int], timeout: float = 10.0) -> None:
+    """Stop several process groups from earlier commands at once: SIGTERM to all, SIGKILL
+    to whatever is left after `timeout`. A zombie leader counts as gone, since its parent
+    (the command that started it) has exited and init may take its time to reap it."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+    for pid in filter(_alive, pids):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

@@ -1,0 +1,358 @@
+"""A real Kubernetes control plane as plain local processes: etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler and kwok, which stands in for kubelets on fake
+nodes (see docs/test-cluster.md). The session fixture in tests/fixtures/cluster.py starts
+one per test run; `python -m devtools.cluster up|down` (behind `just cluster-up`) starts a
+detached one for local work and writes its admin kubeconfig to .run/kubeconfig.
+
+Everything listens on 127.0.0.1 at free ports, so several clusters can run side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devtools import procs
+from devtools.certs import Pki, write_pki
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD_SCRIPT = REPO / "scripts" / "build-cluster-bins.sh"
+# Start order; they stop the other way round.
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# kwok v0.8.0 has no built-in behaviour: each of these Stage files is needed.
+STAGES = ("node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-complete", "pod-delete")
+SERVICE_RANGE = "10.0.0.0/24"
+FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+FAKE_NODE_CAPACITY = {"cpu": "32", "memory": "256Gi", "pods": "110"}
+START_TIMEOUT = 90.0
+
+
+class ClusterError(RuntimeError):
+    """The control plane did not come up (or could not be reached)."""
+
+
+def ensure_binaries() -> Path:
+    """Build (or find in the cache) the control-plane binaries and return their directory."""
+    done = subprocess.run(
+        ["bash", str(BUILD_SCRIPT)], cwd=REPO, check=True, stdout=subprocess.PIPE, text=True
+    )
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+class LocalCluster:
+    """One control plane whose data, certificates, logs and pid files live in `workdir`."""
+
+    def __init__(self, workdir: Path, bin_dir: Path, nodes: int = 3) -> None:
+        self.workdir = workdir.resolve()
+        self.bin_dir = bin_dir
+        self.nodes = [f"kwok-node-{i}" for i in range(nodes)]
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.port = procs.free_port()
+        self.server = f"https://127.0.0.1:{self.port}"
+        self._pki = Pki.in_dir(self.workdir / "pki")
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._tls_context: ssl.SSLContext | None = None
+
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Start every component and return once the fake nodes are Ready and schedulable."""
+        deadline = time.monotonic() + timeout
+        self._check_binaries()
+        try:
+            self._pki = write_pki(self.workdir / "pki")
+            self._write_kubeconfig()
+            etcd_port = procs.free_port()
+            self._spawn("etcd", self._etcd_args(etcd_port))
+            procs.wait_for_port(etcd_port, 30, proc=self._procs["etcd"], log=self._log("etcd"))
+            self._spawn("kube-apiserver", self._apiserver_args(etcd_port))
+            self._wait(deadline, "kube-apiserver /readyz", self._apiserver_ready)
+            self._spawn("kube-controller-manager", self._controller_manager_args())
+            self._spawn("kube-scheduler", self._scheduler_args())
+            self._spawn("kwok", self._kwok_args())
+            for name in self.nodes:
+                self.request("POST", "/api/v1/nodes", _fake_node(name))
+            self._wait(deadline, "fake nodes Ready and untainted", self._nodes_schedulable)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop every component this object or an earlier command started in `workdir`."""
+        for name in reversed(COMPONENTS):
+            proc = self._procs.pop(name, None)
+            if proc is not None:
+                procs.stop(proc)
+        stop_recorded(self.workdir)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One call to the API server as admin; the decoded JSON answer."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.server + path, data=data, method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(req, context=self._tls(), timeout=10) as resp:
+            return json.loads(resp.read())
+
+    # -- components -------------------------------------------------------------------
+
+    def _etcd_args(self, port: int) -> list[str]:
+        peer = f"http://127.0.0.1:{procs.free_port()}"
+        client = f"http://127.0.0.1:{port}"
+        return [
+            str(self.bin_dir / "etcd"),
+            "--name=storefleet",
+            f"--data-dir={self.workdir / 'etcd'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=storefleet={peer}",
+            # Throwaway data: fsync is where a test cluster's writes spend their time.
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ]
+
+    def _apiserver_args(self, etcd_port: int) -> list[str]:
+        pki = self._pki
+        return [
+            str(self.bin_dir / "kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={self.port}",
+            # Without a default route the server refuses to guess its own address.
+            "--advertise-address=127.0.0.1",
+            # A loopback address fails validation of the `kubernetes` Endpoints object.
+            "--endpoint-reconciler-type=none",
+            f"--tls-cert-file={pki.serving_cert}",
+            f"--tls-private-key-file={pki.serving_key}",
+            f"--client-ca-file={pki.ca_cert}",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,"
+            "ResourceQuota,PodSecurity,ValidatingAdmissionPolicy",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki.sa_pub}",
+            f"--service-account-signing-key-file={pki.sa_key}",
+            f"--service-cluster-ip-range={SERVICE_RANGE}",
+            "--allow-privileged=true",
+            "--profiling=false",
+        ]
+
+    def _controller_manager_args(self) -> list[str]:
+        return [
+            str(self.bin_dir / "kube-controller-manager"),
+            f"--kubeconfig={self.kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={procs.free_port()}",
+            "--leader-elect=false",
+            "--controllers=*",
+            "--use-service-account-credentials=false",
+            f"--service-account-private-key-file={self._pki.sa_key}",
+            f"--root-ca-file={self._pki.ca_cert}",
+            # The default 20/30 throttles ReplicaSets and namespace deletion.
+            "--kube-api-qps=200",
+            "--kube-api-burst=400",
+            "--node-monitor-period=5s",
+            "--node-monitor-grace-period=40s",
+            "--profiling=false",
+        ]
+
+    def _scheduler_args(self) -> list[str]:
+        return [
+            str(self.bin_dir / "kube-scheduler"),
+            f"--kubeconfig={self.kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={procs.free_port()}",
+            "--leader-elect=false",
+            "--profiling=false",
+        ]
+
+    def _kwok_args(self) -> list[str]:
+        key, value = FAKE_NODE_ANNOTATION
+        stages = [f"--config={self.bin_dir / 'kwok-stages' / f'{s}.yaml'}" for s in STAGES]
+        return [
+            str(self.bin_dir / "kwok"),
+            f"--kubeconfig={self.kubeconfig}",
+            f"--manage-nodes-with-annotation-selector={key}={value}",
+            # kwok renews each node's Lease, the heartbeat the node controller watches.
+            "--node-lease-duration-seconds=40",
+            *stages,
+        ]
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _check_binaries(self) -> None:
+        wanted = [self.bin_dir / name for name in COMPONENTS]
+        wanted += [self.bin_dir / "kwok-stages" / f"{s}.yaml" for s in STAGES]
+        missing = [str(path) for path in wanted if not path.exists()]
+        if missing:
+            raise ClusterError(f"missing from {self.bin_dir}: {', '.join(missing)}")
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        proc = procs.start(argv, self._log(name), cwd=self.workdir)
+        self._procs[name] = proc
+        pid_dir = self.workdir / "pids"
+        pid_dir.mkdir(exist_ok=True)
+        (pid_dir / f"{name}.pid").write_text(str(proc.pid))
+
+    def _log(self, name: str) -> Path:
+        return self.workdir / "logs" / f"{name}.log"
+
+    def _wait(self, deadline: float, what: str, check: Callable[[], bool]) -> None:
+        while time.monotonic() < deadline:
+            for name, proc in self._procs.items():
+                if proc.poll() is not None:
+                    tail = procs.tail(self._log(name), 25)
+                    raise ClusterError(f"{name} exited with {proc.returncode}:\n{tail}")
+            if check():
+                return
+            time.sleep(0.2)
+        raise ClusterError(f"timed out waiting for {what}; logs in {self.workdir / 'logs'}")
+
+    def _apiserver_ready(self) -> bool:
+        req = urllib.request.Request(f"{self.server}/readyz")
+        try:
+            with urllib.request.urlopen(req, context=self._tls(), timeout=2) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _nodes_schedulable(self) -> bool:
+        nodes = self.request("GET", "/api/v1/nodes?labelSelector=type%3Dkwok")["items"]
+        ready = [node for node in nodes if _ready(node) and not node["spec"].get("taints")]
+        return len(ready) >= len(self.nodes)
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._tls_context is None:
+            context = ssl.create_default_context(cafile=str(self._pki.ca_cert))
+            context.load_cert_chain(self._pki.admin_cert, self._pki.admin_key)
+            self._tls_context = context
+        return self._tls_context
+
+    def _write_kubeconfig(self) -> None:
+        def b64(path: Path) -> str:
+            return base64.b64encode(path.read_bytes()).decode()
+
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "storefleet", "cluster": {
+                "server": self.server, "certificate-authority-data": b64(self._pki.ca_cert),
+            }}],
+            "users": [{"name": "admin", "user": {
+                "client-certificate-data": b64(self._pki.admin_cert),
+                "client-key-data": b64(self._pki.admin_key),
+            }}],
+            "contexts": [{"name": "storefleet", "context": {
+                "cluster": "storefleet", "user": "admin",
+            }}],
+            "current-context": "storefleet",
+        }  # fmt: skip
+        # JSON is YAML, and every kubeconfig reader accepts it.
+        self.kubeconfig.write_text(json.dumps(config, indent=2))
+        self.kubeconfig.chmod(0o600)
+
+
+def stop_recorded(workdir: Path) -> None:
+    """Stop the components whose pid files an earlier command left in `workdir`."""
+    pid_files = {name: workdir / "pids" / f"{name}.pid" for name in COMPONENTS}
+    recorded = {name: int(f.read_text()) for name, f in pid_files.items() if f.exists()}
+    live = {name: pid for name, pid in recorded.items() if _is_component(pid, name)}
+    # The API server drains its clients' requests, and needs etcd while it does.
+    procs.stop_pids([pid for name, pid in live.items() if name != "etcd"])
+    procs.stop_pids([pid for name, pid in live.items() if name == "etcd"])
+    for name in recorded:
+        pid_files[name].unlink()
+
+
+def running(workdir: Path) -> bool:
+    """Whether every component recorded in `workdir` is still alive."""
+    pid_files = [workdir / "pids" / f"{name}.pid" for name in COMPONENTS]
+    return all(p.exists() and _is_component(int(p.read_text()), p.stem) for p in pid_files)
+
+
+def _is_component(pid: int, name: str) -> bool:
+    # Guards against a pid the kernel has since handed to an unrelated process.
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+    return Path(argv0.decode(errors="replace")).name == name
+
+
+def _fake_node(name: str) -> dict[str, Any]:
+    key, value = FAKE_NODE_ANNOTATION
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {key: value},
+            "labels": {
+                "type": "kwok",
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+            },
+        },
+        "status": {"capacity": FAKE_NODE_CAPACITY, "allocatable": FAKE_NODE_CAPACITY},
+    }
+
+
+def _ready(node: dict[str, Any]) -> bool:
+    conditions = node.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _up(state: Path, kubeconfig: Path) -> None:
+    if running(state):
+        print(f"cluster already running; kubeconfig {kubeconfig}")
+        return
+    stop_recorded(state)
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    started = time.monotonic()
+    cluster = LocalCluster(state, ensure_binaries())
+    cluster.start()
+    kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cluster.kubeconfig, kubeconfig)
+    kubeconfig.chmod(0o600)
+    took = time.monotonic() - started
+    print(f"cluster up at {cluster.server} in {took:.1f}s; kubeconfig {kubeconfig}")
+
+
+def _down(state: Path, kubeconfig: Path) -> None:
+    stop_recorded(state)
+    shutil.rmtree(state, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        kubeconfig.unlink()
+    print("cluster down")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.cluster", description=__doc__)
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--dir", type=Path, default=REPO / ".run" / "cluster")
+    parser.add_argument("--kubeconfig", type=Path, default=REPO / ".run" / "kubeconfig")
+    args = parser.parse_args(argv)
+    try:
+        (_up if args.command == "up" else _down)(args.dir.resolve(), args.kubeconfig)
+    except (ClusterError, subprocess.CalledProcessError) as exc:
+        print(f"cluster {args.command} failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
