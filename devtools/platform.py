@@ -67,12 +67,18 @@ class Platform:
     def start_services(self) -> None:
         gateway_port = int(os.environ.get("STOREFLEET_HTTP_PORT", "8080"))
         self.env["STOREFLEET_GATEWAY_URL"] = f"http://127.0.0.1:{gateway_port}"
-        base = {**self.env, "STOREFLEET_KUBECONFIG": self.env["KUBECONFIG"],
-                "STOREFLEET_HTTP_PORT": str(gateway_port), "STOREFLEET_HEALTH_HOST": "127.0.0.1"}
+        base = {
+            **self.env,
+            "STOREFLEET_KUBECONFIG": self.env["KUBECONFIG"],
+            "STOREFLEET_HTTP_PORT": str(gateway_port),
+            "STOREFLEET_HEALTH_HOST": "127.0.0.1",
+        }
         for name in SERVICES:
             env = {**base, "STOREFLEET_HEALTH_PORT": str(procs.free_port())}
             log = RUN / "logs" / f"{name}.log"
-            self.children.append(procs.start([sys.executable, "-m", f"services.{name}"], log, env=env, cwd=ROOT))
+            self.children.append(
+                procs.start([sys.executable, "-m", f"services.{name}"], log, env=env, cwd=ROOT)
+            )
             say(f"started {name} (log: {log.relative_to(ROOT)})")
 
     def write_env(self) -> None:

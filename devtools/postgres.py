@@ -60,26 +60,59 @@ class LocalPostgres:
             shutil.chown(self.datadir, user)
             self.datadir.chmod(0o700)
         if not (self.datadir / "PG_VERSION").exists():
-            argv = [str(bindir / "initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
-                    "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]
-            done = subprocess.run(argv if user is None else ["runuser", "-u", user, "--", *argv],
-                                  capture_output=True, text=True)
+            argv = [
+                str(bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+            done = subprocess.run(
+                argv if user is None else ["runuser", "-u", user, "--", *argv],
+                capture_output=True,
+                text=True,
+            )
             if done.returncode != 0:
                 raise RuntimeError(f"initdb failed: {done.stderr.strip()}")
-        argv = [str(bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
-                "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.datadir}",
-                "-c", "max_connections=300"]
+        argv = [
+            str(bindir / "postgres"),
+            "-D",
+            str(self.datadir),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.datadir}",
+            "-c",
+            "max_connections=300",
+        ]
         if not self.durable:
             # A throwaway cluster: trade crash safety for speed.
-            argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            argv += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         self.proc = procs.start(argv, self.log, user=user)
         procs.wait_for_port(self.port, timeout=60, proc=self.proc, log=self.log)
         self._wait_accepting(bindir)
 
     def _wait_accepting(self, bindir: Path) -> None:
         for _ in range(300):
-            ready = subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                                   capture_output=True)
+            ready = subprocess.run(
+                [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                capture_output=True,
+            )
             if ready.returncode == 0:
                 return
             procs.time.sleep(0.1)
@@ -87,8 +120,20 @@ class LocalPostgres:
 
     def create_database(self, name: str) -> str:
         bindir = pg_bin_dir()
-        subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                        "-U", "postgres", name], check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                name,
+            ],
+            check=True,
+            capture_output=True,
+        )
         return self.dsn(name)
 
     def stop(self) -> None:

@@ -19,8 +19,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1",
-                  proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
+def wait_for_port(
+    port: int,
+    timeout: float = 30.0,
+    host: str = "127.0.0.1",
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
     """Block until something accepts connections on host:port, or raise with the log tail."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -38,16 +43,26 @@ def tail(log: Path | None, lines: int = 15) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def start(argv: Sequence[str], log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None, user: str | None = None) -> subprocess.Popen[bytes]:
+def start(
+    argv: Sequence[str],
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    user: str | None = None,
+) -> subprocess.Popen[bytes]:
     """Start argv in its own process group with stdout and stderr in `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     if user is not None and os.geteuid() == 0:
         argv = ["runuser", "-u", user, "--", *argv]
     with log.open("ab") as out:
         return subprocess.Popen(
-            list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
         )
 
 

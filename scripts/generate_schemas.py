@@ -16,8 +16,10 @@ SCHEMA_DIR = ROOT / "schemas" / "events"
 
 
 def rendered() -> dict[str, str]:
-    return {f"{name}.json": json.dumps(s, indent=2, sort_keys=True) + "\n"
-            for name, s in json_schemas().items()}
+    return {
+        f"{name}.json": json.dumps(s, indent=2, sort_keys=True) + "\n"
+        for name, s in json_schemas().items()
+    }
 
 
 def main() -> None:

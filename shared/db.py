@@ -33,12 +33,19 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10,
-                      timeout: float = 10.0, **kwargs: Any) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0, **kwargs: Any
+) -> asyncpg.Pool:
     """A pool whose connections encode and decode json/jsonb as Python values."""
     try:
-        return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
-                                         timeout=timeout, init=_init_connection, **kwargs)
+        return await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            init=_init_connection,
+            **kwargs,
+        )
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(f"cannot reach Postgres at {redact_url(dsn)}: {exc}") from exc
 

@@ -28,7 +28,11 @@ class Payload(BaseModel):
 
 class Requested(Payload):
     name: str = Field(description="the store's display name", min_length=1, max_length=40)
-    slug: str = Field(description="DNS label derived from the name", pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", max_length=30)
+    slug: str = Field(
+        description="DNS label derived from the name",
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+        max_length=30,
+    )
     engine: str = Field(description="engine registry key, e.g. woocommerce")
     plan: str = Field(description="plan catalog key, e.g. small")
     owner: str = Field(description="id of the user who owns the store")
@@ -166,7 +170,7 @@ class InvalidEvent(ValueError):
 def parse_event(raw: bytes | str) -> Envelope:
     """Validate a message body into its typed event, or raise `InvalidEvent`."""
     try:
-        return _EVENT.validate_json(raw)  # type: ignore[no-any-return]
+        return _EVENT.validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] in {"union_tag_invalid", "union_tag_not_found"}:

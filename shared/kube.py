@@ -75,7 +75,7 @@ class TokenBucket:
             self.tokens -= 1
 
 
-class LimitedApiClient(client.ApiClient):  # type: ignore[misc]
+class LimitedApiClient(client.ApiClient):
     """An ApiClient whose every request first takes a token from the bucket."""
 
     def __init__(self, configuration: client.Configuration, bucket: TokenBucket) -> None:
@@ -92,11 +92,12 @@ async def load_configuration(settings: KubeSettings) -> client.Configuration:
     try:
         if settings.kubeconfig:
             await config.load_kube_config(
-                config_file=settings.kubeconfig, context=settings.kube_context,
+                config_file=settings.kubeconfig,
+                context=settings.kube_context,
                 client_configuration=cfg,
             )
         else:
-            config.load_incluster_config(client_configuration=cfg)
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
     except (ConfigException, OSError) as exc:
         where = settings.kubeconfig or "in-cluster service account"
         raise KubeUnavailable(f"cannot load Kubernetes config from {where}: {exc}") from exc
@@ -104,14 +105,18 @@ async def load_configuration(settings: KubeSettings) -> client.Configuration:
 
 
 @asynccontextmanager
-async def kube_client(settings: KubeSettings, *, check: bool = True) -> AsyncIterator[client.ApiClient]:
+async def kube_client(
+    settings: KubeSettings, *, check: bool = True
+) -> AsyncIterator[client.ApiClient]:
     """A rate-limited ApiClient; with `check`, fail fast if the API server does not answer."""
     cfg = await load_configuration(settings)
     api = LimitedApiClient(cfg, TokenBucket(settings.kube_qps, settings.kube_burst))
     try:
         if check:
             async with kube_errors(f"reach the API server at {cfg.host}"):
-                await client.VersionApi(api).get_code(_request_timeout=settings.kube_request_timeout_seconds)
+                await client.VersionApi(api).get_code(
+                    _request_timeout=settings.kube_request_timeout_seconds
+                )
         yield api
     finally:
         await api.close()
@@ -132,7 +137,12 @@ def translate(exc: BaseException, doing: str) -> KubeError:
         status = exc.status or 0
         text = f"could not {doing}: {message or status}"
         kinds: dict[int, type[KubeError]] = {
-            400: Invalid, 403: Forbidden, 404: NotFound, 409: Conflict, 410: Conflict, 422: Invalid,
+            400: Invalid,
+            403: Forbidden,
+            404: NotFound,
+            409: Conflict,
+            410: Conflict,
+            422: Invalid,
         }
         if status in kinds:
             return kinds[status](text, status, reason)

@@ -34,8 +34,15 @@ DEFAULT_PLANS: dict[str, Plan] = {
     "small": Plan(description="a shop to try things: 2 CPU / 4Gi requested, 20Gi storage"),
     "medium": Plan(
         description="a busier shop: 4 CPU / 8Gi requested, 50Gi storage",
-        requests_cpu="4", requests_memory="8Gi", limits_cpu="8", limits_memory="16Gi",
-        max_pvcs=8, storage="50Gi", container_max_cpu="4", container_max_memory="4Gi",
-        upload_max="128M", php_memory="512M",
+        requests_cpu="4",
+        requests_memory="8Gi",
+        limits_cpu="8",
+        limits_memory="16Gi",
+        max_pvcs=8,
+        storage="50Gi",
+        container_max_cpu="4",
+        container_max_memory="4Gi",
+        upload_max="128M",
+        php_memory="512M",
     ),
 }

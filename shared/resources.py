@@ -22,14 +22,16 @@ from shared.settings import CommonSettings, KubeSettings
 from shared.subjects import CONSUMERS, ConsumerSpec, stores_stream
 
 
-async def open_nats(runtime: Runtime, settings: CommonSettings,
-                    consumers: tuple[ConsumerSpec, ...] = CONSUMERS) -> tuple[NATS, JetStreamContext]:
+async def open_nats(
+    runtime: Runtime, settings: CommonSettings, consumers: tuple[ConsumerSpec, ...] = CONSUMERS
+) -> tuple[NATS, JetStreamContext]:
     """Connect, make sure the STORES stream and the consumers exist, and watch the link."""
     nc = await connect(settings, runtime.name)
     runtime.stack.push_async_callback(nc.close)
     js = nc.jetstream()
-    spec = stores_stream(timedelta(days=settings.stream_max_age_days), settings.stream_replicas,
-                         settings.stream_name)
+    spec = stores_stream(
+        timedelta(days=settings.stream_max_age_days), settings.stream_replicas, settings.stream_name
+    )
     await ensure_stream(js, spec)
     for consumer in consumers:
         await ensure_consumer(js, spec.name, consumer)
@@ -41,8 +43,9 @@ async def open_nats(runtime: Runtime, settings: CommonSettings,
     return nc, js
 
 
-async def open_database(runtime: Runtime, settings: CommonSettings, *, max_size: int = 10,
-                        run_migrations: bool = False) -> asyncpg.Pool:
+async def open_database(
+    runtime: Runtime, settings: CommonSettings, *, max_size: int = 10, run_migrations: bool = False
+) -> asyncpg.Pool:
     dsn = settings.database_url.get_secret_value()
     if run_migrations:
         await migrate(dsn)

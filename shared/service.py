@@ -57,8 +57,9 @@ def settings_or_exit(name: str, cls: type[S]) -> S:
         raise SystemExit(EXIT_STARTUP) from None
 
 
-def run_service(name: str, settings: CommonSettings, main: ServiceMain, *,
-                serve_health: bool = True) -> None:
+def run_service(
+    name: str, settings: CommonSettings, main: ServiceMain, *, serve_health: bool = True
+) -> None:
     """Run `main` until it returns or the process is told to stop; exit 2 on start-up errors."""
     configure_logging(name, settings.log_level)
     try:
@@ -68,7 +69,9 @@ def run_service(name: str, settings: CommonSettings, main: ServiceMain, *,
         raise SystemExit(EXIT_STARTUP) from None
 
 
-async def _serve(name: str, settings: CommonSettings, main: ServiceMain, serve_health: bool) -> None:
+async def _serve(
+    name: str, settings: CommonSettings, main: ServiceMain, serve_health: bool
+) -> None:
     async with AsyncExitStack() as stack:
         runtime = Runtime(name=name, stack=stack)
         loop = asyncio.get_running_loop()

@@ -38,7 +38,9 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated")
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="NATS server URL(s), comma separated"
+    )
     database_url: SecretStr = Field(
         SecretStr("postgresql://storefleet@127.0.0.1:5432/storefleet"),
         description="Postgres DSN; may carry a password, so it is secret",

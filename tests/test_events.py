@@ -13,11 +13,17 @@ from shared.events import EVENT_MODELS, InvalidEvent, new_event, parse_event
 from shared.subjects import subject_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from generate_schemas import SCHEMA_DIR, rendered  # noqa: E402
+from generate_schemas import SCHEMA_DIR, rendered
 
 SAMPLE_DATA = {
-    "requested": {"name": "My Shop", "slug": "my-shop", "engine": "woocommerce",
-                  "plan": "small", "owner": "u1", "namespace": "store-my-shop-ab12cd"},
+    "requested": {
+        "name": "My Shop",
+        "slug": "my-shop",
+        "engine": "woocommerce",
+        "plan": "small",
+        "owner": "u1",
+        "namespace": "store-my-shop-ab12cd",
+    },
     "delete": {"requested_by": "u1"},
     "provisioning": {"worker": "provisioner-0/3", "attempt": 2},
     "progress": {"wave": "guardrails", "applied": ["Namespace/store-my-shop-ab12cd"]},
@@ -40,7 +46,9 @@ def test_every_event_type_round_trips_through_json(event_type: str) -> None:
 
 
 def test_unknown_fields_are_ignored_so_old_consumers_keep_working() -> None:
-    body = json.loads(new_event("ready", "s-1", SAMPLE_DATA["ready"], actor="p", correlation_id="c").to_bytes())
+    body = json.loads(
+        new_event("ready", "s-1", SAMPLE_DATA["ready"], actor="p", correlation_id="c").to_bytes()
+    )
     body["added_in_v2"] = {"anything": 1}
     body["data"]["cdn_url"] = "http://cdn"
 
@@ -60,7 +68,9 @@ def test_unknown_fields_are_ignored_so_old_consumers_keep_working() -> None:
     ],
 )
 def test_invalid_payloads_are_rejected_with_an_error_naming_the_field(mutate, field) -> None:  # type: ignore[no-untyped-def]
-    body = json.loads(new_event("ready", "s-1", SAMPLE_DATA["ready"], actor="p", correlation_id="c").to_bytes())
+    body = json.loads(
+        new_event("ready", "s-1", SAMPLE_DATA["ready"], actor="p", correlation_id="c").to_bytes()
+    )
     mutate(body)
 
     with pytest.raises(InvalidEvent) as caught:

@@ -20,12 +20,22 @@ from tests.fixtures.postgres import PostgresServer
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def run_to_exit(service: str, env: dict[str, str], timeout: float = 30) -> tuple[int, list[str]]:
+async def run_to_exit(
+    service: str, env: dict[str, str], timeout: float = 30
+) -> tuple[int, list[str]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", f"services.{service}", cwd=ROOT,
-        env={**os.environ, "STOREFLEET_HEALTH_PORT": str(procs.free_port()),
-             "STOREFLEET_CONNECT_TIMEOUT_SECONDS": "2", **env},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        f"services.{service}",
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "STOREFLEET_HEALTH_PORT": str(procs.free_port()),
+            "STOREFLEET_CONNECT_TIMEOUT_SECONDS": "2",
+            **env,
+        },
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode or 0, err.decode().strip().splitlines()
@@ -42,7 +52,11 @@ async def test_a_wrong_setting_exits_non_zero_with_one_line_naming_it() -> None:
 async def test_an_unreachable_nats_exits_non_zero_naming_the_endpoint(database_url: str) -> None:
     port = procs.free_port()
     code, lines = await run_to_exit(
-        "auditor", {"STOREFLEET_NATS_URL": f"nats://127.0.0.1:{port}", "STOREFLEET_DATABASE_URL": database_url}
+        "auditor",
+        {
+            "STOREFLEET_NATS_URL": f"nats://127.0.0.1:{port}",
+            "STOREFLEET_DATABASE_URL": database_url,
+        },
     )
 
     assert code == 2
@@ -66,13 +80,18 @@ async def test_an_unreachable_api_server_exits_naming_it(tmp_path: Path, nats_se
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: dead\n"
-        f"clusters: [{{name: dead, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\n"
+        "clusters: [{name: dead, cluster: {insecure-skip-tls-verify: true,"
+        f" server: 'https://127.0.0.1:{port}'}}}}]\n"
         "users: [{name: u, user: {token: abc}}]\n"
         "contexts: [{name: dead, context: {cluster: dead, user: u}}]\n"
     )
     code, lines = await run_to_exit(
-        "provisioner", {"STOREFLEET_NATS_URL": nats_server.url, "STOREFLEET_KUBECONFIG": str(kubeconfig),
-                        "STOREFLEET_KUBE_REQUEST_TIMEOUT_SECONDS": "3"},
+        "provisioner",
+        {
+            "STOREFLEET_NATS_URL": nats_server.url,
+            "STOREFLEET_KUBECONFIG": str(kubeconfig),
+            "STOREFLEET_KUBE_REQUEST_TIMEOUT_SECONDS": "3",
+        },
     )
 
     assert code == 2
@@ -105,11 +124,20 @@ async def test_a_lost_nats_shows_in_readyz_and_heals_when_nats_returns(
     nats = LocalNats(tmp_path / "nats")
     nats.start()
     health_port = procs.free_port()
-    env = {**os.environ, "STOREFLEET_NATS_URL": nats.url, "STOREFLEET_HEALTH_PORT": str(health_port),
-           "STOREFLEET_DATABASE_URL": await postgres_server.create_database()}
+    env = {
+        **os.environ,
+        "STOREFLEET_NATS_URL": nats.url,
+        "STOREFLEET_HEALTH_PORT": str(health_port),
+        "STOREFLEET_DATABASE_URL": await postgres_server.create_database(),
+    }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.auditor", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "services.auditor",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         await wait_for_readiness(health_port, 200)
@@ -129,13 +157,25 @@ async def test_a_lost_nats_shows_in_readyz_and_heals_when_nats_returns(
 
 
 @pytest.mark.parametrize("service", ["gateway", "auditor"])
-async def test_sigterm_stops_a_service_cleanly(service: str, database_url: str, nats_server) -> None:  # type: ignore[no-untyped-def]
+async def test_sigterm_stops_a_service_cleanly(
+    service: str, database_url: str, nats_server
+) -> None:  # type: ignore[no-untyped-def]
     port = procs.free_port()
-    env = {**os.environ, "STOREFLEET_NATS_URL": nats_server.url, "STOREFLEET_DATABASE_URL": database_url,
-           "STOREFLEET_HEALTH_PORT": str(port), "STOREFLEET_HTTP_PORT": str(port)}
+    env = {
+        **os.environ,
+        "STOREFLEET_NATS_URL": nats_server.url,
+        "STOREFLEET_DATABASE_URL": database_url,
+        "STOREFLEET_HEALTH_PORT": str(port),
+        "STOREFLEET_HTTP_PORT": str(port),
+    }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", f"services.{service}", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        f"services.{service}",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         await wait_for_readiness(port, 200)
