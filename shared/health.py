@@ -19,6 +19,9 @@ class Health:
     def __init__(self) -> None:
         self.checks: dict[str, Check] = {}
         self.live = True
+        # False until the service has opened every resource (and so registered every
+        # check): a half-started service must not look ready.
+        self.started = False
 
     def add(self, name: str, check: Check) -> None:
         self.checks[name] = check
@@ -45,9 +48,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    results = await request.app[HEALTH_KEY].results()
-    ready = all(results.values())
-    body = {"status": "ready" if ready else "not ready", "checks": results}
+    health = request.app[HEALTH_KEY]
+    results = await health.results()
+    ready = health.started and health.live and all(results.values())
+    status = "ready" if ready else ("not ready" if health.started else "starting")
+    body = {"status": status, "checks": results}
     return web.json_response(body, status=200 if ready else 503)
 
 

@@ -35,6 +35,11 @@ class Outcome:
         return cls(Verdict.GIVE_UP, reason=reason)
 
 
+def backoff_delay(num_delivered: int, base: float = 1.0, cap: float = 60.0) -> float:
+    """Retry delay after the `num_delivered`-th attempt: base, 2*base, 4*base, ... up to cap."""
+    return float(min(cap, base * 2 ** max(0, num_delivered - 1)))
+
+
 class TemporaryError(Exception):
     """Worth retrying: the world may be different after a delay."""
 

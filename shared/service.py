@@ -16,7 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import structlog
 from aiohttp import web
@@ -36,6 +36,19 @@ log = structlog.get_logger(__name__)
 S = TypeVar("S", bound=BaseSettings)
 
 
+class StopSignal(asyncio.Event):
+    """Set when the process is told to stop. A service that starts waiting on it has
+    opened everything it needs, so the first wait also marks the service started."""
+
+    def __init__(self, health: Health) -> None:
+        super().__init__()
+        self.health = health
+
+    async def wait(self) -> Literal[True]:
+        self.health.started = True
+        return await super().wait()
+
+
 @dataclass
 class Runtime:
     """What a service's main gets: its exit stack, its health checks, and the stop signal."""
@@ -43,7 +56,16 @@ class Runtime:
     name: str
     stack: AsyncExitStack
     health: Health = field(default_factory=Health)
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: StopSignal = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stopping = StopSignal(self.health)
+
+
+    def mark_started(self) -> None:
+        """Every resource is open: from now on /readyz answers from the checks."""
+        self.health.started = True
+        log.info("service started")
 
 
 ServiceMain = Callable[[Runtime], Awaitable[None]]

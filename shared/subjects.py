@@ -57,7 +57,7 @@ class ConsumerSpec:
     ack_wait: timedelta
     max_deliver: int
     max_ack_pending: int
-    # Redelivery delays after a nak without an explicit delay, one per attempt.
+    # JetStream's own redelivery schedule; replaces ack_wait when set (see above).
     backoff: tuple[timedelta, ...] = field(default=())
 
 
@@ -73,18 +73,17 @@ def stores_stream(
     )
 
 
-# With a backoff, JetStream uses its entries as the ack deadline of each delivery (the
-# first replaces ack_wait): a worker that dies holding a message hands it back after
-# 10 s, then 30 s, and so on. Live workers keep their messages with in-progress acks.
-_BACKOFF = tuple(timedelta(seconds=s) for s in (10, 30, 60, 120, 300))
-
+# No JetStream `backoff` on our consumers: with one, the server replaces ack_wait by its
+# first entry and stretches every delayed nak by the schedule (delay + backoff[n] -
+# backoff[0]), which makes retry timing hard to reason about. Instead a dead worker's
+# message comes back after ack_wait, and handlers choose retry delays themselves with
+# `shared.outcome.backoff_delay` (exponential in the delivery count).
 PROVISIONER = ConsumerSpec(
     durable="provisioner",
     filter_subject=type_filter("requested"),
     ack_wait=timedelta(seconds=30),
     max_deliver=10,
     max_ack_pending=256,
-    backoff=_BACKOFF,
 )
 
 REAPER = ConsumerSpec(
@@ -93,7 +92,6 @@ REAPER = ConsumerSpec(
     ack_wait=timedelta(seconds=30),
     max_deliver=20,
     max_ack_pending=256,
-    backoff=_BACKOFF,
 )
 
 AUDITOR = ConsumerSpec(

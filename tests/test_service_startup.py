@@ -75,7 +75,9 @@ async def test_an_unreachable_postgres_exits_naming_the_endpoint_but_not_the_pas
     assert "hunter2" not in lines[0]
 
 
-async def test_an_unreachable_api_server_exits_naming_it(tmp_path: Path, nats_server) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unreachable_api_server_exits_naming_it(  # type: ignore[no-untyped-def]
+    tmp_path: Path, nats_server, stores_stream_name: str
+) -> None:
     port = procs.free_port()
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
@@ -90,6 +92,7 @@ async def test_an_unreachable_api_server_exits_naming_it(tmp_path: Path, nats_se
         {
             "STOREFLEET_NATS_URL": nats_server.url,
             "STOREFLEET_KUBECONFIG": str(kubeconfig),
+            "STOREFLEET_STREAM_NAME": stores_stream_name,
             "STOREFLEET_KUBE_REQUEST_TIMEOUT_SECONDS": "3",
         },
     )
@@ -157,14 +160,15 @@ async def test_a_lost_nats_shows_in_readyz_and_heals_when_nats_returns(
 
 
 @pytest.mark.parametrize("service", ["gateway", "auditor"])
-async def test_sigterm_stops_a_service_cleanly(
-    service: str, database_url: str, nats_server
-) -> None:  # type: ignore[no-untyped-def]
+async def test_sigterm_stops_a_service_cleanly(  # type: ignore[no-untyped-def]
+    service: str, database_url: str, nats_server, stores_stream_name: str
+) -> None:
     port = procs.free_port()
     env = {
         **os.environ,
         "STOREFLEET_NATS_URL": nats_server.url,
         "STOREFLEET_DATABASE_URL": database_url,
+        "STOREFLEET_STREAM_NAME": stores_stream_name,
         "STOREFLEET_HEALTH_PORT": str(port),
         "STOREFLEET_HTTP_PORT": str(port),
     }
