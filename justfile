@@ -38,9 +38,9 @@ fmt:
     ruff format shared services devtools tests scripts
     ruff check --fix shared services devtools tests scripts
 
-# run the benchmarks; figures go to .run/bench/
-bench:
-    {{python}} -m tests.bench
+# run the benchmarks (all, or those named); figures go to .run/bench/
+bench *names:
+    {{python}} -m tests.bench {{names}}
 
 # start the local Kubernetes control plane; kubeconfig at .run/kubeconfig
 cluster-up:
