@@ -278,16 +278,17 @@ async def test_sigterm_during_work_loses_no_message(
     record = tmp_path / "processed.txt"
     url = nats_server.url
 
-    first = _start_worker(url, js_stream, record, tmp_path / "first.log", grace, work=0.3)
+    first = _start_worker(url, js_stream, record, tmp_path / "first.log", grace, work=0.5)
     try:
-        await eventually(lambda: _recorded_at_least(record, 4), within=15)
+        # A fifth start means a second round of handlers is inside its 0.5 s of work.
+        await eventually(lambda: _started_at_least(record, 5), within=15)
         first.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(first.wait, 15) == 0
     finally:
         _kill(first)
-    processed_before = _recorded(record)
-    assert len(set(processed_before)) < len(ids), "the worker finished before SIGTERM"
+    assert len(_recorded(record, "done")) < len(ids), "the worker finished before SIGTERM"
     first_log = (tmp_path / "first.log").read_text()
+    assert "waiting for in-flight handlers" in first_log
     assert ("handed back unfinished messages" in first_log) == handed_back
 
     second = _start_worker(url, js_stream, record, tmp_path / "second.log", 10.0, work=0.01)
@@ -298,7 +299,7 @@ async def test_sigterm_during_work_loses_no_message(
         await asyncio.to_thread(second.wait, 15)
         _kill(second)
 
-    assert set(_recorded(record)) == ids
+    assert _recorded(record, "done") == ids
     assert (await info(js, js_stream)).num_ack_pending == 0
 
 
@@ -312,12 +313,13 @@ def _start_worker(
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
 
 
-def _recorded(record: Path) -> list[str]:
-    return record.read_text().split() if record.exists() else []
+def _recorded(record: Path, what: str) -> set[str]:
+    lines = record.read_text().splitlines() if record.exists() else []
+    return {line.split()[1] for line in lines if line.startswith(f"{what} ")}
 
 
-async def _recorded_at_least(record: Path, count: int) -> bool:
-    return len(_recorded(record)) >= count
+async def _started_at_least(record: Path, count: int) -> bool:
+    return len(_recorded(record, "started")) >= count
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

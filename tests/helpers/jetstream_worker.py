@@ -1,5 +1,5 @@
-"""A worker process for tests/test_jetstream.py: runs a `WorkerPool` whose handler sleeps,
-then appends the message body (a message id) to a record file and acks.
+"""A worker process for tests/test_jetstream.py: runs a `WorkerPool` whose handler records
+`started <id>` (the body is a message id), sleeps, records `done <id>` and acks.
 
 SIGTERM calls `pool.stop()`, as a service's `__main__` does, so the test can kill it mid-work
 and check that nothing is lost. Run with the repository root on PYTHONPATH:
@@ -29,8 +29,10 @@ async def main(args: argparse.Namespace) -> None:
     record = Path(args.record)
 
     async def handle(delivery: Delivery) -> Outcome:
+        message_id = delivery.data.decode()
+        _append(record, f"started {message_id}")
         await asyncio.sleep(args.work)
-        _append(record, delivery.data.decode())
+        _append(record, f"done {message_id}")
         return Outcome.ack()
 
     nc = await connect(args.url, name="jetstream-test-worker")
