@@ -1,8 +1,22 @@
-"""`python -m services.gateway`"""
+"""`python -m services.gateway` runs the server; `python -m services.gateway users ...`
+and `... openapi` are the operators' commands (see `services.gateway.cli`)."""
 
-from services.gateway.app import main
+import sys
+
 from services.gateway.settings import GatewaySettings
-from shared.service import run_service, settings_or_exit
+from shared.db import DatabaseUnavailable
+from shared.service import EXIT_STARTUP, run_service, settings_or_exit
 
 settings = settings_or_exit("gateway", GatewaySettings)
-run_service("gateway", settings, lambda runtime: main(settings, runtime), serve_health=False)
+if len(sys.argv) > 1:
+    from services.gateway.cli import run
+
+    try:
+        raise SystemExit(run(settings, sys.argv[1:]))
+    except DatabaseUnavailable as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_STARTUP) from None
+else:
+    from services.gateway.app import main
+
+    run_service("gateway", settings, lambda runtime: main(settings, runtime), serve_health=False)

@@ -1,29 +1,161 @@
-"""The gateway process: applies migrations, opens Postgres and NATS, and serves HTTP with
-`/healthz`, `/readyz` and `/metrics` on its own port. The API arrives with the gateway
-issue."""
+"""The gateway process: applies migrations, opens Postgres and NATS, runs the outbox
+relay, and serves the API under `/api/v1`, `/healthz`, `/readyz`, `/metrics` and, when
+`web/dist` exists, the SPA at `/`.
+
+`main` is what `python -m services.gateway` runs (through `shared.service.run_service`);
+`build_app` is the aiohttp application over resources the caller opened, which the
+tests serve in-process. Middlewares, outermost first: errors, rate limits, auth.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
+import asyncpg
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from services.gateway import credentials, routes_audit, routes_auth, routes_stores, sse
+from services.gateway.auth import CallerCache, auth_middleware
+from services.gateway.context import GATEWAY_KEY, Gateway
+from services.gateway.errors import error_middleware
+from services.gateway.openapi import DOCUMENT_PATH
+from services.gateway.outbox import OutboxRelay
+from services.gateway.owners import OwnerCache
+from services.gateway.ratelimit import RateLimits, rate_limit_middleware
 from services.gateway.settings import GatewaySettings
-from shared.health import add_health_routes
-from shared.resources import open_database, open_nats
+from services.gateway.views import API
+from shared.db import create_pool, migrate
+from shared.health import Health, add_health_routes
+from shared.resources import open_nats
 from shared.service import Runtime
 from shared.settings import SettingsError
 
+BODY_LIMIT = 16 * 1024
+
+
+def build_app(
+    settings: GatewaySettings, pool: asyncpg.Pool, nc: NATS, js: JetStreamContext, health: Health
+) -> web.Application:
+    """The gateway's application; its cleanup context runs the outbox relay."""
+    gateway = Gateway(
+        settings,
+        pool,
+        nc,
+        js,
+        RateLimits(settings),
+        OwnerCache(pool),
+        CallerCache(settings.auth_cache_seconds),
+    )
+    app = web.Application(
+        client_max_size=BODY_LIMIT,
+        middlewares=[error_middleware, rate_limit_middleware, auth_middleware],
+    )
+    app[GATEWAY_KEY] = gateway
+    add_health_routes(app, health)
+    for module in (routes_auth, routes_stores, routes_audit, credentials, sse):
+        app.add_routes(module.routes)
+    document = DOCUMENT_PATH.read_bytes()
+    app.router.add_get(f"{API}/openapi.json", _serve_document(document))
+    app.cleanup_ctx.append(_relay(gateway))
+    app.on_shutdown.append(_end_streams)
+    _add_spa(app, settings.web_dist)
+    return app
+
+
+def _serve_document(document: bytes) -> Handler:
+    async def openapi_document(_: web.Request) -> web.Response:
+        return web.Response(body=document, content_type="application/json")
+
+    return openapi_document
+
+
+async def _end_streams(app: web.Application) -> None:
+    app[GATEWAY_KEY].stopping.set()
+
+
+def _relay(gateway: Gateway) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def relay(_: web.Application) -> AsyncIterator[None]:
+        settings = gateway.settings
+        worker = OutboxRelay(
+            gateway.pool,
+            settings.database_url.get_secret_value(),
+            gateway.nc,
+            gateway.js,
+            settings.stream_name,
+            poll=settings.outbox_poll_seconds,
+            batch=settings.outbox_batch,
+        )
+        task = asyncio.create_task(worker.run(), name="outbox relay")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return relay
+
+
+def _add_spa(app: web.Application, dist: Path) -> None:
+    """Serve the built SPA: its files, and index.html for the app's own paths."""
+    index = dist / "index.html"
+    if not index.is_file():
+        return
+    root = dist.resolve()
+
+    async def spa(request: web.Request) -> web.FileResponse:
+        wanted = (root / request.match_info["path"]).resolve()
+        if wanted.is_file() and wanted.is_relative_to(root):
+            return web.FileResponse(wanted)
+        return web.FileResponse(index)
+
+    app.router.add_get("/{path:(?!api/).*}", spa)
+
+
+async def keep_session(_: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset query on every pool release: a round trip per query.
+
+    Safe because the gateway leaves no session state behind: no SET, no session advisory
+    locks, LISTEN only on the relay's own connection; asyncpg still rolls back an open
+    transaction before this runs.
+    """
+
+
+async def open_pool(runtime: Runtime, settings: GatewaySettings) -> asyncpg.Pool:
+    """Like `shared.resources.open_database`, with the reset round trip skipped."""
+    dsn = settings.database_url.get_secret_value()
+    await migrate(dsn)
+    pool = await create_pool(
+        dsn,
+        max_size=settings.db_pool_size,
+        timeout=settings.connect_timeout_seconds,
+        reset=keep_session,
+    )
+    runtime.stack.push_async_callback(pool.close)
+
+    async def answers() -> bool:
+        return bool(await pool.fetchval("SELECT 1") == 1)
+
+    runtime.health.add("postgres", answers)
+    return pool
+
 
 async def main(settings: GatewaySettings, runtime: Runtime) -> None:
-    await open_database(runtime, settings, run_migrations=True)
-    await open_nats(runtime, settings)
-    app = web.Application(client_max_size=16 * 1024)
-    add_health_routes(app, runtime.health)
-    runner = web.AppRunner(app, access_log=None)
+    pool = await open_pool(runtime, settings)
+    nc, js = await open_nats(runtime, settings, consumers=())
+    app = build_app(settings, pool, nc, js, runtime.health)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_grace_seconds)
     await runner.setup()
     runtime.stack.push_async_callback(runner.cleanup)
     try:
         await web.TCPSite(runner, settings.http_host, settings.http_port).start()
     except OSError as exc:
         where = f"{settings.http_host}:{settings.http_port}"
-        raise SettingsError(f"cannot listen on {where} (STOREFLEET_HTTP_PORT): {exc.strerror}") from exc
+        raise SettingsError(
+            f"cannot listen on {where} (STOREFLEET_HTTP_PORT): {exc.strerror}"
+        ) from exc
     await runtime.stopping.wait()

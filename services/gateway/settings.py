@@ -1,12 +1,57 @@
-"""The gateway's settings (environment, prefix STOREFLEET_)."""
+"""The gateway's settings (environment, prefix STOREFLEET_), read once in `__main__` and
+passed down. Engines and plans offered to users, rate limits, sessions, the outbox relay's
+pace and the credentials request timeout all live here; see each field's description."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Self
 
+from pydantic import Field, model_validator
+
+from shared.plans import DEFAULT_PLAN, DEFAULT_PLANS, Plan
 from shared.settings import CommonSettings
 
 
 class GatewaySettings(CommonSettings):
     http_host: str = "0.0.0.0"
     http_port: int = Field(8080, ge=0, le=65535)
+    db_pool_size: int = Field(20, ge=2, le=200, description="Postgres connections per replica")
+
+    engines: list[str] = Field(["woocommerce"], min_length=1, description="engines users may pick")
+    default_engine: str = "woocommerce"
+    plans: dict[str, Plan] = Field(
+        default_factory=lambda: dict(DEFAULT_PLANS), description="plan catalog, JSON"
+    )
+    default_plan: str = DEFAULT_PLAN
+    default_max_stores: int = Field(10, ge=0, description="quota of a user without their own")
+
+    rate_limit_storage: str = Field("memory://", description="`limits` storage URI, e.g. redis://")
+    rate_limit_requests: str = Field("100/15 minutes", description="per client address")
+    rate_limit_creates: str = Field("10/15 minutes", description="store creations per user")
+    trust_forwarded_for: bool = Field(
+        False, description="take the client address from the last X-Forwarded-For entry"
+    )
+
+    session_ttl_hours: float = Field(12.0, gt=0)
+    auth_cache_seconds: float = Field(
+        2.0, ge=0, description="how long a replica trusts a checked token or session; 0: never"
+    )
+    cookie_secure: bool = Field(True, description="mark the session cookie Secure (TLS only)")
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="extra Origins trusted for cookie requests"
+    )
+
+    credentials_timeout_seconds: float = Field(5.0, gt=0, description="wait for the provisioner")
+    outbox_poll_seconds: float = Field(2.0, gt=0, description="relay poll when no NOTIFY comes")
+    outbox_batch: int = Field(100, ge=1, le=10_000)
+    sse_keepalive_seconds: float = Field(15.0, gt=0)
+    web_dist: Path = Field(Path("web/dist"), description="built SPA served at / when present")
+
+    @model_validator(mode="after")
+    def _defaults_offered(self) -> Self:
+        if self.default_engine not in self.engines:
+            raise ValueError(f"default_engine {self.default_engine!r} is not in engines")
+        if self.default_plan not in self.plans:
+            raise ValueError(f"default_plan {self.default_plan!r} is not in plans")
+        return self

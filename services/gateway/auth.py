@@ -1,0 +1,136 @@
+"""Who is calling: the middleware that authenticates every `/api/v1` request (bearer API
+token for programs, session cookie for the SPA) and refuses cross-site use of the cookie.
+
+Runs after the rate limiter, before the handlers; handlers read the result with
+`caller(request)`. Unauthenticated calls get 401, a cookie-authenticated state change
+from a foreign Origin gets 403.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from services.gateway import accounts
+from services.gateway.accounts import Caller
+from services.gateway.context import GATEWAY_KEY
+from services.gateway.errors import ApiError
+from services.gateway.security import (
+    SESSION_COOKIE,
+    digest,
+    origin_allowed,
+    request_origin,
+)
+from services.gateway.views import API
+
+CALLER_KEY = web.RequestKey("caller", Caller)
+PUBLIC = frozenset({("POST", f"{API}/auth/login"), ("GET", f"{API}/openapi.json")})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CallerCache:
+    """Callers by credential digest for a few seconds, sparing a query per request.
+
+    A logout or token revocation on this replica forgets the user's entries at once;
+    elsewhere (another replica, `users disable`) it takes effect within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._entries: dict[str, tuple[float, Caller]] = {}
+
+    def get(self, credential: str) -> Caller | None:
+        entry = self._entries.get(credential)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, found: Caller) -> None:
+        if self._ttl <= 0:
+            return
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        self._entries[found.credential] = (time.monotonic() + self._ttl, found)
+
+    def forget_user(self, user_id: str) -> None:
+        for credential, (_, known) in list(self._entries.items()):
+            if known.id == user_id:
+                del self._entries[credential]
+
+
+def caller(request: web.Request) -> Caller:
+    return request[CALLER_KEY]
+
+
+def require_admin(request: web.Request) -> Caller:
+    who = caller(request)
+    if not who.is_admin:
+        raise ApiError(403, "forbidden", "only administrators may do this")
+    return who
+
+
+def unauthenticated(message: str = "sign in or send an API token") -> ApiError:
+    return ApiError(401, "unauthenticated", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith(f"{API}/"):
+        return await handler(request)
+    if (request.method, request.path) in PUBLIC:
+        if request.path.endswith("/login"):
+            check_login_origin(request)
+        return await handler(request)
+    request[CALLER_KEY] = await authenticate(request)
+    return await handler(request)
+
+
+async def authenticate(request: web.Request) -> Caller:
+    gateway = request.app[GATEWAY_KEY]
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthenticated("the Authorization header must be `Bearer <token>`")
+        credential = digest(token.strip())
+        found = gateway.callers.get(credential) or await accounts.caller_by_token(
+            gateway.pool, credential
+        )
+        if found is None:
+            raise unauthenticated("the API token is unknown or revoked")
+        gateway.callers.put(found)
+        return found
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        credential = digest(session)
+        found = gateway.callers.get(credential) or await accounts.caller_by_session(
+            gateway.pool, credential
+        )
+        if found is not None:
+            gateway.callers.put(found)
+            check_cookie_origin(request)
+            return found
+    raise unauthenticated()
+
+
+def check_cookie_origin(request: web.Request) -> None:
+    """A state change riding on the cookie must come from our own pages."""
+    if request.method in SAFE_METHODS:
+        return
+    origin = request_origin(request.headers.get("Origin"), request.headers.get("Referer"))
+    allowed = request.app[GATEWAY_KEY].settings.allowed_origins
+    if not origin_allowed(origin, request.host, allowed):
+        raise ApiError(
+            403, "cross_site_request", "this request came from another site; it was refused"
+        )
+
+
+def check_login_origin(request: web.Request) -> None:
+    """Programs log in without an Origin; a browser form on a foreign site may not."""
+    origin = request.headers.get("Origin")
+    allowed = request.app[GATEWAY_KEY].settings.allowed_origins
+    if origin is not None and not origin_allowed(origin, request.host, allowed):
+        raise ApiError(403, "cross_site_request", "sign in from this site's own page")

@@ -1,0 +1,109 @@
+"""The store routes: create (202, honouring `Idempotency-Key`), list (paginated; admins
+see everyone's, filtered by owner and status), read, delete (202, status `deleting`) and
+retry a failed store. Someone else's store is 404 on every route.
+
+Creation is rate limited per user on top of the per-client limit; the quota is enforced
+in `store_db` inside the create transaction.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.gateway import store_db
+from services.gateway.auth import caller
+from services.gateway.context import GATEWAY_KEY
+from services.gateway.errors import correlation_id, json_reply
+from services.gateway.ratelimit import headers_for, refusal
+from services.gateway.rules import STATUSES
+from services.gateway.validation import (
+    CreateStoreBody,
+    decode_cursor,
+    encode_cursor,
+    idempotency_key,
+    page_limit,
+    path_id,
+    query_choice,
+    query_uuid,
+    read_body,
+    store_request,
+)
+from services.gateway.views import API, StorePage, store_view
+
+routes = web.RouteTableDef()
+
+
+@routes.post(f"{API}/stores")
+async def create_store(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY_KEY]
+    who = caller(request)
+    body = await read_body(request, CreateStoreBody)
+    wanted = store_request(body, gateway.settings)
+    key = idempotency_key(request)
+    verdict = await gateway.limits.hit_create(who.id)
+    if not verdict.allowed:
+        raise refusal(verdict, "store creations")
+    row, created = await store_db.create_store(
+        gateway.pool,
+        who,
+        wanted,
+        key,
+        correlation_id(request),
+        gateway.settings.default_max_stores,
+    )
+    view = store_view(row)
+    headers = {"Location": view["links"]["self"], **headers_for(verdict)}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return json_reply(view, status=202, headers=headers)
+
+
+@routes.get(f"{API}/stores")
+async def list_stores(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY_KEY]
+    limit = page_limit(request)
+    rows = await store_db.list_stores(
+        gateway.pool,
+        caller(request),
+        owner=query_uuid(request, "owner"),
+        status=query_choice(request, "status", STATUSES),
+        after=decode_cursor(request),
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    more = len(rows) > limit
+    body: StorePage = {
+        "items": [store_view(row) for row in page],
+        "next_cursor": encode_cursor(page[-1]["created_at"], str(page[-1]["id"])) if more else None,
+    }
+    return json_reply(body)
+
+
+@routes.get(f"{API}/stores/{{id}}")
+async def get_store(request: web.Request) -> web.Response:
+    row = await store_db.visible_store(
+        request.app[GATEWAY_KEY].pool, caller(request), path_id(request)
+    )
+    return json_reply(store_view(row))
+
+
+@routes.delete(f"{API}/stores/{{id}}")
+async def delete_store(request: web.Request) -> web.Response:
+    row = await store_db.request_delete(
+        request.app[GATEWAY_KEY].pool,
+        caller(request),
+        path_id(request),
+        correlation_id(request),
+    )
+    return json_reply(store_view(row), status=202)
+
+
+@routes.post(f"{API}/stores/{{id}}/retry")
+async def retry_store(request: web.Request) -> web.Response:
+    row = await store_db.request_retry(
+        request.app[GATEWAY_KEY].pool,
+        caller(request),
+        path_id(request),
+        correlation_id(request),
+    )
+    return json_reply(store_view(row), status=202)

@@ -1,0 +1,115 @@
+"""The gateway's decisions about stores, as pure functions: how a name becomes a slug and
+a namespace, which slugs are reserved, whether a user may create one more store, and
+what a delete or a retry does in each status.
+
+Pure: no I/O imports. Called by `validation` (names and slugs) and `store_db` (quota and
+transitions inside the create, delete and retry transactions).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import Enum
+
+SLUG_MAX = 30
+NAME_MIN = 3
+NAME_MAX = 40
+
+# Names that would read as the platform's own hosts or pages if a store took them.
+RESERVED_SLUGS = frozenset(
+    {
+        "admin",
+        "api",
+        "app",
+        "assets",
+        "auth",
+        "billing",
+        "blog",
+        "cdn",
+        "dashboard",
+        "default",
+        "dev",
+        "docs",
+        "ftp",
+        "gateway",
+        "grafana",
+        "help",
+        "kube-system",
+        "login",
+        "mail",
+        "metrics",
+        "ns",
+        "platform",
+        "prometheus",
+        "root",
+        "shop",
+        "smtp",
+        "staging",
+        "static",
+        "status",
+        "storefleet",
+        "support",
+        "system",
+        "test",
+        "www",
+    }
+)
+
+STATUSES = ("requested", "provisioning", "ready", "failed", "deleting", "deleted")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+class SlugError(ValueError):
+    """The name cannot give a usable slug; the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def slugify(name: str) -> str:
+    """A DNS label of at most 30 characters from a display name, or `SlugError`."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = _NOT_SLUG.sub("-", ascii_name.lower()).strip("-")[:SLUG_MAX].strip("-")
+    if not slug:
+        raise SlugError("invalid_name", "the name needs at least one letter or digit")
+    if slug in RESERVED_SLUGS:
+        raise SlugError("reserved_slug", f"the name {slug!r} is reserved; choose another")
+    return slug
+
+
+def namespace_for(slug: str, store_id: str) -> str:
+    """`store-<slug>-<first 6 hex chars of the id>`: at most 43 characters, a DNS label."""
+    return f"store-{slug}-{store_id.replace('-', '')[:6]}"
+
+
+def quota_allows(stores_in_use: int, max_stores: int) -> bool:
+    return stores_in_use < max_stores
+
+
+class DeleteDecision(Enum):
+    PUBLISH = "publish"  # set `deleting` and publish `store.delete`
+    ALREADY = "already"  # deleting or deleted: answer with the store, publish nothing
+
+
+def decide_delete(status: str) -> DeleteDecision:
+    if status in ("deleting", "deleted"):
+        return DeleteDecision.ALREADY
+    return DeleteDecision.PUBLISH
+
+
+def can_retry(status: str) -> bool:
+    """Only a failed store may be requested again (DESIGN: failed -> requested)."""
+    return status == "failed"
+
+
+@dataclass(frozen=True)
+class StoreRequest:
+    """A validated request for a new store, before it has an id."""
+
+    name: str
+    slug: str
+    engine: str
+    plan: str

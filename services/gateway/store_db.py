@@ -1,0 +1,235 @@
+"""Postgres side of the store routes: each command (create, delete, retry) writes the
+`stores` row and its `outbox` row in one transaction, so an event is published if and
+only if the change committed; the relay (`outbox.py`) sends it later.
+
+The per-user quota and the `Idempotency-Key` are settled inside the create transaction
+behind a lock on the user's row, so concurrent creates cannot pass the quota nor make
+two stores for one key. Emits `store.requested` and `store.delete` events (via the outbox).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from services.gateway.accounts import Caller
+from services.gateway.errors import ApiError, not_found
+from services.gateway.rules import (
+    DeleteDecision,
+    StoreRequest,
+    can_retry,
+    decide_delete,
+    namespace_for,
+    quota_allows,
+)
+from services.gateway.sql import Params
+from shared.events import Delete, Envelope, Requested, new_event
+
+_SELECT = (
+    "SELECT s.id, s.owner_id, s.name, s.slug, s.namespace, s.engine, s.plan, s.status, s.url,"
+    " s.error, s.idempotency_key, s.created_at, s.updated_at, s.ready_at, s.deleted_at,"
+    " coalesce(u.username, '') AS username FROM stores s LEFT JOIN users u ON u.id = s.owner_id"
+)
+_VISIBLE = "s.id = $1 AND (s.owner_id = $2 OR $3)"
+
+
+async def _enqueue(conn: asyncpg.Connection, event: Envelope) -> None:
+    await conn.execute(
+        "INSERT INTO outbox (event_id, subject, envelope) VALUES ($1, $2, $3)",
+        event.id,
+        event.subject,
+        event.model_dump(mode="json"),
+    )
+
+
+def _requested(row: asyncpg.Record, actor: str, correlation_id: str) -> Envelope:
+    data = Requested(
+        name=row["name"],
+        slug=row["slug"],
+        engine=row["engine"],
+        plan=row["plan"],
+        owner=str(row["owner_id"]),
+        namespace=row["namespace"],
+    )
+    return new_event("requested", str(row["id"]), data, actor=actor, correlation_id=correlation_id)
+
+
+async def create_store(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    request: StoreRequest,
+    key: str | None,
+    correlation_id: str,
+    default_max: int,
+) -> tuple[asyncpg.Record, bool]:
+    """The new store (and True), or the one this key already made (and False)."""
+    owner = uuid.UUID(caller.id)
+    async with pool.acquire() as conn, conn.transaction():
+        max_stores = await conn.fetchval(
+            "SELECT coalesce(max_stores, $2) FROM users WHERE id = $1 FOR UPDATE",
+            owner,
+            default_max,
+        )
+        if key is not None:
+            earlier = await conn.fetchrow(
+                f"{_SELECT} WHERE s.owner_id = $1 AND s.idempotency_key = $2", owner, key
+            )
+            if earlier is not None:
+                _same_request(earlier, request)
+                return earlier, False
+        used = await conn.fetchval(
+            "SELECT count(*) FROM stores WHERE owner_id = $1 AND status <> 'deleted'", owner
+        )
+        if not quota_allows(used, max_stores):
+            raise ApiError(
+                403,
+                "quota_exceeded",
+                f"you have {used} of your {max_stores} stores; delete one first",
+            )
+        row = await _insert(conn, owner, request, key)
+        await _enqueue(conn, _requested(row, caller.id, correlation_id))
+        return row, True
+
+
+def _same_request(earlier: asyncpg.Record, request: StoreRequest) -> None:
+    same = (earlier["name"], earlier["engine"], earlier["plan"]) == (
+        request.name,
+        request.engine,
+        request.plan,
+    )
+    if not same:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request",
+            "Idempotency-Key",
+        )
+
+
+async def _insert(
+    conn: asyncpg.Connection, owner: uuid.UUID, request: StoreRequest, key: str | None
+) -> asyncpg.Record:
+    store_id = str(uuid.uuid4())
+    try:
+        await conn.execute(
+            "INSERT INTO stores (id, owner_id, name, slug, namespace, engine, plan, status,"
+            " idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested', $8)",
+            uuid.UUID(store_id),
+            owner,
+            request.name,
+            request.slug,
+            namespace_for(request.slug, store_id),
+            request.engine,
+            request.plan,
+            key,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "stores_live_slug":
+            raise ApiError(
+                409,
+                "slug_taken",
+                f"a store called {request.slug!r} exists; choose another name",
+                "name",
+            ) from None
+        raise
+    row: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", uuid.UUID(store_id))
+    return row
+
+
+async def visible_store(
+    pool: asyncpg.Pool | asyncpg.Connection,
+    caller: Caller,
+    store_id: uuid.UUID,
+    *,
+    lock: bool = False,
+) -> asyncpg.Record:
+    """The store if the caller may see it; 404 otherwise, whether it exists or not."""
+    suffix = " FOR UPDATE OF s" if lock else ""
+    row: asyncpg.Record | None = await pool.fetchrow(
+        f"{_SELECT} WHERE {_VISIBLE}{suffix}", store_id, uuid.UUID(caller.id), caller.is_admin
+    )
+    if row is None:
+        raise not_found()
+    return row
+
+
+async def request_delete(
+    pool: asyncpg.Pool, caller: Caller, store_id: uuid.UUID, correlation_id: str
+) -> asyncpg.Record:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await visible_store(conn, caller, store_id, lock=True)
+        if decide_delete(row["status"]) is DeleteDecision.ALREADY:
+            return row
+        await conn.execute(
+            "UPDATE stores SET status = 'deleting', updated_at = now() WHERE id = $1", store_id
+        )
+        reason = "" if str(row["owner_id"]) == caller.id else f"administrator {caller.username}"
+        event = new_event(
+            "delete",
+            str(store_id),
+            Delete(requested_by=caller.id, reason=reason),
+            actor=caller.id,
+            correlation_id=correlation_id,
+        )
+        await _enqueue(conn, event)
+        updated: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", store_id)
+        return updated
+
+
+async def request_retry(
+    pool: asyncpg.Pool, caller: Caller, store_id: uuid.UUID, correlation_id: str
+) -> asyncpg.Record:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await visible_store(conn, caller, store_id, lock=True)
+        if not can_retry(row["status"]):
+            raise ApiError(
+                409,
+                "not_failed",
+                f"only a failed store can be retried; this one is {row['status']}",
+            )
+        await conn.execute(
+            "UPDATE stores SET status = 'requested', error = NULL, updated_at = now()"
+            " WHERE id = $1",
+            store_id,
+        )
+        updated: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", store_id)
+        await _enqueue(conn, _requested(updated, caller.id, correlation_id))
+        return updated
+
+
+async def list_stores(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    *,
+    owner: uuid.UUID | None,
+    status: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Newest first; users see their own, admins everyone's unless `owner` narrows it."""
+    p = Params()
+    clauses = []
+    if not caller.is_admin:
+        clauses.append(f"s.owner_id = {p(uuid.UUID(caller.id))}")
+    if owner is not None:
+        clauses.append(f"s.owner_id = {p(owner)}")
+    if status is not None:
+        clauses.append(f"s.status = {p(status)}")
+    else:
+        clauses.append("s.status <> 'deleted'")
+    if after is not None:
+        clauses.append(f"(s.created_at, s.id) < ({p(after[0])}, {p(_uuid_or_nil(after[1]))})")
+    sql = (
+        f"{_SELECT} WHERE {' AND '.join(clauses)}"
+        f" ORDER BY s.created_at DESC, s.id DESC LIMIT {p(limit)}"
+    )
+    return list(await pool.fetch(sql, *p.values))
+
+
+def _uuid_or_nil(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return uuid.UUID(int=0)

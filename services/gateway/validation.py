@@ -1,0 +1,188 @@
+"""Strict validation of what clients send: JSON bodies (unknown fields refused, so no
+client chooses a namespace, owner, status, image or quota), query parameters, path ids,
+cursors and the `Idempotency-Key` header. Every refusal is an `ApiError` naming the field.
+
+Called by the route modules. Pure apart from reading the request body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from services.gateway.errors import ApiError, not_found, unprocessable
+from services.gateway.rules import NAME_MAX, NAME_MIN, SlugError, StoreRequest, slugify
+from services.gateway.settings import GatewaySettings
+
+M = TypeVar("M", bound=BaseModel)
+PAGE_DEFAULT = 50
+PAGE_MAX = 100
+_PRINTABLE = frozenset(chr(c) for c in range(0x21, 0x7F))
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # Postgres text cannot hold NUL; refuse it here rather than fail there.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class CreateStoreBody(Body):
+    name: str = Field(
+        min_length=NAME_MIN, max_length=NAME_MAX, description="display name, 3-40 characters"
+    )
+    engine: str | None = Field(None, description="engine key; the default when absent")
+    plan: str | None = Field(None, description="plan key; the default when absent")
+
+
+class LoginBody(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class CreateTokenBody(Body):
+    name: str = Field(min_length=1, max_length=64, description="what the token is for")
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """The JSON body as `model`: 415 if not JSON, 400 if malformed, 422 if invalid."""
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    raw = await request.read()
+    try:
+        data: Any = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise unprocessable("body", "the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+
+
+def _first_error(exc: ValidationError) -> ApiError:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "body"
+    if first["type"] == "extra_forbidden":
+        return unprocessable(field, f"unknown field {field!r}", "unknown_field")
+    if first["type"] == "missing":
+        return unprocessable(field, f"{field} is required", "required")
+    return unprocessable(field, f"{field}: {first['msg']}")
+
+
+def store_request(body: CreateStoreBody, settings: GatewaySettings) -> StoreRequest:
+    """Check the name, engine and plan against the rules and the settings' catalog."""
+    name = body.name.strip()
+    if len(name) < NAME_MIN or any(not ch.isprintable() for ch in name):
+        raise unprocessable("name", "the name must be 3-40 printable characters")
+    try:
+        slug = slugify(name)
+    except SlugError as exc:
+        raise unprocessable("name", str(exc), exc.code) from None
+    engine = body.engine if body.engine is not None else settings.default_engine
+    if engine not in settings.engines:
+        offered = ", ".join(settings.engines)
+        raise unprocessable(
+            "engine", f"unknown engine {engine!r}; offered: {offered}", "unknown_engine"
+        )
+    plan = body.plan if body.plan is not None else settings.default_plan
+    if plan not in settings.plans:
+        offered = ", ".join(sorted(settings.plans))
+        raise unprocessable("plan", f"unknown plan {plan!r}; offered: {offered}", "unknown_plan")
+    return StoreRequest(name=name, slug=slug, engine=engine, plan=plan)
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 200 or not set(key) <= _PRINTABLE:
+        raise unprocessable("Idempotency-Key", "must be 1-200 visible ASCII characters")
+    return key
+
+
+def path_id(request: web.Request, what: str = "store") -> uuid.UUID:
+    """The `{id}` of the path; a malformed id is simply an unknown one (404)."""
+    try:
+        return uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise not_found(what) from None
+
+
+def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise unprocessable(name, f"{name} must be a UUID") from None
+
+
+def query_text(request: web.Request, name: str, max_length: int = 200) -> str | None:
+    value = request.query.get(name)
+    if value is not None and ("\x00" in value or len(value) > max_length):
+        raise unprocessable(name, f"{name} must be at most {max_length} characters, without NUL")
+    return value
+
+
+def query_choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
+    value = request.query.get(name)
+    if value is not None and value not in choices:
+        raise unprocessable(name, f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
+def query_time(request: web.Request, name: str) -> datetime | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise unprocessable(name, f"{name} must be an RFC 3339 date-time") from None
+    if moment.tzinfo is None:
+        raise unprocessable(name, f"{name} needs a time zone offset, e.g. Z")
+    return moment
+
+
+def page_limit(request: web.Request) -> int:
+    raw = request.query.get("limit")
+    if raw is None:
+        return PAGE_DEFAULT
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= PAGE_MAX:
+        raise unprocessable("limit", f"limit must be an integer from 1 to {PAGE_MAX}")
+    return int(raw)
+
+
+def encode_cursor(moment: datetime, key: str) -> str:
+    raw = json.dumps([moment.isoformat(), key]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(request: web.Request) -> tuple[datetime, str] | None:
+    """The position after which a page starts, from the opaque `cursor` parameter."""
+    raw = request.query.get("cursor")
+    if raw is None:
+        return None
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        moment, key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(key, str) or "\x00" in key:
+            raise ValueError(key)
+        return datetime.fromisoformat(moment), key
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API gave", "cursor") from None

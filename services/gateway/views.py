@@ -1,0 +1,203 @@
+"""What the API answers, as typed shapes: each response body is a `TypedDict` here, and a
+pure function turns a database row into it. `openapi.py` builds the document's schemas
+from these same types, so the code and the document share one description.
+
+Pure: no I/O imports. Called by the route modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal, NotRequired, get_args
+from uuid import UUID
+
+import orjson
+from pydantic import Field, WithJsonSchema
+
+# pydantic reads these types for the OpenAPI schemas; on 3.11 it needs this TypedDict.
+from typing_extensions import TypedDict
+
+API = "/api/v1"
+
+# Values stay datetimes and UUIDs until `encode` writes them (RFC 3339, canonical UUID).
+Timestamp = datetime
+Uuid = UUID
+UuidText = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
+Status = Literal["requested", "provisioning", "ready", "failed", "deleting", "deleted"]
+STATUS_VALUES = get_args(Status)
+Row = Mapping[str, Any]
+
+
+class ErrorDetail(TypedDict):
+    code: Annotated[str, Field(description="machine-readable reason, e.g. slug_taken")]
+    message: Annotated[str, Field(description="what is wrong, in words")]
+    field: NotRequired[Annotated[str, Field(description="the field or header at fault")]]
+
+
+class ErrorBody(TypedDict):
+    error: ErrorDetail
+
+
+class Owner(TypedDict):
+    id: Uuid
+    username: str
+
+
+class StoreLinks(TypedDict):
+    self: str
+    events: str
+    credentials: str
+    retry: str
+
+
+class Store(TypedDict):
+    id: Uuid
+    name: str
+    slug: str
+    engine: str
+    plan: str
+    namespace: str
+    status: Status
+    url: str | None
+    error: str | None
+    owner: Owner
+    created_at: Timestamp
+    updated_at: Timestamp
+    ready_at: Timestamp | None
+    deleted_at: Timestamp | None
+    links: StoreLinks
+
+
+class StorePage(TypedDict):
+    items: list[Store]
+    next_cursor: Annotated[str | None, Field(description="pass as `cursor` for the next page")]
+
+
+class User(TypedDict):
+    id: Uuid
+    username: str
+    role: Literal["user", "admin"]
+    created_at: Timestamp
+
+
+class Quota(TypedDict):
+    max_stores: int
+    stores: Annotated[int, Field(description="stores counted against the quota (not deleted)")]
+
+
+class Me(TypedDict):
+    user: User
+    quota: Quota
+
+
+class Token(TypedDict):
+    id: Uuid
+    name: str
+    created_at: Timestamp
+    last_used_at: Timestamp | None
+
+
+class NewToken(Token):
+    token: Annotated[str, Field(description="the secret; shown this once only")]
+
+
+class TokenList(TypedDict):
+    items: list[Token]
+
+
+class AuditEntry(TypedDict):
+    id: Annotated[str, Field(description="event id, or `credentials-<n>` for an access")]
+    kind: Literal["event", "credentials_access"]
+    type: Annotated[str, Field(description="event type, or `credentials_viewed`")]
+    store_id: UuidText
+    actor: Annotated[str, Field(description="user id or service name")]
+    occurred_at: Timestamp
+    stream_seq: int | None
+    data: dict[str, Any]
+
+
+class AuditPage(TypedDict):
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+class Credentials(TypedDict):
+    username: str
+    password: str
+    url: str
+
+
+def _other(value: object) -> str:
+    # asyncpg returns its own UUID subclass, which orjson leaves to this hook.
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def encode(body: object) -> bytes:
+    """The JSON of a response body; datetimes and UUIDs as their standard strings."""
+    return orjson.dumps(body, default=_other)
+
+
+def store_links(store_id: str) -> StoreLinks:
+    base = f"{API}/stores/{store_id}"
+    return {
+        "self": base,
+        "events": f"{base}/events",
+        "credentials": f"{base}/credentials",
+        "retry": f"{base}/retry",
+    }
+
+
+def store_view(row: Row) -> Store:
+    """A `stores` row joined with its owner's `username`."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "engine": row["engine"],
+        "plan": row["plan"],
+        "namespace": row["namespace"],
+        "status": row["status"],
+        "url": row["url"],
+        "error": row["error"],
+        "owner": {"id": row["owner_id"], "username": row["username"]},
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "ready_at": row["ready_at"],
+        "deleted_at": row["deleted_at"],
+        "links": store_links(str(row["id"])),
+    }
+
+
+def user_view(row: Row) -> User:
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "role": row["role"],
+        "created_at": row["created_at"],
+    }
+
+
+def token_view(row: Row) -> Token:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "created_at": row["created_at"],
+        "last_used_at": row["last_used_at"],
+    }
+
+
+def audit_view(row: Row) -> AuditEntry:
+    """A row of the audit union (store events and credential accesses)."""
+    return {
+        "id": row["entry_id"],
+        "kind": row["kind"],
+        "type": row["type"],
+        "store_id": row["store_id"],
+        "actor": row["actor"],
+        "occurred_at": row["occurred_at"],
+        "stream_seq": row["stream_seq"],
+        "data": row["data"] or {},
+    }
