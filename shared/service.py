@@ -61,7 +61,6 @@ class Runtime:
     def __post_init__(self) -> None:
         self.stopping = StopSignal(self.health)
 
-
     def mark_started(self) -> None:
         """Every resource is open: from now on /readyz answers from the checks."""
         self.health.started = True

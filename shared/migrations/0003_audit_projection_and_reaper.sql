@@ -10,7 +10,8 @@ ALTER TABLE stores DROP CONSTRAINT IF EXISTS stores_owner_id_fkey;
 -- The highest stream sequence folded into this row. An event with a lower sequence
 -- arrived out of order: the auditor then refolds the row from the audit log in stream
 -- order, so the live projection always equals a replay of the stream. 0: no event yet
--- (a row the gateway has just inserted).
+-- (a row the gateway has just inserted); -1: marked by `rebuild --in-place`, refolded by
+-- the replay.
 ALTER TABLE stores ADD COLUMN IF NOT EXISTS last_event_seq bigint NOT NULL DEFAULT 0;
 
 -- The reaper's sweep looks for stores stuck in a transitional status, oldest first.
