@@ -68,15 +68,25 @@ build_kwok() {
   chmod -R u+w "$BIN/kwok-stages"
 }
 
+# Bump when the helm build flags change, so cached binaries are rebuilt.
+HELM_RECIPE=2
+
 build_helm() {
   log "building helm v$HELM_VERSION"
-  GOBIN="$BIN" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+  # As helm's own Makefile: the Kubernetes version `helm template` assumes without
+  # --kube-version is its client-go's (v0.36), not the default v1.20.
+  local ld="-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    ld="$ld -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=36"
+  done
+  GOBIN="$BIN" go install -trimpath -ldflags "$ld" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+  echo "$HELM_RECIPE" >"$BIN/helm.recipe"
 }
 
 start=$(date +%s)
 have kube-apiserver && have kube-controller-manager && have kube-scheduler || build_kubernetes
 have etcd || build_etcd
 have kwok || build_kwok
-have helm || build_helm
+{ have helm && [ "$(cat "$BIN/helm.recipe" 2>/dev/null)" = "$HELM_RECIPE" ]; } || build_helm
 log "done in $(( $(date +%s) - start ))s"
 echo "$BIN"

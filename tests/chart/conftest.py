@@ -1,0 +1,217 @@
+"""Fixtures of the platform chart's tests: helm from the cluster build cache, volumes for
+the kwok control plane, one installed platform per session, and API clients that act as
+the chart's service accounts.
+
+`platform` installs the chart with values-local.yaml into a namespace that enforces the
+`restricted` Pod Security level, so every platform pod must pass it to be admitted.
+Volume claims are bound to hostPath PersistentVolumes made up front (the control plane
+has no storage driver), of a StorageClass of the tests' own.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes_asyncio.client import ApiClient, CoreV1Api, StorageV1Api
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.config import new_client_from_config
+
+from devtools.cluster import ensure_binaries
+from tests.chart import helm
+from tests.chart.kube import delete_crds, ensure_monitoring_crds
+from tests.fixtures.cluster import KubeCluster
+
+STORAGE_CLASS = "storefleet-chart-test"
+VOLUMES = 8  # platform: NATS and Postgres; a WooCommerce store: two; the rest spare
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
+MANAGED_BY = "app.kubernetes.io/managed-by"
+STORE_ID = "storefleet.io/store-id"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """An installed release of the chart."""
+
+    release: str
+    namespace: str
+    kubeconfig: Path
+
+    def service_account(self, component: str) -> str:
+        return f"{self.release}-{component}"
+
+    def user(self, component: str) -> str:
+        """The username the API server gives the component's service account."""
+        return f"system:serviceaccount:{self.namespace}:{self.service_account(component)}"
+
+    def helm_args(self) -> list[str]:
+        return ["--namespace", self.namespace, "--kubeconfig", str(self.kubeconfig)]
+
+
+@pytest.fixture(scope="session")
+def helm_path() -> Path:
+    return ensure_binaries() / "helm"
+
+
+@pytest.fixture(scope="session")
+async def admin(kube_cluster: KubeCluster) -> AsyncIterator[ApiClient]:
+    """A session-wide admin client for session-wide fixtures."""
+    api = await new_client_from_config(
+        config_file=str(kube_cluster.kubeconfig), persist_config=False
+    )
+    try:
+        yield api
+    finally:
+        await api.close()
+
+
+@pytest.fixture(scope="session")
+async def volumes(admin: ApiClient) -> AsyncIterator[str]:
+    """hostPath PersistentVolumes of the tests' StorageClass; its name."""
+    storage = StorageV1Api(admin)
+    core = CoreV1Api(admin)
+    made_class = True
+    try:
+        await storage.create_storage_class({
+            "metadata": {"name": STORAGE_CLASS},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate",
+        })  # fmt: skip
+    except ApiException as exc:  # left by an earlier run on the same cluster
+        if exc.status != 409:
+            raise
+        made_class = False
+    names = [f"chart-test-{uuid.uuid4().hex[:8]}" for _ in range(VOLUMES)]
+    for name in names:
+        await core.create_persistent_volume({
+            "metadata": {"name": name},
+            "spec": {
+                "capacity": {"storage": "20Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": STORAGE_CLASS,
+                "hostPath": {"path": f"/var/lib/chart-test/{name}"},
+            },
+        })  # fmt: skip
+    yield STORAGE_CLASS
+    for name in names:
+        with contextlib.suppress(ApiException):
+            await core.delete_persistent_volume(name)
+    if made_class:
+        with contextlib.suppress(ApiException):
+            await storage.delete_storage_class(STORAGE_CLASS)
+
+
+@pytest.fixture(scope="session")
+async def platform(
+    kube_cluster: KubeCluster, admin: ApiClient, helm_path: Path, volumes: str
+) -> AsyncIterator[Platform]:
+    """The chart installed with values-local.yaml, every pod Ready (`helm --wait`)."""
+    namespace = f"storefleet-{uuid.uuid4().hex[:6]}"
+    core = CoreV1Api(admin)
+    await core.create_namespace({"metadata": {"name": namespace, "labels": RESTRICTED}})
+    installed = Platform("storefleet", namespace, kube_cluster.kubeconfig)
+    try:
+        await helm.run(
+            helm_path, "install", installed.release, str(helm.CHART), *installed.helm_args(),
+            *helm.values_args("values-local.yaml", platform_sets(volumes)),
+            "--wait", "--timeout", "3m",
+        )  # fmt: skip
+        yield installed
+    finally:
+        with contextlib.suppress(helm.HelmFailed):
+            await helm.run(helm_path, "uninstall", installed.release, *installed.helm_args())
+        with contextlib.suppress(ApiException):
+            await core.delete_namespace(namespace)
+
+
+@pytest.fixture(scope="session")
+async def monitoring_crds(admin: ApiClient) -> AsyncIterator[None]:
+    """The Prometheus Operator's kinds, as stand-ins when the cluster lacks them."""
+    created = await ensure_monitoring_crds(admin)
+    yield
+    await delete_crds(admin, created)
+
+
+def platform_sets(storage_class: str) -> list[str]:
+    return [
+        f"nats.persistence.storageClass={storage_class}",
+        f"postgres.persistence.storageClass={storage_class}",
+    ]
+
+
+ActAs = Callable[[str], Awaitable[ApiClient]]
+
+
+@pytest.fixture
+async def act_as(kube_cluster: KubeCluster) -> AsyncIterator[ActAs]:
+    """API clients whose every request impersonates a user (the admin may impersonate);
+    the API server adds a service account's groups itself."""
+    clients: list[ApiClient] = []
+
+    async def client_for(user: str) -> ApiClient:
+        api = await new_client_from_config(
+            config_file=str(kube_cluster.kubeconfig), persist_config=False
+        )
+        api.set_default_header("Impersonate-User", user)
+        clients.append(api)
+        return api
+
+    yield client_for
+    for api in clients:
+        await api.close()
+
+
+StoreNamespace = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def store_namespace(kube_api: ApiClient) -> AsyncIterator[StoreNamespace]:
+    """Namespaces labelled as store namespaces (as the provisioner makes them), made by
+    the admin and deleted afterwards unless the test deleted them."""
+    core = CoreV1Api(kube_api)
+    made: list[str] = []
+
+    async def make(**labels: str) -> str:
+        store_id = str(uuid.uuid4())
+        name = f"store-chart-{store_id[:8]}"
+        all_labels = {MANAGED_BY: "storefleet", STORE_ID: store_id, **RESTRICTED, **labels}
+        await core.create_namespace({"metadata": {"name": name, "labels": all_labels}})
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        with contextlib.suppress(ApiException):
+            await core.delete_namespace(name)
+
+
+def token_kubeconfig(admin_kubeconfig: Path, token: str, path: Path) -> Path:
+    """A kubeconfig for the same API server that authenticates with `token`, the way a
+    pod's service account token does."""
+    config: dict[str, Any] = yaml.safe_load(admin_kubeconfig.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    if "certificate-authority" in cluster:  # a path: inline it, the file may move
+        ca = Path(cluster.pop("certificate-authority")).read_bytes()
+        cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
+    path.write_text(json.dumps({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "cluster", "cluster": cluster}],
+        "users": [{"name": "service-account", "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "cluster", "user": "service-account"}}],
+        "current-context": "sa",
+    }))  # fmt: skip
+    path.chmod(0o600)
+    return path

@@ -1,0 +1,95 @@
+"""Small generic API calls the chart tests need and kubernetes_asyncio's typed clients do
+not offer: server-side dry-run creation of any manifest (the kind's resource found by
+API discovery), and stand-in CustomResourceDefinitions for the Prometheus Operator's
+kinds, which the test control plane does not have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from kubernetes_asyncio.client import ApiClient, ApiextensionsV1Api
+from kubernetes_asyncio.client.exceptions import ApiException
+
+Manifest = dict[str, Any]
+_OBJECT = {200: "object", 201: "object"}
+
+
+async def _get(api: ApiClient, path: str) -> dict[str, Any]:
+    result = await api.call_api(
+        path, "GET", header_params={"Accept": "application/json"},
+        response_types_map=_OBJECT, auth_settings=["BearerToken"],
+        _return_http_data_only=True,
+    )  # fmt: skip
+    return result if isinstance(result, dict) else {}
+
+
+async def resource_of(api: ApiClient, api_version: str, kind: str) -> tuple[str, str, bool]:
+    """(group-version path, plural, namespaced) of a kind, from API discovery."""
+    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    for resource in (await _get(api, base)).get("resources", []):
+        if resource["kind"] == kind and "/" not in resource["name"]:
+            return base, resource["name"], bool(resource["namespaced"])
+    raise LookupError(f"the API server does not serve {kind} ({api_version})")
+
+
+async def dry_run_create(api: ApiClient, manifest: Manifest, namespace: str) -> None:
+    """Create `manifest` with dryRun=All and strict field validation: the API server
+    decodes, defaults, validates and admits it, and stores nothing."""
+    base, plural, namespaced = await resource_of(api, manifest["apiVersion"], manifest["kind"])
+    path = f"{base}/namespaces/{namespace}/{plural}" if namespaced else f"{base}/{plural}"
+    await api.call_api(
+        path, "POST", query_params=[("dryRun", "All"), ("fieldValidation", "Strict")],
+        body=manifest, header_params={"Content-Type": "application/json"},
+        response_types_map=_OBJECT, auth_settings=["BearerToken"],
+        _return_http_data_only=True,
+    )  # fmt: skip
+
+
+MONITORING_KINDS = (("ServiceMonitor", "servicemonitors"), ("PrometheusRule", "prometheusrules"))
+
+
+async def ensure_monitoring_crds(api: ApiClient) -> list[str]:
+    """Schema-less stand-ins for the Prometheus Operator's ServiceMonitor and
+    PrometheusRule, so manifests using them can be sent to the API server at all. Real
+    ones already there are left alone; returns the names of the ones it created."""
+    extensions = ApiextensionsV1Api(api)
+    created = []
+    for kind, plural in MONITORING_KINDS:
+        name = f"{plural}.monitoring.coreos.com"
+        crd = {
+            "metadata": {"name": name},
+            "spec": {
+                "group": "monitoring.coreos.com",
+                "scope": "Namespaced",
+                "names": {"kind": kind, "plural": plural, "singular": kind.lower(),
+                          "listKind": f"{kind}List"},
+                "versions": [{
+                    "name": "v1", "served": True, "storage": True,
+                    "schema": {"openAPIV3Schema": {
+                        "type": "object", "x-kubernetes-preserve-unknown-fields": True,
+                    }},
+                }],
+            },
+        }  # fmt: skip
+        try:
+            await extensions.create_custom_resource_definition(crd)
+            created.append(name)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    for _ in range(100):
+        with contextlib.suppress(LookupError, ApiException):
+            for kind, _ in MONITORING_KINDS:
+                await resource_of(api, "monitoring.coreos.com/v1", kind)
+            return created
+        await asyncio.sleep(0.1)
+    raise AssertionError("the monitoring CRDs were not served within 10 s")
+
+
+async def delete_crds(api: ApiClient, names: list[str]) -> None:
+    for name in names:
+        with contextlib.suppress(ApiException):
+            await ApiextensionsV1Api(api).delete_custom_resource_definition(name)
