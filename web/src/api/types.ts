@@ -1,0 +1,92 @@
+// The gateway's response bodies, as services/gateway/openapi.json describes them, and the
+// event envelope the stream (/api/v1/stream) carries (schemas/events/).
+
+export const STATUSES = ["requested", "provisioning", "ready", "failed", "deleting", "deleted"] as const;
+export type Status = (typeof STATUSES)[number];
+
+export interface Owner {
+  id: string;
+  username: string;
+}
+
+export interface Store {
+  id: string;
+  name: string;
+  slug: string;
+  engine: string;
+  plan: string;
+  namespace: string;
+  status: Status;
+  url: string | null;
+  error: string | null;
+  owner: Owner;
+  created_at: string;
+  updated_at: string;
+  ready_at: string | null;
+  deleted_at: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  role: "user" | "admin";
+  created_at: string;
+}
+
+export interface Me {
+  user: User;
+  quota: { max_stores: number; stores: number };
+}
+
+export interface AuditEntry {
+  id: string;
+  kind: "event" | "credentials_access";
+  type: string;
+  store_id: string;
+  actor: string;
+  occurred_at: string;
+  stream_seq: number | null;
+  data: Record<string, unknown>;
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+  url: string;
+}
+
+/** One event from the stream; `data` depends on `type` (see shared/events.py). */
+export interface Envelope {
+  id: string;
+  type: string;
+  store_id: string;
+  occurred_at: string;
+  actor: string;
+  correlation_id: string;
+  schema_version: number;
+  data: Record<string, unknown>;
+}
+
+/** What a user may pick when creating a store. */
+export interface Catalog {
+  engines: { key: string; label: string }[];
+  plans: { key: string; label: string }[];
+  defaultEngine: string;
+  defaultPlan: string;
+}
+
+/** A row of the admin users view (needs GET /api/v1/users; see web/README.md). */
+export interface UserRow {
+  id?: string;
+  username: string;
+  role: "user" | "admin";
+  disabled?: boolean;
+  max_stores: number | null;
+  stores: number;
+  created_at: string;
+}

@@ -1,0 +1,72 @@
+// A store's timeline: the audit entries the gateway keeps (GET /stores/{id}/events) merged
+// with events from the live feed that the auditor has not stored yet, each said in words.
+// Pure.
+
+import type { AuditEntry, Envelope } from "./api/types";
+
+export function entryOf(event: Envelope): AuditEntry {
+  return {
+    id: event.id,
+    kind: "event",
+    type: event.type,
+    store_id: event.store_id,
+    actor: event.actor,
+    occurred_at: event.occurred_at,
+    stream_seq: null,
+    data: event.data,
+  };
+}
+
+/** Entries by id (the event id is the same in both sources), oldest first. */
+export function mergeEntries(entries: AuditEntry[], more: AuditEntry[]): AuditEntry[] {
+  const byId = new Map(entries.map((e) => [e.id, e]));
+  for (const entry of more) if (!byId.has(entry.id)) byId.set(entry.id, entry);
+  return [...byId.values()].sort(
+    (a, b) => a.occurred_at.localeCompare(b.occurred_at) || (a.stream_seq ?? Infinity) - (b.stream_seq ?? Infinity),
+  );
+}
+
+const str = (value: unknown): string => (typeof value === "string" ? value : "");
+
+const WAVES: Record<string, string> = {
+  guardrails: "Namespace, quotas, network policies and secrets are in place",
+  workloads: "Database and web server are running",
+  setup: "The shop is installed and configured",
+  ingress: "The web address is routed",
+};
+
+/** A heading and a detail line for one timeline entry. */
+export function describe(entry: AuditEntry): { title: string; detail: string } {
+  const d = entry.data;
+  switch (entry.type) {
+    case "requested":
+      return { title: "Requested", detail: [str(d.engine), str(d.plan) && `plan ${str(d.plan)}`].filter(Boolean).join(", ") };
+    case "provisioning": {
+      const attempt = typeof d.attempt === "number" && d.attempt > 1 ? ` (attempt ${d.attempt})` : "";
+      return { title: "Provisioning started", detail: `taken by ${str(d.worker) || "a worker"}${attempt}` };
+    }
+    case "progress": {
+      const wave = str(d.wave);
+      const applied = Array.isArray(d.applied) ? d.applied.length : 0;
+      const detail = str(d.message) || WAVES[wave] || "";
+      return {
+        title: `Step done: ${wave || "progress"}`,
+        detail: applied ? `${detail}${detail ? "; " : ""}${applied} ${applied === 1 ? "object" : "objects"} applied` : detail,
+      };
+    }
+    case "ready":
+      return { title: "Ready", detail: str(d.url) };
+    case "failed":
+      return { title: "Failed", detail: [str(d.reason), str(d.code) && `(${str(d.code)})`].filter(Boolean).join(" ") };
+    case "delete":
+      return { title: "Deletion requested", detail: str(d.reason) };
+    case "deleting":
+      return { title: "Deleting", detail: `removing namespace ${str(d.namespace)}` };
+    case "deleted":
+      return { title: "Deleted", detail: `namespace ${str(d.namespace)} is gone` };
+    case "credentials_viewed":
+      return { title: "Admin credentials viewed", detail: str(d.outcome) };
+    default:
+      return { title: entry.type, detail: "" };
+  }
+}
