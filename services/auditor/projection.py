@@ -1,0 +1,281 @@
+"""The `stores` projection as a pure fold over store events, in stream order.
+
+Called by the auditor's Postgres adapter (`services.auditor.store`) once per batch. It
+emits nothing: it turns the rows a batch touches, the batch's new events and (when
+needed) earlier events from the audit log into the rows to write.
+
+The status machine is DESIGN section 2: `requested -> provisioning -> ready | failed`,
+`failed -> requested` (a retry), anything `-> deleting -> deleted`. An event that would
+move a store backwards is kept in the audit log but leaves the row as it is. Each row
+remembers the highest stream sequence folded into it (`last_event_seq`); when an event
+arrives with a lower one (a redelivery overtaken by later events) the row is refolded
+from the whole history in stream order. So the projection depends only on which events
+exist, never on the order they arrived in, and a `rebuild` gives the same rows.
+
+Pure: imports no I/O library.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from shared.events import Envelope
+
+# ready and failed share a rank: neither may replace the other.
+STATUS_RANK = {
+    "requested": 0,
+    "provisioning": 1,
+    "ready": 2,
+    "failed": 2,
+    "deleting": 3,
+    "deleted": 4,
+}
+# The status an event moves a store to; `progress` moves nothing.
+EVENT_STATUS = {
+    "requested": "requested",
+    "provisioning": "provisioning",
+    "ready": "ready",
+    "failed": "failed",
+    "delete": "deleting",
+    "deleting": "deleting",
+    "deleted": "deleted",
+}
+# Why a store's events could not give it a row (yet): its `requested` event is missing
+# or names an owner that is not a uuid.
+NO_REQUESTED = "no_requested_event"
+# Deletion, once recorded, is never undone by a refold (the gateway sets `deleting`
+# itself, a moment before its `delete` event reaches the stream).
+DELETION = frozenset({"deleting", "deleted"})
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One stream message as the audit log stores it."""
+
+    event_id: str
+    store_id: str
+    type: str
+    subject: str
+    actor: str
+    occurred_at: datetime
+    stream_seq: int
+    body: str
+    data: Any = None
+    # Only uuid store ids have a `stores` row; other events live in the log alone.
+    projectable: bool = False
+
+    @classmethod
+    def from_envelope(
+        cls, envelope: Envelope, stream_seq: int, body: str, subject: str | None = None
+    ) -> AuditEvent:
+        return cls(
+            event_id=envelope.id,
+            store_id=envelope.store_id,
+            type=envelope.type,  # type: ignore[attr-defined]
+            subject=subject or envelope.subject,
+            actor=envelope.actor,
+            occurred_at=envelope.occurred_at,
+            stream_seq=stream_seq,
+            body=body,
+            data=envelope.data,  # type: ignore[attr-defined]
+            projectable=is_uuid(envelope.store_id),
+        )
+
+    def field(self, name: str) -> str:
+        """A payload field as text ("" when this event type has no such field)."""
+        return str(getattr(self.data, name, "") or "")
+
+
+@dataclass(frozen=True)
+class StoreRow:
+    """The projection columns of one `stores` row."""
+
+    id: str
+    owner_id: str
+    name: str
+    slug: str
+    namespace: str
+    engine: str
+    plan: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    url: str | None = None
+    error: str | None = None
+    ready_at: datetime | None = None
+    deleted_at: datetime | None = None
+    last_event_seq: int = 0
+
+
+def may_move(current: str, new: str) -> bool:
+    """Whether the status machine lets a store go from `current` to `new`."""
+    if current == "failed" and new == "requested":
+        return True  # a retry
+    return STATUS_RANK[new] > STATUS_RANK[current]
+
+
+def is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class _Draft:
+    """A row being folded: mutable, so a long fold does not copy the row per event."""
+
+    id: str
+    owner_id: str
+    name: str
+    slug: str
+    namespace: str
+    engine: str
+    plan: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    url: str | None = None
+    error: str | None = None
+    ready_at: datetime | None = None
+    deleted_at: datetime | None = None
+    last_event_seq: int = 0
+
+    def freeze(self) -> StoreRow:
+        return StoreRow(**vars(self))
+
+
+def step(row: StoreRow | None, event: AuditEvent) -> StoreRow | None:
+    """The row after one more event, folded in stream order."""
+    return fold([event], row)
+
+
+def fold(events: Iterable[AuditEvent], row: StoreRow | None = None) -> StoreRow | None:
+    """The row after `events`, folded in stream order, starting from `row`."""
+    draft = None if row is None else _Draft(**vars(row))
+    for event in sorted(events, key=lambda e: e.stream_seq):
+        if draft is None:
+            draft = _created(event)
+        else:
+            _apply(draft, event)
+    return None if draft is None else draft.freeze()
+
+
+def _created(event: AuditEvent) -> _Draft | None:
+    owner = event.field("owner")
+    if event.type != "requested" or not is_uuid(owner):
+        return None
+    return _Draft(
+        id=event.store_id,
+        owner_id=owner,
+        name=event.field("name"),
+        slug=event.field("slug"),
+        namespace=event.field("namespace"),
+        engine=event.field("engine"),
+        plan=event.field("plan"),
+        status="requested",
+        created_at=event.occurred_at,
+        updated_at=event.occurred_at,
+        last_event_seq=event.stream_seq,
+    )
+
+
+def _apply(draft: _Draft, event: AuditEvent) -> None:
+    draft.last_event_seq = max(draft.last_event_seq, event.stream_seq)
+    target = EVENT_STATUS.get(event.type)
+    if target is None or not may_move(draft.status, target):
+        if event.type == "progress" and draft.status in ("requested", "provisioning"):
+            # A store making progress is not stuck: the reaper's sweep reads updated_at.
+            draft.updated_at = event.occurred_at
+        return
+    draft.status = target
+    draft.updated_at = event.occurred_at
+    if event.type == "requested":  # a retry starts clean
+        draft.url = draft.error = draft.ready_at = None
+    elif event.type == "ready":
+        draft.url, draft.error, draft.ready_at = event.field("url"), None, event.occurred_at
+    elif event.type == "failed":
+        draft.error = event.field("reason") or event.field("code")
+    elif event.type == "deleted":
+        draft.deleted_at = event.occurred_at
+
+
+def needs_history(current: Mapping[str, StoreRow], events: Sequence[AuditEvent]) -> set[str]:
+    """Stores whose earlier events must be read from the log before folding this batch:
+    those without a row yet, those an event reached out of stream order, and those an
+    in-place `rebuild` marked for refolding (`last_event_seq` below 0)."""
+    lowest: dict[str, int] = {}
+    for event in events:
+        if event.projectable:
+            lowest[event.store_id] = min(
+                lowest.get(event.store_id, event.stream_seq), event.stream_seq
+            )
+    return {
+        store_id
+        for store_id, seq in lowest.items()
+        if store_id not in current
+        or seq < current[store_id].last_event_seq
+        or current[store_id].last_event_seq < 0
+    }
+
+
+@dataclass(frozen=True)
+class Projected:
+    """What a batch does to the projection: rows to write, in a safe order, and the
+    stores it could not project (with why), which stay in the audit log only."""
+
+    rows: list[StoreRow]
+    unprojected: dict[str, str]
+
+
+def project(
+    current: Mapping[str, StoreRow],
+    history: Mapping[str, Sequence[AuditEvent]],
+    events: Sequence[AuditEvent],
+) -> Projected:
+    """Fold a batch's new `events` into the `current` rows; `history` holds the earlier
+    logged events of every store `needs_history` named."""
+    by_store: dict[str, list[AuditEvent]] = defaultdict(list)
+    for event in events:
+        if event.projectable:
+            by_store[event.store_id].append(event)
+    rows: list[StoreRow] = []
+    unprojected: dict[str, str] = {}
+    for store_id, new in by_store.items():
+        before = current.get(store_id)
+        after = _fold_store(before, history.get(store_id), new)
+        if after is None:
+            unprojected[store_id] = NO_REQUESTED
+        elif after != before:
+            rows.append(after)
+    # Write deleted rows first: the live-slug unique index ignores them, so a store
+    # deleted and another created with its slug in one batch never collide midway. Then
+    # oldest first, so if two live stores ever claim one slug, the first one keeps it.
+    rows.sort(key=lambda r: (r.status != "deleted", r.created_at, r.id))
+    return Projected(rows, unprojected)
+
+
+def _fold_store(
+    before: StoreRow | None, history: Sequence[AuditEvent] | None, new: Sequence[AuditEvent]
+) -> StoreRow | None:
+    if history is None:  # every new event is later than the row: fold them on
+        return fold(new, before)
+    refolded = fold([*history, *new])
+    if refolded is None:
+        # The log holds no usable `requested` (aged out of the stream before the auditor
+        # ran, say): keep the row we have and fold the new events onto it.
+        return fold(new, before) if before is not None else None
+    if (
+        before is not None
+        and before.status in DELETION
+        and before.last_event_seq >= 0
+        and STATUS_RANK[refolded.status] < STATUS_RANK[before.status]
+    ):
+        refolded = replace(refolded, status=before.status, deleted_at=before.deleted_at)
+    return refolded

@@ -1,0 +1,115 @@
+"""The sweep's decisions and the label guard, as pure functions (no cluster needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+
+from services.reaper.guard import MANAGED_BY, STORE_ID, NamespaceInfo, is_store_namespace
+from services.reaper.sweep_plan import (
+    StoreRecord,
+    StreamFacts,
+    SweepPolicy,
+    plan_sweep,
+)
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+POLICY = SweepPolicy(
+    orphan_grace=timedelta(minutes=5),
+    provisioning_deadline=timedelta(minutes=30),
+    deletion_deadline=timedelta(minutes=15),
+    terminating_report_after=timedelta(minutes=5),
+)
+
+
+def ns(
+    name: str,
+    store: str | None,
+    age: timedelta = timedelta(hours=1),
+    deleting_for: timedelta | None = None,
+) -> NamespaceInfo:
+    labels = {MANAGED_BY: "storefleet", **({STORE_ID: store} if store else {})}
+    return NamespaceInfo(
+        name,
+        f"uid-{name}",
+        MappingProxyType(labels),
+        NOW - age,
+        NOW - deleting_for if deleting_for else None,
+        ("finalizer kubernetes",),
+    )
+
+
+def store(sid: str, status: str, age: timedelta = timedelta(0)) -> StoreRecord:
+    return StoreRecord(sid, status, f"store-{sid}", NOW - age, 7)
+
+
+def test_the_guard_needs_both_labels_and_the_same_store_id() -> None:
+    assert is_store_namespace(ns("a", "s1"), "s1")
+    assert not is_store_namespace(ns("a", "s2"), "s1")
+    assert not is_store_namespace(ns("a", None), "s1")
+    bare = NamespaceInfo("a", "u", MappingProxyType({STORE_ID: "s1"}))
+    assert not is_store_namespace(bare, "s1")
+
+
+def test_only_namespaces_of_deleted_or_long_unknown_stores_are_orphans() -> None:
+    namespaces = [
+        ns("deleted", "d"),
+        ns("unknown", "u"),
+        ns("young", "y", age=timedelta(minutes=1)),
+        ns("live", "l"),
+        ns("lagging", "s"),
+        ns("gone-in-stream", "g"),
+        ns("no-id", None),
+    ]
+    plan = plan_sweep(
+        namespaces,
+        {"d": store("d", "deleted"), "l": store("l", "ready")},
+        {"s": StreamFacts(requested=True), "g": StreamFacts(True, True)},
+        [],
+        NOW,
+        POLICY,
+    )
+
+    assert {(o.namespace.name, o.reason) for o in plan.orphans} == {
+        ("deleted", "store_deleted"),
+        ("unknown", "store_unknown"),
+        ("gone-in-stream", "store_deleted"),
+    }
+    assert [n.name for n in plan.unowned] == ["no-id"]
+
+
+def test_terminating_namespaces_are_reported_after_the_threshold_and_never_orphans() -> None:
+    plan = plan_sweep(
+        [
+            ns("old", "d", deleting_for=timedelta(minutes=10)),
+            ns("new", "d", deleting_for=timedelta(minutes=1)),
+        ],
+        {"d": store("d", "deleted")},
+        {},
+        [],
+        NOW,
+        POLICY,
+    )
+
+    assert [n.name for n in plan.terminating] == ["old"]
+    assert plan.orphans == ()
+
+
+def test_stuck_stores_are_failed_or_redeleted_once_per_deadline_period() -> None:
+    plan = plan_sweep(
+        [],
+        {},
+        {},
+        [
+            store("p", "provisioning", timedelta(minutes=31)),
+            store("q", "provisioning", timedelta(minutes=29)),
+            store("x", "deleting", timedelta(minutes=31)),
+        ],
+        NOW,
+        POLICY,
+    )
+
+    assert {(s.store.id, s.action, s.period) for s in plan.stuck} == {
+        ("p", "fail", 0),
+        ("x", "redelete", 2),
+    }
