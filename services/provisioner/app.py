@@ -1,14 +1,175 @@
-"""The provisioner process: opens NATS and the Kubernetes client, then serves until told
-to stop. The store handler and its worker pool arrive with the provisioner issue."""
+"""The provisioner process: opens NATS and the Kubernetes client, checks helm and the
+engine charts, starts the status watch, the delete signals, the credentials responder and
+the consumer-pending gauge, then runs the worker pool on the `provisioner` durable
+consumer until told to stop. Everything long-lived is closed by the service's exit stack
+in reverse order; the pool is stopped first so in-flight stores finish or are handed back.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Coroutine
+from typing import Any
+
+import nats.errors
+import structlog
+from nats.js import JetStreamContext
+
+from services.provisioner import metrics
+from services.provisioner.credentials import CredentialsResponder
+from services.provisioner.deletes import DeleteSignals
+from services.provisioner.engines import ENGINES
+from services.provisioner.handler import StoreHandler
+from services.provisioner.kubeapi import StoreKube
+from services.provisioner.render import Renderer, helm_version
 from services.provisioner.settings import ProvisionerSettings
+from services.provisioner.spec import Cluster, Smtp
+from services.provisioner.watch import StatusWatch
+from services.provisioner.waves import Waves
 from shared.resources import open_kube, open_nats
 from shared.service import Runtime
+from shared.settings import SettingsError
+from shared.subjects import PROVISIONER
+from shared.worker import WorkerPool
+
+log = structlog.get_logger(__name__)
+
+
+def cluster_of(settings: ProvisionerSettings) -> Cluster:
+    smtp = None
+    if settings.smtp_host:
+        smtp = Smtp(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_username,
+            settings.smtp_from,
+            settings.smtp_password.get_secret_value(),
+        )
+    return Cluster(
+        base_domain=settings.base_domain,
+        ingress_class=settings.ingress_class,
+        ingress_namespace=settings.ingress_namespace,
+        platform_namespace=settings.platform_namespace,
+        dns_namespace=settings.dns_namespace,
+        storage_class=settings.storage_class,
+        tls_issuer=settings.tls_issuer,
+        egress_blocked_cidrs=tuple(settings.egress_blocked_cidrs),
+        values_profile=settings.engine_values,
+        country=settings.store_country,
+        currency=settings.store_currency,
+        smtp=smtp,
+    )
+
+
+async def _check_helm(settings: ProvisionerSettings) -> None:
+    try:
+        version = await helm_version(settings.helm_binary)
+    except OSError as exc:
+        raise SettingsError(f"invalid setting STOREFLEET_HELM_BINARY: {exc}") from None
+    missing = [
+        e.chart
+        for e in ENGINES.values()
+        if not (settings.charts_dir / e.chart / "Chart.yaml").is_file()
+    ]
+    if missing:
+        log.warning(
+            "engine charts missing; their stores will fail",
+            charts=missing,
+            charts_dir=str(settings.charts_dir),
+        )
+    log.info("helm found", version=version)
+
+
+def _background(runtime: Runtime, coro: Coroutine[Any, Any, None], name: str) -> None:
+    task = asyncio.create_task(coro, name=name)
+
+    async def cancel() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    runtime.stack.push_async_callback(cancel)
+
+
+async def _watch_pending(js: JetStreamContext, stream: str, every: float) -> None:
+    """Keep the consumer's pending counts in a gauge, for autoscaling and alerts."""
+    while True:
+        try:
+            info = await js.consumer_info(stream, PROVISIONER.durable)
+            metrics.PENDING.labels(state="pending").set(info.num_pending or 0)
+            metrics.PENDING.labels(state="ack_pending").set(info.num_ack_pending or 0)
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.debug("consumer info unavailable", error=type(exc).__name__)
+        await asyncio.sleep(every)
 
 
 async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
-    await open_nats(runtime, settings)
-    await open_kube(runtime, settings)
-    await runtime.stopping.wait()
+    nc, js = await open_nats(runtime, settings, consumers=(PROVISIONER,))
+    kube = StoreKube(await open_kube(runtime, settings), settings.kube_request_timeout_seconds)
+    kube_version = await kube.server_version()
+    await _check_helm(settings)
+
+    watch = StatusWatch(kube)
+    _background(runtime, watch.run(), "status watch")
+    deletes = DeleteSignals(nc, js, settings.stream_name)
+    await deletes.start()
+    runtime.stack.push_async_callback(deletes.stop)
+    responder = CredentialsResponder(nc, kube)
+    await responder.start()
+    runtime.stack.push_async_callback(responder.stop)
+    _background(
+        runtime,
+        _watch_pending(js, settings.stream_name, settings.pending_poll_seconds),
+        "pending gauge",
+    )
+
+    async def watching() -> bool:
+        return watch.healthy
+
+    runtime.health.add("status-watch", watching)
+    renderer = Renderer(
+        settings.helm_binary,
+        settings.charts_dir,
+        settings.engine_values,
+        kube_version,
+        settings.render_timeout_seconds,
+        concurrency=max(2, (os.cpu_count() or 1) * 2),
+    )
+    handler = StoreHandler(
+        js=js,
+        stream=settings.stream_name,
+        cluster=cluster_of(settings),
+        plans=settings.plans,
+        engines=ENGINES,
+        renderer=renderer,
+        waves=Waves(kube, watch, deletes, attempts=settings.apply_attempts),
+        worker=settings.worker_name or f"{socket.gethostname()}/{os.getpid()}",
+        deadline=settings.ready_deadline_seconds,
+        max_deliver=PROVISIONER.max_deliver,
+        gone_wait=settings.namespace_gone_seconds,
+    )
+    pool = WorkerPool(
+        js,
+        settings.stream_name,
+        PROVISIONER.durable,
+        handler,
+        concurrency=settings.workers,
+        grace=settings.shutdown_grace_seconds,
+    )
+    await _run_pool(pool, runtime)
+
+
+async def _run_pool(pool: WorkerPool, runtime: Runtime) -> None:
+    task = asyncio.create_task(pool.run(), name="worker pool")
+    stopping = asyncio.create_task(runtime.stopping.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        pool.stop()
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping
+        await task  # drains in-flight stores within the grace period; re-raises a crash

@@ -1,11 +1,64 @@
-"""The provisioner's settings (environment, prefix STOREFLEET_)."""
+"""The provisioner's settings (environment, prefix STOREFLEET_), read once in `__main__`
+and passed down: pool size, where helm and the engine charts are, the cluster's shape
+(base domain, ingress class and namespace, storage class, TLS issuer), the plan catalog,
+SMTP for the stores, and the deadlines of a store's provisioning.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
 
+from pydantic import Field, SecretStr
+
+from shared.plans import DEFAULT_PLANS, Plan
 from shared.settings import CommonSettings, KubeSettings
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Private, shared and link-local ranges: pod, service and node addresses live here, and so
+# does the cloud metadata endpoint. Store pods get outbound web everywhere else.
+PRIVATE_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 
 
 class ProvisionerSettings(CommonSettings, KubeSettings):
     workers: int = Field(8, ge=1, le=256, description="concurrent stores per process")
+
+    helm_binary: str = Field("helm", description="helm v3 executable (path or name on PATH)")
+    charts_dir: Path = Field(REPO / "charts" / "engines", description="holds charts/<engine>/")
+    engine_values: Literal["local", "prod", "none"] = Field(
+        "local", description="extra values file of each engine chart: values-<this>.yaml"
+    )
+    render_timeout_seconds: float = Field(60.0, gt=0)
+
+    base_domain: str = Field("stores.localhost", description="stores answer at <slug>.<this>")
+    ingress_class: str = Field("nginx", description="IngressClass of the stores' Ingresses")
+    ingress_namespace: str = Field(
+        "ingress-nginx", description="namespace of the ingress controller pods"
+    )
+    platform_namespace: str = Field("storefleet", description="where the platform itself runs")
+    dns_namespace: str = Field("kube-system", description="namespace of the cluster DNS pods")
+    storage_class: str = Field("", description="StorageClass of store volumes; empty: default")
+    tls_issuer: str = Field("", description="cert-manager ClusterIssuer; empty: plain HTTP")
+    egress_blocked_cidrs: list[str] = Field(
+        default_factory=lambda: list(PRIVATE_CIDRS),
+        description="ranges store pods may not reach on the web ports (cluster and metadata)",
+    )
+
+    plans: dict[str, Plan] = Field(
+        default_factory=lambda: dict(DEFAULT_PLANS), description="plan catalog, JSON"
+    )
+    store_country: str = Field("US:CA", description="WooCommerce base country[:state]")
+    store_currency: str = Field("USD", description="ISO 4217 code of new stores")
+
+    smtp_host: str = Field("", description="SMTP relay for store mail; empty: none")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = Field("", description="From address; empty: wordpress@<store host>")
+
+    ready_deadline_seconds: float = Field(600.0, gt=0, description="per delivery, to ready")
+    apply_attempts: int = Field(6, ge=1, description="tries of one API call on temporary errors")
+    namespace_gone_seconds: float = Field(60.0, ge=0, description="wait after deleting one")
+    pending_poll_seconds: float = Field(5.0, gt=0, description="consumer pending gauge period")
+    worker_name: str = Field("", description="name in provisioning events; default host/pid")

@@ -1,0 +1,62 @@
+"""What a Kubernetes error means for a store: worth retrying, or a failure to report,
+with a code for machines and a reason a user can read.
+
+Temporary: the API server unreachable, 5xx and 429, timeouts, conflicts, a namespace
+whose quota status is not computed yet or whose `default` ServiceAccount does not exist
+yet, a namespace still being created or removed. Permanent: the API server refused the
+object (400/422), an exceeded quota, and other refusals (403). One 500 is permanent too:
+server-side apply answers an object it cannot decode (a malformed quantity, say) with
+"failed to convert new object", and no retry changes that.
+
+Pure: no I/O. Called by the handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.kube import Forbidden, Invalid, KubeError, NotFound
+
+# Admission messages that clear up by themselves within moments in a fresh namespace.
+_SETTLING = {
+    "status unknown for quota": "quota_pending",
+    'serviceaccount "default" not found': "default_service_account",
+    "error looking up service account": "default_service_account",
+    "because it is being terminated": "namespace_terminating",
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    reason: str
+    temporary: bool
+
+
+_UNDECODABLE = ("failed to convert new object", "unable to convert unstructured object")
+
+
+def classify(exc: KubeError) -> Failure:
+    text = str(exc)
+    if any(marker in text for marker in _UNDECODABLE):
+        return Failure("apply_refused", f"the cluster refused the store: {text}", False)
+    if exc.temporary:
+        return Failure("kubernetes_unavailable", text, True)
+    for marker, code in _SETTLING.items():
+        if marker in text:
+            return Failure(code, text, True)
+    if isinstance(exc, NotFound):
+        # The namespace vanished under us: deleted, or not there yet after an outage.
+        return Failure("not_found", text, True)
+    if isinstance(exc, Invalid):
+        return Failure("apply_refused", f"the cluster refused the store: {text}", False)
+    if isinstance(exc, Forbidden):
+        if "exceeded quota" in text:
+            return Failure("quota_exceeded", f"the store does not fit its plan: {text}", False)
+        return Failure("forbidden", f"the cluster refused the store: {text}", False)
+    return Failure("kubernetes_error", text, False)
+
+
+def retry_delay(attempt: int, first: float = 5.0, cap: float = 120.0) -> float:
+    """Delay before redelivery `attempt` + 1: 5 s, 10 s, 20 s, ... up to two minutes."""
+    return float(min(cap, first * 2.0 ** max(0, attempt - 1)))

@@ -1,0 +1,230 @@
+"""The store's guardrails, owned by the platform: its namespace (labels, Pod Security
+admission), ResourceQuota and LimitRange from its plan, NetworkPolicies, and its
+Secrets. They are applied before the engine and re-applied on every delivery, so no
+engine chart can loosen them (the chart may not render these kinds at all; see
+`services.provisioner.render`).
+
+Network policy, in words:
+- everything in and out of the store's pods is denied unless allowed below;
+- the ingress controller's namespace may reach the engine's web pods on its web ports;
+- inside the store, only the flows the engine declares (for example web -> database);
+- every pod may resolve names through the cluster DNS;
+- every pod may reach the outside web (80/443, and the SMTP port when SMTP is set up),
+  but not the private ranges (pods, services, nodes, metadata), so nothing in another
+  store or in the platform namespace is reachable.
+
+Pure: no I/O. Called by the handler; the random values of the store Secret are made by
+the caller and passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from services.provisioner.engines import Flow
+from services.provisioner.spec import (
+    LIMITS,
+    OWNER,
+    QUOTA,
+    SMTP_SECRET,
+    STORE_SECRET,
+    URL_ANNOTATION,
+    USERNAME_KEY,
+    Cluster,
+    Manifest,
+    StoreSpec,
+)
+
+NAME_LABEL = "kubernetes.io/metadata.name"
+WEB_PORTS = (80, 443)
+DNS_PORT = 53
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    namespace: Manifest
+    policies: list[Manifest]  # quota, limits, network policies, platform-owned Secrets
+
+    @property
+    def all(self) -> list[Manifest]:
+        return [self.namespace, *self.policies]
+
+
+def guardrails(spec: StoreSpec, cluster: Cluster) -> Guardrails:
+    """Every platform-owned object of the store except its random-valued Secret."""
+    objects = [resource_quota(spec), limit_range(spec), *network_policies(spec, cluster)]
+    if cluster.smtp is not None:
+        objects.append(smtp_secret(spec, cluster))
+    return Guardrails(namespace(spec), objects)
+
+
+def _meta(spec: StoreSpec, name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "namespace": spec.namespace, "labels": spec.labels(), **extra}
+
+
+def namespace(spec: StoreSpec) -> Manifest:
+    level = spec.engine.pod_security
+    labels = {
+        **spec.labels(),
+        OWNER: spec.owner,
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        # Warn and audit at the strictest level, so a chart drifting from it shows up.
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "latest",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "latest",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": spec.namespace,
+            "labels": labels,
+            "annotations": {URL_ANNOTATION: spec.url},
+        },
+    }
+
+
+def resource_quota(spec: StoreSpec) -> Manifest:
+    plan = spec.plan
+    hard = {
+        "requests.cpu": plan.requests_cpu,
+        "requests.memory": plan.requests_memory,
+        "limits.cpu": plan.limits_cpu,
+        "limits.memory": plan.limits_memory,
+        "persistentvolumeclaims": str(plan.max_pvcs),
+        "requests.storage": plan.storage,
+        # A store is reached through its Ingress only.
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": _meta(spec, QUOTA),
+        "spec": {"hard": hard},
+    }
+
+
+def limit_range(spec: StoreSpec) -> Manifest:
+    plan = spec.plan
+    default = {"cpu": plan.container_default_cpu, "memory": plan.container_default_memory}
+    container = {
+        "type": "Container",
+        "default": default,
+        "defaultRequest": default,
+        "max": {"cpu": plan.container_max_cpu, "memory": plan.container_max_memory},
+    }
+    claim = {"type": "PersistentVolumeClaim", "max": {"storage": plan.storage}}
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": _meta(spec, LIMITS),
+        "spec": {"limits": [container, claim]},
+    }
+
+
+def _policy(spec: StoreSpec, name: str, pods: Mapping[str, str], **rules: Any) -> Manifest:
+    types = [t for t, key in (("Ingress", "ingress"), ("Egress", "egress")) if key in rules]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(spec, name),
+        "spec": {"podSelector": {"matchLabels": dict(pods)}, "policyTypes": types, **rules},
+    }
+
+
+def _ports(ports: Iterable[int], protocol: str = "TCP") -> list[dict[str, Any]]:
+    return [{"protocol": protocol, "port": port} for port in ports]
+
+
+def _in_namespace(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {NAME_LABEL: name}}}
+
+
+def network_policies(spec: StoreSpec, cluster: Cluster) -> list[Manifest]:
+    engine = spec.engine
+    deny = _policy(spec, "default-deny", {}, ingress=[], egress=[])
+    from_ingress = _policy(
+        spec,
+        "allow-from-ingress-controller",
+        engine.web_pods,
+        ingress=[
+            {"from": [_in_namespace(cluster.ingress_namespace)], "ports": _ports(engine.web_ports)}
+        ],
+    )
+    dns = _policy(
+        spec,
+        "allow-dns",
+        {},
+        egress=[
+            {
+                "to": [_in_namespace(cluster.dns_namespace)],
+                "ports": _ports([DNS_PORT], "UDP") + _ports([DNS_PORT]),
+            }
+        ],
+    )
+    web_ports = [*WEB_PORTS, *([cluster.smtp.port] if cluster.smtp else [])]
+    outside = {"ipBlock": {"cidr": "0.0.0.0/0", "except": list(cluster.egress_blocked_cidrs)}}
+    web = _policy(
+        spec, "allow-outbound-web", {}, egress=[{"to": [outside], "ports": _ports(web_ports)}]
+    )
+    flows = [policy for flow in engine.flows for policy in _flow_policies(spec, flow)]
+    return [deny, from_ingress, dns, web, *flows]
+
+
+def _flow_policies(spec: StoreSpec, flow: Flow) -> list[Manifest]:
+    """One flow needs both ends opened: ingress on the target, egress on the source."""
+    ports = _ports(flow.ports)
+    inbound = _policy(
+        spec,
+        f"flow-{flow.name}-in",
+        flow.target,
+        ingress=[{"from": [{"podSelector": {"matchLabels": dict(flow.source)}}], "ports": ports}],
+    )
+    outbound = _policy(
+        spec,
+        f"flow-{flow.name}-out",
+        flow.source,
+        egress=[{"to": [{"podSelector": {"matchLabels": dict(flow.target)}}], "ports": ports}],
+    )
+    return [inbound, outbound]
+
+
+def store_secret(spec: StoreSpec, random_values: Mapping[str, str]) -> Manifest:
+    """The store's Secret. Created once and never updated: a database initialised with
+    these passwords would lock everyone out if a redelivery rewrote them."""
+    missing = set(spec.engine.secret_keys) - set(random_values)
+    if missing:
+        raise ValueError(f"missing secret values: {sorted(missing)}")
+    data = {USERNAME_KEY: spec.engine.admin_username, **random_values}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": _meta(spec, STORE_SECRET),
+        "stringData": data,
+    }
+
+
+def smtp_secret(spec: StoreSpec, cluster: Cluster) -> Manifest:
+    """The operator's SMTP relay, copied into the store (re-applied, so a change spreads)."""
+    smtp = cluster.smtp
+    assert smtp is not None
+    data = {
+        "host": smtp.host,
+        "port": str(smtp.port),
+        "username": smtp.username,
+        "password": smtp.password,
+        "from": smtp.sender or f"wordpress@{spec.host}",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": _meta(spec, SMTP_SECRET),
+        "stringData": data,
+    }

@@ -1,0 +1,201 @@
+"""The provisioner's Kubernetes adapter: server-side apply (field manager `storefleet`,
+forced), create-if-absent, get, list, delete and watch, on plain dict manifests, for the
+kinds in `services.provisioner.kinds`.
+
+kubernetes_asyncio has no generic apply, so this builds each object's URL from the static
+kind table and calls `ApiClient.call_api` with the apply-patch content type; requests go
+through the shared client's QPS/burst limiter. Every failure comes out as a
+`shared.kube.KubeError` subclass saying whether a retry may help.
+
+Called by the handler (waves, readiness helpers, deletion), the status watch and the
+credentials responder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client
+
+from services.provisioner.kinds import Kind, kind_of
+from shared.kube import Conflict, KubeUnavailable, NotFound, kube_errors, translate
+
+FIELD_MANAGER = "storefleet"
+APPLY_PATCH = "application/apply-patch+yaml"
+JSON = "application/json"
+_AUTH = ["BearerToken"]
+_OBJECT = {200: "object", 201: "object", 202: "object"}
+
+Query = Sequence[tuple[str, str]]
+
+
+class StoreKube:
+    """Thin calls against the API server with dict bodies in and out."""
+
+    def __init__(self, api: client.ApiClient, timeout: float = 30.0) -> None:
+        self.api = api
+        self.timeout = timeout
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        doing: str,
+        *,
+        query: Query = (),
+        body: Any = None,
+        content_type: str = JSON,
+    ) -> dict[str, Any]:
+        async with kube_errors(doing):
+            result = await self.api.call_api(
+                path,
+                method,
+                query_params=list(query),
+                body=body,
+                header_params={"Content-Type": content_type, "Accept": JSON},
+                response_types_map=_OBJECT,
+                auth_settings=_AUTH,
+                _return_http_data_only=True,
+                _request_timeout=self.timeout,
+            )
+        return result if isinstance(result, dict) else {}
+
+    async def apply(
+        self, manifest: dict[str, Any], *, dry_run: bool = False, manager: str = FIELD_MANAGER
+    ) -> dict[str, Any]:
+        """Server-side apply: create or converge the object to `manifest`, taking over any
+        field another manager set (force), so a redelivery converges instead of failing."""
+        kind = kind_of(manifest)
+        meta = manifest["metadata"]
+        query = [("fieldManager", manager), ("force", "true")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        path = kind.path(meta["name"], meta.get("namespace"))
+        return await self._call(
+            "PATCH",
+            path,
+            f"apply {kind.kind}/{meta['name']}",
+            query=query,
+            body=manifest,
+            content_type=APPLY_PATCH,
+        )
+
+    async def create(self, manifest: dict[str, Any]) -> bool:
+        """Create the object unless it exists; False when it was already there."""
+        kind = kind_of(manifest)
+        meta = manifest["metadata"]
+        try:
+            await self._call(
+                "POST",
+                kind.collection(meta.get("namespace")),
+                f"create {kind.kind}/{meta['name']}",
+                query=[("fieldManager", FIELD_MANAGER)],
+                body=manifest,
+            )
+        except Conflict as exc:
+            if exc.reason != "AlreadyExists":
+                raise
+            return False
+        return True
+
+    async def get(
+        self, kind: Kind, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        try:
+            return await self._call("GET", kind.path(name, namespace), f"read {kind.kind}/{name}")
+        except NotFound:
+            return None
+
+    async def list(
+        self, kind: Kind, namespace: str | None = None, *, labels: str = "", fields: str = ""
+    ) -> dict[str, Any]:
+        return await self._call(
+            "GET",
+            kind.collection(namespace),
+            f"list {kind.plural}",
+            query=_selectors(labels, fields),
+        )
+
+    async def delete(self, kind: Kind, name: str, namespace: str | None = None) -> bool:
+        """Ask for deletion (background propagation); False when it was already gone."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        try:
+            await self._call(
+                "DELETE", kind.path(name, namespace), f"delete {kind.kind}/{name}", body=body
+            )
+        except NotFound:
+            return False
+        except Conflict:  # already being deleted
+            return True
+        return True
+
+    async def server_version(self) -> str:
+        version = await self._call("GET", "/version", "read the server version")
+        return str(version.get("gitVersion", ""))
+
+    async def watch(
+        self,
+        kind: Kind,
+        resource_version: str,
+        *,
+        labels: str = "",
+        fields: str = "",
+        timeout_seconds: int = 120,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Watch events of `kind` in every namespace from `resource_version`; ends when the
+        server closes the watch. A 410 (too old) raises `Conflict`: list again."""
+        query = [
+            ("watch", "true"),
+            ("allowWatchBookmarks", "true"),
+            ("resourceVersion", resource_version),
+            ("timeoutSeconds", str(timeout_seconds)),
+            *_selectors(labels, fields),
+        ]
+        async with kube_errors(f"watch {kind.plural}"):
+            resp = await self.api.call_api(
+                kind.collection(None),
+                "GET",
+                query_params=query,
+                header_params={"Accept": JSON},
+                auth_settings=_AUTH,
+                _preload_content=False,
+                _request_timeout=aiohttp.ClientTimeout(
+                    sock_connect=10, sock_read=timeout_seconds + 30
+                ),
+            )
+        try:
+            if resp.status != 200:
+                body = await resp.text()
+                raise KubeUnavailable(
+                    f"watch {kind.plural}: HTTP {resp.status}: {body[:200]}", resp.status
+                )
+            async for line in _lines(resp, kind):
+                yield line
+        finally:
+            resp.release()
+
+
+def _selectors(labels: str, fields: str) -> list[tuple[str, str]]:
+    query = [("labelSelector", labels)] if labels else []
+    return query + ([("fieldSelector", fields)] if fields else [])
+
+
+async def _lines(resp: aiohttp.ClientResponse, kind: Kind) -> AsyncIterator[dict[str, Any]]:
+    try:
+        async for raw in resp.content:
+            if not raw.strip():
+                continue
+            event = json.loads(raw)
+            if event.get("type") == "ERROR":
+                status = event.get("object", {})
+                raise Conflict(
+                    f"watch {kind.plural}: {status.get('message', 'expired')}",
+                    status.get("code"),
+                    status.get("reason", ""),
+                )
+            yield event
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise translate(exc, f"watch {kind.plural}") from exc

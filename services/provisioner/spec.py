@@ -1,0 +1,126 @@
+"""The typed store spec: everything the guardrails and the engine chart need to know
+about one store, built from a `store.requested` event, the plan catalog, the engine
+registry and the cluster's shape. Also the labels and annotations the platform puts on
+store objects, which the reaper and the credentials responder rely on.
+
+Pure: no I/O. Called by the handler once per delivery; a request naming an unknown
+engine or plan raises `SpecError`, which fails the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.provisioner.engines import Engine
+from shared.events import StoreRequested
+from shared.plans import Plan
+
+Manifest = dict[str, Any]
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+PLATFORM = "storefleet"
+STORE_ID = "storefleet.io/store-id"
+OWNER = "storefleet.io/owner"
+ENGINE = "storefleet.io/engine"
+URL_ANNOTATION = "storefleet.io/url"
+READY_ANNOTATION = "storefleet.io/ready-at"
+# The store's own Secret: random passwords and keys, made once, never rewritten.
+STORE_SECRET = "store-secret"
+QUOTA = "store-quota"
+LIMITS = "store-limits"
+SMTP_SECRET = "store-smtp"
+USERNAME_KEY = "admin-username"
+PASSWORD_KEY = "admin-password"
+
+
+class SpecError(Exception):
+    """The request cannot be provisioned as asked; `code` and the message reach the user."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    username: str
+    sender: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The cluster's shape and the operator's choices, the same for every store."""
+
+    base_domain: str
+    ingress_class: str
+    ingress_namespace: str
+    platform_namespace: str
+    dns_namespace: str
+    storage_class: str
+    tls_issuer: str
+    egress_blocked_cidrs: tuple[str, ...]
+    values_profile: str
+    country: str
+    currency: str
+    smtp: Smtp | None = None
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    store_id: str
+    name: str
+    slug: str
+    owner: str
+    namespace: str
+    engine: Engine
+    plan_name: str
+    plan: Plan
+    host: str
+    url: str
+    tls: bool
+    request_id: str
+    correlation_id: str
+
+    def labels(self) -> dict[str, str]:
+        """The labels every object of the store carries."""
+        return {MANAGED_BY: PLATFORM, STORE_ID: self.store_id, ENGINE: self.engine.name}
+
+
+def store_spec(
+    event: StoreRequested,
+    cluster: Cluster,
+    plans: Mapping[str, Plan],
+    engines: Mapping[str, Engine],
+) -> StoreSpec:
+    """The spec of the requested store, or `SpecError` naming what is unknown."""
+    data = event.data
+    engine = engines.get(data.engine)
+    if engine is None:
+        known = ", ".join(sorted(engines))
+        raise SpecError("unknown_engine", f"engine {data.engine!r} is not offered (known: {known})")
+    plan = plans.get(data.plan)
+    if plan is None:
+        known = ", ".join(sorted(plans))
+        raise SpecError("unknown_plan", f"plan {data.plan!r} is not offered (known: {known})")
+    host = f"{data.slug}.{cluster.base_domain}"
+    tls = bool(cluster.tls_issuer)
+    return StoreSpec(
+        store_id=event.store_id,
+        name=data.name,
+        slug=data.slug,
+        owner=data.owner,
+        namespace=data.namespace,
+        engine=engine,
+        plan_name=data.plan,
+        plan=plan,
+        host=host,
+        url=f"{'https' if tls else 'http'}://{host}",
+        tls=tls,
+        request_id=event.id,
+        correlation_id=event.correlation_id,
+    )

@@ -1,0 +1,400 @@
+"""Provisioner benchmark: `python -m tests.bench.bench_provisioner [--stores 200]
+[--concurrent 20] [--processes 2] [--workers 100] [--nodes 12] [--stock-cluster]`.
+
+Each part runs on a fresh local control plane of its own (etcd, kube-apiserver,
+controller-manager, scheduler, kwok with `--nodes` fake nodes; the controller-manager's
+workers and the scheduler's client QPS raised unless `--stock-cluster`):
+
+- ceiling: the API server's raw ceiling. The objects of `--stores` stores (guardrails,
+  Secret, every engine object), rendered beforehand, are created directly with POSTs, all
+  stores at once, no platform; stores per minute;
+- platform: nats-server, the tests' stand-in volume provisioner and `--processes`
+  provisioners (`python -m services.provisioner`, `--workers` each), then
+  - `--concurrent` stores requested at once: from each request event to the `progress`
+    of its workloads wave (every object but the Ingress applied), of its ingress wave
+    (every object applied; the Ingress waits until the store is set up) and to `ready`;
+  - `--stores` stores requested at once: p50/p95/p99 from event to `ready`, stores per
+    minute (first request to last ready) and that as a fraction of the ceiling; the same
+    for "every object but the Ingress applied", which is what the ceiling measures;
+  - where the time goes: the median of each wave, from the events' own timestamps.
+
+Prints the figures and writes them to `.run/bench/provisioner.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.config import new_client_from_config
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from devtools import procs
+from devtools.cluster import LocalCluster, ensure_binaries
+from devtools.nats import LocalNats
+from services.provisioner.engines import ENGINES
+from services.provisioner.guardrails import guardrails, store_secret
+from services.provisioner.handler import random_secret_values
+from services.provisioner.kinds import kind_of
+from services.provisioner.kubeapi import StoreKube
+from services.provisioner.render import Renderer, engine_manifests
+from services.provisioner.spec import Cluster, StoreSpec, store_spec
+from shared.events import Envelope, new_event, parse_event
+from shared.jetstream import connect, ensure_stream, publish_event
+from shared.plans import DEFAULT_PLANS
+from shared.subjects import stores_stream
+from tests.provisioner.volumes import STORAGE_CLASS, FakeVolumes
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / ".run" / "bench" / "provisioner.json"
+CHARTS = ROOT / "charts" / "engines"
+STREAM = "STORES"
+WAVES = ("provisioning", "guardrails", "workloads", "setup", "ingress", "ready")
+# Controller-manager workers per controller, and the scheduler's client QPS/burst, raised
+# from the defaults (5, and 50/100) as a cluster expecting hundreds of pods a minute would
+# have them. `--stock-cluster` measures without.
+TUNED_SYNCS = (
+    "deployment",
+    "replicaset",
+    "statefulset",
+    "job",
+    "resource-quota",
+    "serviceaccount-token",
+    "service-endpoint",
+    "gc",
+)
+
+
+class BenchCluster(LocalCluster):
+    def __init__(self, workdir: Path, bin_dir: Path, nodes: int, tuned: bool) -> None:
+        super().__init__(workdir, bin_dir, nodes=nodes)
+        self.tuned = tuned
+
+    def _controller_manager_args(self) -> list[str]:
+        extra = [f"--concurrent-{name}-syncs=25" for name in TUNED_SYNCS] if self.tuned else []
+        return [*super()._controller_manager_args(), *extra]
+
+    def _scheduler_args(self) -> list[str]:
+        extra = ["--kube-api-qps=500", "--kube-api-burst=1000"] if self.tuned else []
+        return [*super()._scheduler_args(), *extra]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return round(ordered[index], 3)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": round(max(values), 3),
+    }
+
+
+def requested(index: int, prefix: str) -> Envelope:
+    store_id = str(uuid.uuid4())
+    slug = f"{prefix}{index}-{store_id[:6]}"
+    data = {
+        "name": f"Bench {index}",
+        "slug": slug,
+        "engine": "woocommerce",
+        "plan": "small",
+        "owner": "bench",
+        "namespace": f"store-{slug}-{store_id.replace('-', '')[:6]}",
+    }
+    return new_event("requested", store_id, data, actor="bench", correlation_id="bench")
+
+
+class Timeline:
+    """When each store's events happened, by the events' own `occurred_at`."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, dict[str, float]] = defaultdict(dict)
+        self.failed: dict[str, str] = {}
+        self.changed = asyncio.Event()
+
+    async def on_msg(self, msg: Msg) -> None:
+        event = parse_event(msg.data)
+        kind = event.type  # type: ignore[attr-defined]
+        step = event.data.wave if kind == "progress" else kind  # type: ignore[attr-defined]
+        self.times[event.store_id].setdefault(step, event.occurred_at.timestamp())
+        if kind == "failed":
+            self.failed[event.store_id] = event.data.reason  # type: ignore[attr-defined]
+        self.changed.set()
+
+    async def wait(self, ids: list[str], within: float) -> None:
+        deadline = time.monotonic() + within
+        while not all("ready" in self.times[i] or i in self.failed for i in ids):
+            if time.monotonic() > deadline:
+                done = sum("ready" in self.times[i] for i in ids)
+                raise TimeoutError(f"{done}/{len(ids)} stores ready after {within}s")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), 1.0)
+
+
+async def batch(
+    js: JetStreamContext, timeline: Timeline, count: int, prefix: str
+) -> dict[str, Any]:
+    events = [requested(i, prefix) for i in range(count)]
+    published: dict[str, float] = {}
+
+    async def publish(event: Envelope) -> None:
+        published[event.store_id] = datetime.now(UTC).timestamp()
+        await publish_event(js, event, stream=STREAM, ack_timeout=30)
+
+    await asyncio.gather(*(publish(e) for e in events))
+    ids = [e.store_id for e in events]
+    await timeline.wait(ids, within=1800)
+    ready = [i for i in ids if "ready" in timeline.times[i]]
+    to_ready = [timeline.times[i]["ready"] - published[i] for i in ready]
+    to_applied = [timeline.times[i]["ingress"] - published[i] for i in ready]
+    to_engine = [timeline.times[i]["workloads"] - published[i] for i in ready]
+    first = min(published.values())
+    span = max(timeline.times[i]["ready"] for i in ready) - first
+    apply_span = max(timeline.times[i]["workloads"] for i in ready) - first
+    waves = {}
+    for before, after in itertools.pairwise(WAVES):
+        waves[f"{before}->{after}"] = round(
+            statistics.median(timeline.times[i][after] - timeline.times[i][before] for i in ready),
+            3,
+        )
+    waves["request->provisioning"] = round(
+        statistics.median(timeline.times[i]["provisioning"] - published[i] for i in ready), 3
+    )
+    return {
+        "stores": count,
+        "ready": len(ready),
+        "failed": len(ids) - len(ready),
+        "failures": sorted({timeline.failed[i] for i in ids if i in timeline.failed})[:3],
+        "event_to_ready_s": summary(to_ready),
+        "event_to_all_objects_applied_s": summary(to_applied),
+        "event_to_all_but_ingress_applied_s": summary(to_engine),
+        "seconds_first_request_to_last_ready": round(span, 2),
+        "stores_per_minute": round(len(ready) / span * 60, 1),
+        "stores_per_minute_all_but_ingress_applied": round(len(ready) / apply_span * 60, 1),
+        "median_wave_s": waves,
+    }
+
+
+def bench_cluster() -> Cluster:
+    return Cluster(
+        base_domain="stores.localhost",
+        ingress_class="nginx",
+        ingress_namespace="ingress-nginx",
+        platform_namespace="storefleet",
+        dns_namespace="kube-system",
+        storage_class=STORAGE_CLASS,
+        tls_issuer="",
+        egress_blocked_cidrs=("10.0.0.0/8",),
+        values_profile="local",
+        country="US:CA",
+        currency="USD",
+    )
+
+
+async def ceiling(api: ApiClient, helm: Path, count: int) -> dict[str, Any]:
+    """Create the objects of `count` stores directly and concurrently; no platform."""
+    kube = StoreKube(api, timeout=120)
+    renderer = Renderer(str(helm), CHARTS, "local", await kube.server_version(), 120)
+    shape = bench_cluster()
+
+    async def manifests(event: Envelope) -> list[dict[str, Any]]:
+        spec: StoreSpec = store_spec(event, shape, DEFAULT_PLANS, ENGINES)  # type: ignore[arg-type]
+        engine = engine_manifests(await renderer.render(spec, shape), spec)
+        rails = guardrails(spec, shape)
+        secret = store_secret(spec, random_secret_values(spec.engine))
+        return [*rails.all, secret, *engine.workloads, *engine.ingress]
+
+    stores = await asyncio.gather(*(manifests(requested(i, "c")) for i in range(count)))
+
+    async def create(objects: list[dict[str, Any]]) -> None:
+        await kube.create(objects[0])  # the namespace first, then the rest at once
+        await asyncio.gather(*(kube.create(obj) for obj in objects[1:]))
+
+    started = time.monotonic()
+    await asyncio.gather(*(create(objects) for objects in stores))
+    took = time.monotonic() - started
+    objects = sum(len(s) for s in stores)
+    kinds = sorted({kind_of(o).kind for o in stores[0]})
+    return {
+        "stores": count,
+        "objects": objects,
+        "objects_per_store": objects // count,
+        "kinds": kinds,
+        "seconds": round(took, 2),
+        "objects_per_second": round(objects / took, 1),
+        "stores_per_minute": round(count / took * 60, 1),
+    }
+
+
+async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise RuntimeError(f"provisioner exited with {proc.returncode}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("provisioner not ready")
+
+
+def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return procs.start(
+        [sys.executable, "-m", "services.provisioner"],
+        log,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+
+
+def new_cluster(args: argparse.Namespace, bins: Path, workdir: Path) -> BenchCluster:
+    cluster = BenchCluster(workdir, bins, args.nodes, tuned=not args.stock_cluster)
+    cluster.start()
+    return cluster
+
+
+async def measure_ceiling(args: argparse.Namespace, bins: Path, workdir: Path) -> dict[str, Any]:
+    """On a control plane of its own: the platform's run must not share it (nor its 254
+    service addresses) with 200 stores made by hand."""
+    cluster = new_cluster(args, bins, workdir)
+    try:
+        api = await new_client_from_config(
+            config_file=str(cluster.kubeconfig), persist_config=False
+        )
+        try:
+            return await ceiling(api, bins / "helm", args.stores)
+        finally:
+            await api.close()
+    finally:
+        cluster.stop()
+
+
+async def measure_platform(args: argparse.Namespace, bins: Path, workdir: Path) -> dict[str, Any]:
+    cluster = new_cluster(args, bins, workdir / "cluster")
+    nats = LocalNats(workdir / "nats")
+    nats.start()
+    started: list[subprocess.Popen[bytes]] = []
+    api = await new_client_from_config(config_file=str(cluster.kubeconfig), persist_config=False)
+    volumes = FakeVolumes(api)
+    await volumes.ensure_class()
+    volume_task = asyncio.create_task(volumes.run())
+    nc = await connect(nats.url, "bench")
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, stores_stream(name=STREAM))
+        timeline = Timeline()
+        await js.subscribe("store.>", stream=STREAM, ordered_consumer=True, cb=timeline.on_msg)
+        env = {
+            "STOREFLEET_NATS_URL": nats.url,
+            "STOREFLEET_KUBECONFIG": str(cluster.kubeconfig),
+            "STOREFLEET_HELM_BINARY": str(bins / "helm"),
+            "STOREFLEET_STORAGE_CLASS": STORAGE_CLASS,
+            "STOREFLEET_WORKERS": str(args.workers),
+            "STOREFLEET_KUBE_QPS": "2000",
+            "STOREFLEET_KUBE_BURST": "4000",
+            "STOREFLEET_LOG_LEVEL": "warning",
+        }
+        for n in range(args.processes):
+            port = procs.free_port()
+            proc = spawn({**env, "STOREFLEET_HEALTH_PORT": str(port)}, workdir / f"prov-{n}.log")
+            started.append(proc)
+            await wait_ready(port, proc)
+        await batch(js, timeline, 2, "warm")
+        print(f"{args.concurrent} stores at once ...", flush=True)
+        small = await batch(js, timeline, args.concurrent, "a")
+        print(json.dumps(small), flush=True)
+        print(f"{args.stores} stores at once ...", flush=True)
+        large = await batch(js, timeline, args.stores, "b")
+        print(json.dumps(large), flush=True)
+        return {"small": small, "large": large}
+    finally:
+        for proc in started:
+            procs.stop(proc)
+        await nc.close()
+        volume_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await volume_task
+        await api.close()
+        nats.stop()
+        cluster.stop()
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    bins = ensure_binaries()
+    print(f"ceiling: creating {args.stores} stores' objects directly ...", flush=True)
+    raw = await measure_ceiling(args, bins, workdir / "ceiling")
+    print(json.dumps(raw), flush=True)
+    runs = await measure_platform(args, bins, workdir / "platform")
+    small, large = runs["small"], runs["large"]
+    return {
+        "benchmark": "provisioner",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count()},
+        "setup": {
+            "processes": args.processes,
+            "workers_per_process": args.workers,
+            "kwok_nodes": args.nodes,
+            "values": "local",
+            "client_qps": 2000,
+            "cluster": "stock"
+            if args.stock_cluster
+            else "tuned: controller-manager --concurrent-*-syncs=25, scheduler QPS 500/1000",
+        },
+        "ceiling_direct_create": raw,
+        f"at_{args.concurrent}_concurrent": small,
+        f"at_{args.stores}_concurrent": large,
+        "fraction_of_ceiling": round(large["stores_per_minute"] / raw["stores_per_minute"], 3),
+        "fraction_of_ceiling_applied": round(
+            large["stores_per_minute_all_but_ingress_applied"] / raw["stores_per_minute"], 3
+        ),
+        "targets": {
+            "stores_per_minute": 60,
+            "p99_event_to_all_objects_applied_at_20_s": 2.0,
+            "fraction_of_ceiling": 0.5,
+        },
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_provisioner")
+    parser.add_argument("--stores", type=int, default=200)
+    parser.add_argument("--concurrent", type=int, default=20)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=100)
+    parser.add_argument("--nodes", type=int, default=12)
+    parser.add_argument("--stock-cluster", action="store_true", help="default controller limits")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-provisioner-") as tmp:
+        figures = asyncio.run(run(args, Path(tmp)))
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

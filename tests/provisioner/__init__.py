@@ -1,0 +1,1 @@
+"""Tests of the provisioner: guardrails, the WooCommerce engine chart, the worker pool."""
