@@ -32,6 +32,9 @@ CHANNEL = "storefleet_outbox"
 PUBLISHED = prometheus_client.Counter(
     "storefleet_gateway_outbox_published_total", "outbox rows published to JetStream"
 )
+PENDING = prometheus_client.Gauge(
+    "storefleet_gateway_outbox_pending", "outbox rows not yet published (the relay's backlog)"
+)
 MAX_BACKOFF = 5.0
 
 
@@ -71,6 +74,7 @@ class OutboxRelay:
             while True:
                 await self._listen()
                 result = await self.publish_batch()
+                await self._measure_backlog()
                 if result.failed:
                     backoff = min(MAX_BACKOFF, max(0.2, backoff * 2))
                     await asyncio.sleep(backoff)
@@ -129,6 +133,13 @@ class OutboxRelay:
                 return done, True
             done.append(row["id"])
         return done, False
+
+    async def _measure_backlog(self) -> None:
+        """Export the unsent row count; the partial index on unsent rows keeps it cheap."""
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            PENDING.set(
+                await self._pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            )
 
     async def _sleep(self) -> None:
         with contextlib.suppress(TimeoutError):
