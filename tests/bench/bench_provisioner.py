@@ -60,7 +60,7 @@ from shared.events import Envelope, new_event, parse_event
 from shared.jetstream import connect, ensure_stream, publish_event
 from shared.plans import DEFAULT_PLANS
 from shared.subjects import stores_stream
-from tests.provisioner.volumes import STORAGE_CLASS, FakeVolumes
+from tests.provisioner.volumes import STORAGE_CLASS, VolumeProvisioner
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".run" / "bench" / "provisioner.json"
@@ -298,7 +298,7 @@ async def measure_platform(args: argparse.Namespace, bins: Path, workdir: Path) 
     nats.start()
     started: list[subprocess.Popen[bytes]] = []
     api = await new_client_from_config(config_file=str(cluster.kubeconfig), persist_config=False)
-    volumes = FakeVolumes(api)
+    volumes = VolumeProvisioner(api)
     await volumes.ensure_class()
     volume_task = asyncio.create_task(volumes.run())
     nc = await connect(nats.url, "bench")

@@ -11,20 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.medusa.medusa_app import REPO, StoreSettings
 from tests.medusa.store_api import AdminApi, StoreApi
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = REPO / ".run" / "screenshots" / "medusa"
 CUSTOMER = {
     "Email": "grace@customer.example",

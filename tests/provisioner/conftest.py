@@ -19,7 +19,7 @@ from devtools.nats import LocalNats
 from tests.fixtures.cluster import KubeCluster
 from tests.fixtures.nats import ExternalNats
 from tests.provisioner.harness import Harness
-from tests.provisioner.volumes import FakeVolumes
+from tests.provisioner.volumes import VolumeProvisioner
 
 
 @pytest.fixture(scope="session")
@@ -28,11 +28,11 @@ def helm_binary() -> Path:
 
 
 @pytest.fixture(scope="session")
-async def fake_volumes(kube_cluster: KubeCluster) -> AsyncIterator[FakeVolumes]:
+async def volume_provisioner(kube_cluster: KubeCluster) -> AsyncIterator[VolumeProvisioner]:
     api = await new_client_from_config(
         config_file=str(kube_cluster.kubeconfig), persist_config=False
     )
-    volumes = FakeVolumes(api)
+    volumes = VolumeProvisioner(api)
     await volumes.ensure_class()
     task = asyncio.create_task(volumes.run(), name="fake volumes")
     try:
@@ -51,7 +51,7 @@ async def harness(
     kube_cluster: KubeCluster,
     kube_api: ApiClient,
     helm_binary: Path,
-    fake_volumes: FakeVolumes,
+    volume_provisioner: VolumeProvisioner,
     tmp_path: Path,
 ) -> AsyncIterator[Harness]:
     harness = Harness(
@@ -60,7 +60,7 @@ async def harness(
         kube_cluster.kubeconfig,
         kube_api,
         helm_binary,
-        fake_volumes.storage_class,
+        volume_provisioner.storage_class,
         tmp_path,
     )
     await harness.start()

@@ -24,7 +24,7 @@ PROVISIONER = "storefleet.test/fake-volumes"
 log = logging.getLogger(__name__)
 
 
-class FakeVolumes:
+class VolumeProvisioner:
     def __init__(self, api: client.ApiClient, storage_class: str = STORAGE_CLASS) -> None:
         self.api = api
         self.storage_class = storage_class

@@ -29,22 +29,12 @@ from devtools import procs
 from devtools.cluster import ensure_binaries
 from devtools.nats import LocalNats
 from devtools.platform import ensure_dashboard
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.cluster import KubeCluster
 from tests.fixtures.nats import ExternalNats
-from tests.provisioner.volumes import FakeVolumes
+from tests.provisioner.volumes import VolumeProvisioner
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVICES = ("gateway", "provisioner", "reaper", "auditor")
 READY_SECONDS = 90.0
 
@@ -78,8 +68,8 @@ def dashboard() -> Path:
 
 
 @pytest.fixture
-async def store_volumes(kube_api: ApiClient) -> AsyncIterator[FakeVolumes]:
-    volumes = FakeVolumes(kube_api)
+async def store_volumes(kube_api: ApiClient) -> AsyncIterator[VolumeProvisioner]:
+    volumes = VolumeProvisioner(kube_api)
     await volumes.ensure_class()
     task = asyncio.create_task(volumes.run(), name="fake volumes")
     yield volumes
@@ -125,7 +115,7 @@ async def platform(
     stores_stream_name: str,
     kube_cluster: KubeCluster,
     kube_api: ApiClient,
-    store_volumes: FakeVolumes,
+    store_volumes: VolumeProvisioner,
     tmp_path: Path,
 ) -> AsyncIterator[RunningPlatform]:
     port = procs.free_port()
