@@ -92,4 +92,29 @@ WOOCOMMERCE = Engine(
     admin_username="storeadmin",
 )
 
-ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WOOCOMMERCE,)}
+MEDUSA = Engine(
+    name="medusa",
+    chart="medusa",
+    workloads=(Workload("StatefulSet", "postgres"), Workload("Deployment", "medusa")),
+    setup=(Workload("Job", "medusa-setup"),),
+    web_pods=_component("web"),
+    web_ports=(9000,),
+    flows=(
+        Flow("web-to-database", _component("web"), _component("database"), (5432,)),
+        Flow("setup-to-database", _component("setup"), _component("database"), (5432,)),
+        # Redis runs only where the chart's values turn it on (values-prod).
+        Flow("web-to-cache", _component("web"), _component("cache"), (6379,)),
+        Flow("setup-to-cache", _component("setup"), _component("cache"), (6379,)),
+    ),
+    secret_keys=(
+        "database-password",
+        "admin-password",
+        "jwt-secret",
+        "cookie-secret",
+        "redis-password",
+    ),
+    # Medusa's admin logs in with an email; the chart passes this as ADMIN_EMAIL.
+    admin_username="admin@storefleet.example",
+)
+
+ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WOOCOMMERCE, MEDUSA)}
