@@ -1,6 +1,8 @@
 """End to end on a real cluster (kind or k3s) with real WordPress, MariaDB and wp-cli
 containers: a store is provisioned, takes a cash-on-delivery order through WooCommerce's
-Store API, and is deleted. The kwok control plane of the other tests has no container
+Store API, and is deleted; likewise a MedusaJS store (its image built from engines/medusa
+and loaded into the cluster) takes an order the admin then sees through the Admin API.
+The kwok control plane of the other tests has no container
 runtime, so this suite runs only when STOREFLEET_E2E_KUBECONFIG names a real cluster's
 kubeconfig, and skips, saying so, otherwise.
 
@@ -16,6 +18,7 @@ The cluster needs an ingress controller and a default StorageClass. Settings:
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import os
 import time
@@ -33,14 +36,16 @@ from nats.js import JetStreamContext
 
 from devtools.cluster import ensure_binaries
 from devtools.nats import LocalNats
+from services.provisioner.engines import MEDUSA
 from tests.fixtures.nats import ExternalNats
+from tests.medusa.store_api import AdminApi, StoreApi, place_order
 from tests.provisioner.harness import Harness, Store, eventually
 
 E2E = "STOREFLEET_E2E_KUBECONFIG"
 pytestmark = pytest.mark.skipif(
     not os.environ.get(E2E),
-    reason=f"{E2E} is not set: the WooCommerce images need a real cluster (kind or k3s); "
-    "point it at that cluster's kubeconfig to run the end-to-end suite",
+    reason=f"{E2E} is not set: the WooCommerce and Medusa images need a real cluster "
+    "(kind or k3s); point it at that cluster's kubeconfig to run the end-to-end suite",
 )
 INGRESS_URL = os.environ.get("STOREFLEET_E2E_INGRESS_URL", "http://127.0.0.1").rstrip("/")
 ADMIN = "storeadmin"
@@ -192,3 +197,33 @@ async def test_a_store_on_a_real_cluster_takes_a_cash_on_delivery_order_and_is_d
         return False
 
     await eventually(gone, within=300, what=f"namespace {store.namespace} to go")
+
+
+async def test_a_medusa_store_on_a_real_cluster_takes_an_order_the_admin_sees(
+    real_harness: Harness,
+) -> None:
+    harness = real_harness
+    async with harness.running(
+        workers=1,
+        ready_deadline_seconds=900,
+        engine_values="local",
+        ingress_class=os.environ.get("STOREFLEET_E2E_INGRESS_CLASS", "nginx"),
+        ingress_namespace=os.environ.get("STOREFLEET_E2E_INGRESS_NAMESPACE", "ingress-nginx"),
+    ):
+        store = await harness.request(name="E2E Medusa", engine="medusa")
+        outcome = await harness.events.outcome(store.id, within=960)
+    assert outcome.type == "ready", outcome.data
+    secret = await CoreV1Api(harness.kube).read_namespaced_secret("store-secret", store.namespace)
+    password = base64.b64decode(secret.data["admin-password"]).decode()
+
+    host = f"{store.slug}.stores.localhost"
+    async with aiohttp.ClientSession(headers={"Host": host}) as http:
+        placed = await place_order(StoreApi(http, INGRESS_URL), "e2e@customer.example")
+        admin = AdminApi(http, INGRESS_URL)
+        await admin.login(MEDUSA.admin_username, password)
+        seen = await admin.order(placed.order["id"])
+    assert float(seen["total"]) == pytest.approx(placed.expected_total)
+
+    await harness.delete(store)
+    core = CoreV1Api(harness.kube)
+    await core.delete_namespace(store.namespace)  # what the reaper does on store.delete
