@@ -1,7 +1,8 @@
 """Postgres queries about people: users, login sessions and API tokens.
 
-Called by `auth` (who is calling), `routes_auth` (login, logout, tokens, /me) and `cli`
-(operators adding, disabling and listing users). Secrets arrive here already hashed.
+Called by `auth` (who is calling), `routes_auth` (login, logout, tokens, /me),
+`routes_users` (the admins' user list) and `cli` (operators adding, disabling and
+listing users). Secrets arrive here already hashed.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ async def disable_user(pool: asyncpg.Pool, username: str) -> bool:
 async def list_users(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return list(
         await pool.fetch(
-            "SELECT u.username, u.role, u.disabled, u.max_stores, u.created_at,"
+            "SELECT u.id, u.username, u.role, u.disabled, u.max_stores, u.created_at,"
             " count(s.id) FILTER (WHERE s.status <> 'deleted') AS stores"
             " FROM users u LEFT JOIN stores s ON s.owner_id = u.id"
             " GROUP BY u.id ORDER BY u.username"

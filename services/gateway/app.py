@@ -20,7 +20,15 @@ from aiohttp.typedefs import Handler
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from services.gateway import credentials, routes_audit, routes_auth, routes_stores, sse
+from services.gateway import (
+    credentials,
+    routes_audit,
+    routes_auth,
+    routes_catalog,
+    routes_stores,
+    routes_users,
+    sse,
+)
 from services.gateway.auth import CallerCache, auth_middleware
 from services.gateway.context import GATEWAY_KEY, Gateway
 from services.gateway.errors import error_middleware
@@ -58,7 +66,15 @@ def build_app(
     )
     app[GATEWAY_KEY] = gateway
     add_health_routes(app, health)
-    for module in (routes_auth, routes_stores, routes_audit, credentials, sse):
+    for module in (
+        routes_auth,
+        routes_users,
+        routes_catalog,
+        routes_stores,
+        routes_audit,
+        credentials,
+        sse,
+    ):
         app.add_routes(module.routes)
     document = DOCUMENT_PATH.read_bytes()
     app.router.add_get(f"{API}/openapi.json", _serve_document(document))

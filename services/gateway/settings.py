@@ -18,7 +18,9 @@ class GatewaySettings(CommonSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     db_pool_size: int = Field(20, ge=2, le=200, description="Postgres connections per replica")
 
-    engines: list[str] = Field(["woocommerce"], min_length=1, description="engines users may pick")
+    engines: list[str] = Field(
+        ["woocommerce", "medusa"], min_length=1, description="engines users may pick"
+    )
     default_engine: str = "woocommerce"
     plans: dict[str, Plan] = Field(
         default_factory=lambda: dict(DEFAULT_PLANS), description="plan catalog, JSON"

@@ -91,6 +91,41 @@ class Me(TypedDict):
     quota: Quota
 
 
+class UserSummary(TypedDict):
+    id: Uuid
+    username: str
+    role: Literal["user", "admin"]
+    disabled: bool
+    max_stores: Annotated[int | None, Field(description="the user's own quota; null: the default")]
+    stores: Annotated[int, Field(description="the user's stores that are not deleted")]
+    created_at: Timestamp
+
+
+class UserList(TypedDict):
+    items: Annotated[list[UserSummary], Field(description="every user, by username")]
+    default_max_stores: Annotated[
+        int, Field(description="the quota of a user whose max_stores is null")
+    ]
+
+
+class CatalogEngine(TypedDict):
+    key: Annotated[str, Field(description="the value of a store's `engine`")]
+    label: str
+
+
+class CatalogPlan(TypedDict):
+    key: Annotated[str, Field(description="the value of a store's `plan`")]
+    label: Annotated[str, Field(description="the name and description, for a picker")]
+    description: str
+
+
+class Catalog(TypedDict):
+    engines: list[CatalogEngine]
+    plans: list[CatalogPlan]
+    default_engine: str
+    default_plan: str
+
+
 class Token(TypedDict):
     id: Uuid
     name: str
@@ -176,6 +211,19 @@ def user_view(row: Row) -> User:
         "id": row["id"],
         "username": row["username"],
         "role": row["role"],
+        "created_at": row["created_at"],
+    }
+
+
+def user_summary_view(row: Row) -> UserSummary:
+    """A `users` row with `stores`, its count of stores not deleted."""
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "role": row["role"],
+        "disabled": row["disabled"],
+        "max_stores": row["max_stores"],
+        "stores": row["stores"],
         "created_at": row["created_at"],
     }
 
