@@ -81,11 +81,19 @@ class LocalCluster:
             self._spawn("kube-scheduler", self._scheduler_args())
             self._spawn("kwok", self._kwok_args())
             for name in self.nodes:
-                self.request("POST", "/api/v1/nodes", _fake_node(name))
+                self._register_node(name)
             self._wait(deadline, "fake nodes Ready and untainted", self._nodes_schedulable)
         except BaseException:
             self.stop()
             raise
+
+    def _register_node(self, name: str) -> None:
+        """Create a fake node; over the etcd data of an earlier start it is there already."""
+        try:
+            self.request("POST", "/api/v1/nodes", _fake_node(name))
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise
 
     def stop(self) -> None:
         """Stop every component this object or an earlier command started in `workdir`."""

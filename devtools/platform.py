@@ -241,20 +241,6 @@ def _volume_for(claim: dict[str, object]) -> dict[str, object]:
 # -- the platform ------------------------------------------------------------------------
 
 
-class KeptCluster(LocalCluster):
-    """The local control plane over the etcd data of the previous `just up`, so stores'
-    namespaces survive a restart as their rows in Postgres do. Its fake nodes are then
-    already registered, which LocalCluster.start would take for an error."""
-
-    def request(self, method: str, path: str, body: dict[str, object] | None = None) -> object:
-        try:
-            return super().request(method, path, body)
-        except urllib.error.HTTPError as exc:
-            if (method, path, exc.code) == ("POST", "/api/v1/nodes", 409):
-                return body
-            raise
-
-
 class Platform:
     def __init__(self) -> None:
         self.stops: list[object] = []
@@ -293,7 +279,7 @@ class Platform:
         say("starting the local Kubernetes control plane (first run builds it: slow)")
         # Apart from `just cluster-up`'s .run/cluster, so neither stops the other's.
         stop_recorded(CLUSTER_DIR)  # leftovers of a run that did not stop cleanly
-        cluster = KeptCluster(CLUSTER_DIR, ensure_binaries())
+        cluster = LocalCluster(CLUSTER_DIR, ensure_binaries())
         cluster.start()
         self.stops.append(cluster)
         volumes = LocalVolumes(cluster)
