@@ -8,6 +8,7 @@ no-op. Called by each service's start-up and by the test fixtures.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,16 @@ async def create_pool(
         )
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(f"cannot reach Postgres at {redact_url(dsn)}: {exc}") from exc
+
+
+async def close_pool(pool: asyncpg.Pool, timeout: float = 10.0) -> None:
+    """Close gracefully, but never wait forever: `Pool.close` waits for every connection
+    to be released, so one stuck holder would hang a shutdown."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout)
+    except TimeoutError:
+        log.warning("postgres pool did not close in time; terminating", seconds=timeout)
+        pool.terminate()
 
 
 def pending_files(applied: set[str]) -> list[Path]:

@@ -14,7 +14,7 @@ from kubernetes_asyncio import client
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from shared.db import create_pool, migrate
+from shared.db import close_pool, create_pool, migrate
 from shared.jetstream import connect, ensure_consumer, ensure_stream
 from shared.kube import kube_client
 from shared.service import Runtime
@@ -50,7 +50,7 @@ async def open_database(
     if run_migrations:
         await migrate(dsn)
     pool = await create_pool(dsn, max_size=max_size, timeout=settings.connect_timeout_seconds)
-    runtime.stack.push_async_callback(pool.close)
+    runtime.stack.push_async_callback(close_pool, pool)
 
     async def answers() -> bool:
         return bool(await pool.fetchval("SELECT 1") == 1)

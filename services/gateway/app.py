@@ -38,7 +38,7 @@ from services.gateway.owners import OwnerCache
 from services.gateway.ratelimit import RateLimits, rate_limit_middleware
 from services.gateway.settings import GatewaySettings
 from services.gateway.views import API
-from shared.db import create_pool, migrate
+from shared.db import close_pool, create_pool, migrate
 from shared.health import Health, add_health_routes
 from shared.resources import open_nats
 from shared.service import Runtime
@@ -109,7 +109,11 @@ def _relay(gateway: Gateway) -> Callable[[web.Application], AsyncIterator[None]]
         )
         task = asyncio.create_task(worker.run(), name="outbox relay")
         yield
-        task.cancel()
+        # Python 3.11's wait_for can swallow a cancellation that races a wake-up, so
+        # cancel until the task has really ended rather than once.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -151,7 +155,7 @@ async def open_pool(runtime: Runtime, settings: GatewaySettings) -> asyncpg.Pool
         timeout=settings.connect_timeout_seconds,
         reset=keep_session,
     )
-    runtime.stack.push_async_callback(pool.close)
+    runtime.stack.push_async_callback(close_pool, pool)
 
     async def answers() -> bool:
         return bool(await pool.fetchval("SELECT 1") == 1)

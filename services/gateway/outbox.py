@@ -142,8 +142,10 @@ class OutboxRelay:
             )
 
     async def _sleep(self) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for may swallow a cancellation.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._poll)
+            async with asyncio.timeout(self._poll):
+                await self._wake.wait()
         self._wake.clear()
 
     def _notified(self, *_: object) -> None:

@@ -24,7 +24,7 @@ from services.gateway import accounts
 from services.gateway.app import build_app, keep_session
 from services.gateway.security import digest, hash_password, new_api_token
 from services.gateway.settings import GatewaySettings
-from shared.db import create_pool
+from shared.db import close_pool, create_pool
 from shared.health import Health
 from shared.jetstream import connect, ensure_stream
 from shared.subjects import stores_stream
@@ -142,7 +142,7 @@ async def make_gateway(
             await session.close()
         await server.close()
         await harness.nc.close()
-        await harness.pool.close()
+        await close_pool(harness.pool)
 
 
 @pytest.fixture
