@@ -46,11 +46,12 @@ fmt:
 bench *names:
     {{python}} -m tests.bench {{names}}
 
-# start the local Kubernetes control plane; kubeconfig at .run/kubeconfig
-cluster-up:
-    {{python}} -m devtools.cluster up --dir .run/cluster --kubeconfig .run/kubeconfig
+# start the local control plane (kind: kwok = simulated nodes, real = with a real worker
+# node); kubeconfig at .run/kubeconfig
+cluster-up kind="kwok":
+    {{python}} -m devtools.cluster up {{kind}} --dir .run/cluster --kubeconfig .run/kubeconfig
 
-# stop the local control plane
+# stop the local control plane, and its real node if it has one
 cluster-down:
     {{python}} -m devtools.cluster down --dir .run/cluster
 
@@ -61,3 +62,12 @@ schemas:
 # build the control-plane binaries and helm (cached outside the checkout)
 cluster-bins:
     bash scripts/build-cluster-bins.sh
+
+# build the real node's binaries: kubelet, kube-proxy, kube-router, Traefik, CoreDNS, ...
+node-bins:
+    bash scripts/build-node-bins.sh
+
+# build the images (OCI archives, cached) and import them into the real node if one runs
+images *names:
+    {{python}} -m devtools.images build {{names}}
+    {{python}} -m devtools.node import-images {{names}}

@@ -49,8 +49,9 @@ class Pki:
         return cls(*(directory / name for name in names))
 
 
-def write_pki(directory: Path) -> Pki:
-    """Generate every key and certificate into `directory` and return their paths."""
+def write_pki(directory: Path, extra_sans: tuple[str, ...] = ()) -> Pki:
+    """Generate every key and certificate into `directory` and return their paths.
+    `extra_sans` are more names the API server answers to (a real node's address)."""
     directory.mkdir(parents=True, exist_ok=True)
     pki = Pki.in_dir(directory)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -58,7 +59,7 @@ def write_pki(directory: Path) -> Pki:
     serving_key = ec.generate_private_key(ec.SECP256R1())
     serving = _issue(
         _name("kube-apiserver"), serving_key.public_key(), ca_key, ca_cert,
-        usage=ExtendedKeyUsageOID.SERVER_AUTH, sans=SERVING_SANS,
+        usage=ExtendedKeyUsageOID.SERVER_AUTH, sans=SERVING_SANS + extra_sans,
     )  # fmt: skip
     admin_key = ec.generate_private_key(ec.SECP256R1())
     admin = _issue(
@@ -156,3 +157,51 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) 
         )
     )
     path.chmod(0o600)
+
+
+@dataclass(frozen=True)
+class NodePki:
+    """The certificates a real node's agents present, signed by the cluster's CA."""
+
+    kubelet_cert: Path
+    kubelet_key: Path
+    kubelet_serving_cert: Path
+    kubelet_serving_key: Path
+    proxy_cert: Path
+    proxy_key: Path
+    apiserver_kubelet_cert: Path
+    apiserver_kubelet_key: Path
+
+    @classmethod
+    def in_dir(cls, directory: Path) -> NodePki:
+        stems = ("kubelet", "kubelet-serving", "kube-proxy", "apiserver-kubelet-client")
+        return cls(*(directory / f"{stem}.{ext}" for stem in stems for ext in ("crt", "key")))
+
+
+def write_node_pki(cluster: Pki, directory: Path, node_name: str, node_ip: str) -> NodePki:
+    """Issue, with the cluster's CA, what one kubelet and kube-proxy need: the kubelet's
+    client certificate (the Node authorizer knows it by `system:node:<name>`), its serving
+    certificate for the node's address, kube-proxy's client certificate (bound to
+    `system:node-proxier` by the default RBAC), and the API server's client certificate
+    for calls to the kubelet (logs, exec, port-forward)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    node = NodePki.in_dir(directory)
+    ca_cert = x509.load_pem_x509_certificate(cluster.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(cluster.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    client = ExtendedKeyUsageOID.CLIENT_AUTH
+    issued = (
+        (node.kubelet_cert, node.kubelet_key, _name(f"system:node:{node_name}", "system:nodes"),
+         client, ()),
+        (node.kubelet_serving_cert, node.kubelet_serving_key, _name(node_name),
+         ExtendedKeyUsageOID.SERVER_AUTH, (node_ip, node_name)),
+        (node.proxy_cert, node.proxy_key, _name("system:kube-proxy"), client, ()),
+        (node.apiserver_kubelet_cert, node.apiserver_kubelet_key,
+         _name("kube-apiserver-kubelet-client", "system:masters"), client, ()),
+    )  # fmt: skip
+    for cert_path, key_path, subject, usage, sans in issued:
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _issue(subject, key.public_key(), ca_key, ca_cert, usage=usage, sans=sans)
+        _write_cert(cert_path, cert)
+        _write_key(key_path, key)
+    return node

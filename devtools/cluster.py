@@ -21,11 +21,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devtools import procs
-from devtools.certs import Pki, write_pki
+from devtools.certs import NodePki, Pki, write_node_pki, write_pki
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO / "scripts" / "build-cluster-bins.sh"
@@ -37,6 +38,14 @@ SERVICE_RANGE = "10.0.0.0/24"
 FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 FAKE_NODE_CAPACITY = {"cpu": "32", "memory": "256Gi", "pods": "110"}
 START_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """A real node's name and address, known before the control plane starts."""
+
+    name: str
+    ip: str
 
 
 class ClusterError(RuntimeError):
@@ -54,14 +63,21 @@ def ensure_binaries() -> Path:
 class LocalCluster:
     """One control plane whose data, certificates, logs and pid files live in `workdir`."""
 
-    def __init__(self, workdir: Path, bin_dir: Path, nodes: int = 3) -> None:
+    def __init__(
+        self, workdir: Path, bin_dir: Path, nodes: int = 3, real_node: NodeIdentity | None = None
+    ) -> None:
         self.workdir = workdir.resolve()
         self.bin_dir = bin_dir
         self.nodes = [f"kwok-node-{i}" for i in range(nodes)]
         self.kubeconfig = self.workdir / "kubeconfig"
         self.port = procs.free_port()
-        self.server = f"https://127.0.0.1:{self.port}"
+        # With a real node the API server listens on the node's address, where pods reach
+        # it through the `kubernetes` Service; alone it stays on loopback.
+        self.real_node = real_node
+        self.address = real_node.ip if real_node else "127.0.0.1"
+        self.server = f"https://{self.address}:{self.port}"
         self._pki = Pki.in_dir(self.workdir / "pki")
+        self.node_pki = NodePki.in_dir(self.workdir / "pki" / "node")
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._tls_context: ssl.SSLContext | None = None
 
@@ -70,7 +86,11 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         self._check_binaries()
         try:
-            self._pki = write_pki(self.workdir / "pki")
+            sans = (self.real_node.ip,) if self.real_node else ()
+            self._pki = write_pki(self.workdir / "pki", sans)
+            if self.real_node:
+                node = self.real_node
+                self.node_pki = write_node_pki(self._pki, self.node_pki_dir, node.name, node.ip)
             self._write_kubeconfig()
             etcd_port = procs.free_port()
             self._spawn("etcd", self._etcd_args(etcd_port))
@@ -137,18 +157,17 @@ class LocalCluster:
         return [
             str(self.bin_dir / "kube-apiserver"),
             f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            "--bind-address=127.0.0.1",
+            f"--bind-address={self.address}",
             f"--secure-port={self.port}",
             # Without a default route the server refuses to guess its own address.
-            "--advertise-address=127.0.0.1",
-            # A loopback address fails validation of the `kubernetes` Endpoints object.
-            "--endpoint-reconciler-type=none",
+            f"--advertise-address={self.address}",
+            *self._node_args(),
             f"--tls-cert-file={pki.serving_cert}",
             f"--tls-private-key-file={pki.serving_key}",
             f"--client-ca-file={pki.ca_cert}",
             "--authorization-mode=Node,RBAC",
             "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,"
-            "ResourceQuota,PodSecurity,ValidatingAdmissionPolicy",
+            "ResourceQuota,PodSecurity,ValidatingAdmissionPolicy,NodeRestriction",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={pki.sa_pub}",
             f"--service-account-signing-key-file={pki.sa_key}",
@@ -156,6 +175,28 @@ class LocalCluster:
             "--allow-privileged=true",
             "--profiling=false",
         ]
+
+    def _node_args(self) -> list[str]:
+        if self.real_node is None:
+            # A loopback address fails validation of the `kubernetes` Endpoints object.
+            return ["--endpoint-reconciler-type=none"]
+        node = self.node_pki
+        return [
+            # logs, exec and port-forward: the API server calls the kubelet over TLS and
+            # checks its serving certificate against the cluster's CA.
+            f"--kubelet-client-certificate={node.apiserver_kubelet_cert}",
+            f"--kubelet-client-key={node.apiserver_kubelet_key}",
+            f"--kubelet-certificate-authority={self._pki.ca_cert}",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+        ]
+
+    @property
+    def node_pki_dir(self) -> Path:
+        return self.workdir / "pki" / "node"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self._pki.ca_cert
 
     def _controller_manager_args(self) -> list[str]:
         return [
@@ -323,39 +364,65 @@ def _ready(node: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-def _up(state: Path, kubeconfig: Path) -> None:
+def _up(state: Path, kubeconfig: Path, real: bool) -> None:
+    from devtools import node  # node builds on this module
+
     if running(state):
         print(f"cluster already running; kubeconfig {kubeconfig}")
         return
-    stop_recorded(state)
-    shutil.rmtree(state, ignore_errors=True)
+    _down(state, kubeconfig, quiet=True)
     state.mkdir(parents=True)
     started = time.monotonic()
-    cluster = LocalCluster(state, ensure_binaries())
-    cluster.start()
+    if real:
+        server = node.start_real_cluster(state).server
+        cluster_kubeconfig = state / "kubeconfig"
+    else:
+        cluster = LocalCluster(state, ensure_binaries())
+        cluster.start()
+        server, cluster_kubeconfig = cluster.server, cluster.kubeconfig
     kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(cluster.kubeconfig, kubeconfig)
+    shutil.copyfile(cluster_kubeconfig, kubeconfig)
     kubeconfig.chmod(0o600)
     took = time.monotonic() - started
-    print(f"cluster up at {cluster.server} in {took:.1f}s; kubeconfig {kubeconfig}")
+    print(f"cluster up at {server} in {took:.1f}s; kubeconfig {kubeconfig}")
+    if real:
+        print(f"real node {node.NODE_NAME}; ingress at http://127.0.0.1:{node.INGRESS_PORT}")
 
 
-def _down(state: Path, kubeconfig: Path) -> None:
+def _down(state: Path, kubeconfig: Path, quiet: bool = False) -> None:
+    from devtools import node
+
+    owner = node.running()
+    if owner is not None and Path(owner.get("cluster_dir", "")) == state:
+        node.stop_real_cluster()
+    elif owner is None:
+        node.stop_real_cluster()  # leftovers of a crashed run, if any
     stop_recorded(state)
     shutil.rmtree(state, ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
         kubeconfig.unlink()
-    print("cluster down")
+    if not quiet:
+        print("cluster down")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.cluster", description=__doc__)
     parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument(
+        "kind",
+        nargs="?",
+        choices=["kwok", "real"],
+        default="kwok",
+        help="kwok: simulated nodes only; real: with a real worker node",
+    )
     parser.add_argument("--dir", type=Path, default=REPO / ".run" / "cluster")
     parser.add_argument("--kubeconfig", type=Path, default=REPO / ".run" / "kubeconfig")
     args = parser.parse_args(argv)
     try:
-        (_up if args.command == "up" else _down)(args.dir.resolve(), args.kubeconfig)
+        if args.command == "up":
+            _up(args.dir.resolve(), args.kubeconfig, real=args.kind == "real")
+        else:
+            _down(args.dir.resolve(), args.kubeconfig)
     except (ClusterError, subprocess.CalledProcessError) as exc:
         print(f"cluster {args.command} failed: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,366 @@
+"""What a real node changes on the host, and how to put it back.
+
+A kubelet node is not contained in one directory: containerd, runc and the CNI plugins
+hard-code paths under /run and /var, the kubelet mounts volumes and rewrites sysctls,
+kube-proxy and kube-router write firewall rules and ipsets, the bridge plugin sets
+`ip_forward`. `snapshot()` records the parts of the host any of them may touch, before
+the node starts; `restore()` undoes everything the node did, with only that record and
+the host as it is (so it also cleans up after a crashed run); `compare()` says what still
+differs. `devtools.node` calls them; the node tests compare before and after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+# Where the node keeps its state: sockets and runtime state on tmpfs, images, pods'
+# volumes and the kubelet's root on disk. One node per machine, so fixed paths.
+STATE = Path("/run/storefleet-node")
+DATA = Path("/var/lib/storefleet-node")
+BRIDGE = "sf-br0"
+POD_CIDR = "10.244.0.0/24"
+NODE_IP = "10.244.0.1"
+# Paths the runtime or the kubelet write outside the node's own directories.
+HARD_CODED_DIRS = (
+    "/run/containerd",
+    "/var/run/netns",
+    "/var/lib/cni",
+    "/var/log/pods",
+    "/var/log/containers",
+    "/var/lib/kubelet",
+    "/etc/cni",
+    "/opt/cni",
+    "/var/lib/kube-router",
+    "/var/lib/containerd",
+    "/var/lib/rancher",
+)
+SYSCTLS = (
+    "net.ipv4.ip_forward",
+    "net.ipv4.conf.all.forwarding",
+    "net.ipv4.conf.default.forwarding",
+    "net.ipv6.conf.all.forwarding",
+    "net.ipv4.conf.all.route_localnet",
+    "net.ipv4.conf.all.rp_filter",
+    "kernel.panic",
+    "kernel.panic_on_oops",
+    "vm.overcommit_memory",
+    "vm.panic_on_oom",
+    "kernel.keys.root_maxkeys",
+    "kernel.keys.root_maxbytes",
+    "net.bridge.bridge-nf-call-iptables",
+    "net.bridge.bridge-nf-call-ip6tables",
+    "net.netfilter.nf_conntrack_max",
+    "net.netfilter.nf_conntrack_tcp_timeout_established",
+    "net.netfilter.nf_conntrack_tcp_timeout_close_wait",
+    "fs.inotify.max_user_instances",
+    "fs.inotify.max_user_watches",
+)
+# Firewall chains, ipsets and rules of kube-proxy, kube-router, the kubelet and CNI.
+FIREWALL_MARKS = ("KUBE-", "CNI-", "kube-router", BRIDGE, POD_CIDR.rsplit(".", 2)[0] + ".")
+CGROUP_ROOTS = ("kubepods", "k8s.io", "storefleet-node")
+
+
+def snapshot() -> dict[str, Any]:
+    """The parts of the host a node may change, as plain JSON-able values."""
+    return {
+        "links": sorted(_lines(["ip", "-o", "link", "show"], field=1)),
+        "addresses": sorted(_lines(["ip", "-o", "addr", "show"], fields=(1, 3))),
+        "routes": sorted(_lines(["ip", "route", "show", "table", "all"])),
+        "netns": sorted(_lines(["ip", "netns", "list"], field=0)),
+        "nft": _nft_text(),
+        "ipsets": sorted(_lines(["ipset", "list", "-n"])),
+        "mounts": sorted(_mount_points()),
+        "sysctls": {key: read_sysctl(key) for key in SYSCTLS if read_sysctl(key) is not None},
+        "dirs": sorted(d for d in HARD_CODED_DIRS if os.path.lexists(d)),
+        "cgroups": sorted(_cgroups()),
+        "processes": sorted(name for _, name in node_processes()),
+    }
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What differs between two snapshots, key by key (empty when the host is as it was)."""
+    return {key: {"before": before[key], "after": after.get(key)} for key in before
+            if before[key] != after.get(key)}  # fmt: skip
+
+
+def restore(baseline: dict[str, Any]) -> list[str]:
+    """Undo everything a node did since `baseline` was taken; return what was done.
+    Safe to run any number of times, with or without a node running."""
+    done: list[str] = []
+    done += _kill_node_processes()
+    done += _unmount(baseline["mounts"])
+    done += _remove_netns(baseline["netns"])
+    done += _remove_links()
+    done += _remove_firewall(baseline["nft"])
+    done += _remove_ipsets(baseline["ipsets"])
+    done += restore_sysctls(baseline["sysctls"])
+    done += _remove_cgroups()
+    done += _remove_dirs(baseline["dirs"])
+    return done
+
+
+def node_processes() -> list[tuple[int, str]]:
+    """(pid, command) of every process of a node, whoever started it: the agents, whose
+    command lines all name the node's directories, and whatever runs in its pods'
+    cgroups. A containerd or kubelet of anyone else on the machine is left alone."""
+    found = {pid: name for pid, name in _all_processes() if _names_node_dirs(pid)}
+    for pid in _pod_pids():
+        found.setdefault(pid, _comm(pid) or "?")
+    return sorted(found.items())
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+def _all_processes() -> Iterable[tuple[int, str]]:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            name = _comm(int(entry.name))
+            if name is not None:
+                yield int(entry.name), name
+
+
+def _names_node_dirs(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return str(STATE).encode() in cmdline or str(DATA).encode() in cmdline
+
+
+def _comm(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def _pod_pids() -> set[int]:
+    pids: set[int] = set()
+    for hierarchy in _hierarchies():
+        for root in CGROUP_ROOTS:
+            for procs_file in (hierarchy / root).rglob("cgroup.procs"):
+                with contextlib.suppress(OSError, ValueError):
+                    pids.update(int(p) for p in procs_file.read_text().split())
+    return pids
+
+
+def _kill_node_processes() -> list[str]:
+    victims = [(pid, name) for pid, name in node_processes() if pid != os.getpid()]
+    for pid, _ in victims:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid, _ in victims):
+        time.sleep(0.05)
+    return [f"killed {name} ({pid})" for pid, name in victims]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+# -- mounts, namespaces, links ---------------------------------------------------------------
+
+
+def _mount_points() -> list[str]:
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        points.append(line.split()[4].replace("\\040", " "))
+    return points
+
+
+def _ours(path: str) -> bool:
+    roots = (str(STATE), str(DATA), *HARD_CODED_DIRS, "/run/netns")
+    return any(path == root or path.startswith(root + "/") for root in roots)
+
+
+def _unmount(baseline: list[str]) -> list[str]:
+    done = []
+    for _ in range(5):  # a lazy unmount can reveal mounts stacked under it
+        points = [p for p in _mount_points() if _ours(p) and p not in baseline]
+        if not points:
+            break
+        for point in sorted(set(points), key=len, reverse=True):
+            if subprocess.run(["umount", point], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", point], capture_output=True)
+            done.append(f"unmounted {point}")
+    return done
+
+
+def _remove_netns(baseline: list[str]) -> list[str]:
+    names = [n for n in _lines(["ip", "netns", "list"], field=0) if n not in baseline]
+    for name in names:
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+    return [f"deleted netns {n}" for n in names]
+
+
+def _remove_links() -> list[str]:
+    done = []
+    for line in _lines(["ip", "-o", "link", "show", "master", BRIDGE]):
+        name = line.split(":")[1].strip().split("@")[0]
+        subprocess.run(["ip", "link", "delete", name], capture_output=True)
+        done.append(f"deleted link {name}")
+    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode == 0:
+        subprocess.run(["ip", "link", "delete", BRIDGE], check=True)
+        done.append(f"deleted bridge {BRIDGE}")
+    return done
+
+
+# -- firewall -------------------------------------------------------------------------------
+
+
+def _nft_text() -> str:
+    return subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
+
+
+def _remove_firewall(baseline_text: str) -> list[str]:
+    """Remove the node's chains and the rules that reach them, then the tables it created
+    that are left empty. Rules and chains of anyone else stay as they are."""
+    ruleset = json.loads(
+        subprocess.run(["nft", "-j", "list", "ruleset"], capture_output=True, text=True,
+                       check=True).stdout or '{"nftables": []}'
+    )["nftables"]  # fmt: skip
+    tables, chains, rules = _nft_objects(ruleset)
+    ours = [c for c in chains if _marked(c["name"])]
+    script = [f"flush chain {c['family']} {c['table']} {c['name']}" for c in ours]
+    script += [f"delete rule {r['family']} {r['table']} {r['chain']} handle {r['handle']}"
+               for r in rules if not _marked(r["chain"]) and _marked(json.dumps(r))]  # fmt: skip
+    script += [f"delete chain {c['family']} {c['table']} {c['name']}" for c in ours]
+    if script:
+        _nft_batch(script)
+    done = [f"nft: {line}" for line in script if not line.startswith("flush")]
+    done += _remove_empty_tables(tables, baseline_text)
+    return done
+
+
+def _nft_objects(
+    ruleset: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    def of(kind: str) -> list[dict[str, Any]]:
+        return [item[kind] for item in ruleset if kind in item]
+
+    return of("table"), of("chain"), of("rule")
+
+
+def _marked(text: str) -> bool:
+    return any(mark in text for mark in FIREWALL_MARKS)
+
+
+def _remove_empty_tables(tables: list[dict[str, Any]], baseline_text: str) -> list[str]:
+    done = []
+    for table in tables:
+        family, name = table["family"], table["name"]
+        if f"table {family} {name} " in baseline_text:
+            continue
+        listing = subprocess.run(["nft", "-j", "list", "table", family, name],
+                                 capture_output=True, text=True).stdout  # fmt: skip
+        if listing and not any("rule" in item for item in json.loads(listing)["nftables"]):
+            _nft_batch([f"delete table {family} {name}"])
+            done.append(f"nft: delete table {family} {name}")
+    return done
+
+
+def _nft_batch(lines: list[str]) -> None:
+    subprocess.run(["nft", "-f", "-"], input="\n".join(lines) + "\n", text=True, check=True,
+                   capture_output=True)  # fmt: skip
+
+
+def _remove_ipsets(baseline: list[str]) -> list[str]:
+    names = [n for n in _lines(["ipset", "list", "-n"]) if n not in baseline and _ipset_ours(n)]
+    for name in names:
+        subprocess.run(["ipset", "destroy", name], capture_output=True)
+    return [f"destroyed ipset {n}" for n in names]
+
+
+def _ipset_ours(name: str) -> bool:
+    return name.startswith(("KUBE-", "kube-router", "inet6:KUBE-", "inet6:kube-router"))
+
+
+# -- sysctls, cgroups, directories ----------------------------------------------------------
+
+
+def _sysctl_path(key: str) -> Path:
+    return Path("/proc/sys") / key.replace(".", "/")
+
+
+def read_sysctl(key: str) -> str | None:
+    try:
+        return " ".join(_sysctl_path(key).read_text().split())
+    except OSError:
+        return None
+
+
+def restore_sysctls(baseline: dict[str, str]) -> list[str]:
+    done = []
+    for key, value in baseline.items():
+        now = read_sysctl(key)
+        if now is not None and now != value:
+            _sysctl_path(key).write_text(value)
+            done.append(f"sysctl {key}: {now} -> {value}")
+    return done
+
+
+def _hierarchies() -> list[Path]:
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.controllers").exists():  # cgroup v2: one hierarchy
+        return [root]
+    return [h for h in root.iterdir() if h.is_dir() and not h.is_symlink()]
+
+
+def _cgroups() -> list[str]:
+    return [f"{h.name}/{r}" for h in _hierarchies() for r in CGROUP_ROOTS if (h / r).exists()]
+
+
+def _remove_cgroups() -> list[str]:
+    done = []
+    for hierarchy in _hierarchies():
+        for root in CGROUP_ROOTS:
+            top = hierarchy / root
+            if not top.exists():
+                continue
+            for path in sorted(top.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+                if path.is_dir():
+                    with contextlib.suppress(OSError):
+                        path.rmdir()
+            with contextlib.suppress(OSError):
+                top.rmdir()
+                done.append(f"removed cgroup {hierarchy.name}/{root}")
+    return done
+
+
+def _remove_dirs(baseline: list[str]) -> list[str]:
+    done = []
+    for path in (*HARD_CODED_DIRS, str(DATA)):
+        if path not in baseline and os.path.lexists(path):
+            shutil.rmtree(path, ignore_errors=True)
+            done.append(f"removed {path}")
+    return done
+
+
+# -- plumbing -------------------------------------------------------------------------------
+
+
+def _lines(
+    argv: list[str], field: int | None = None, fields: tuple[int, ...] | None = None
+) -> list[str]:
+    out = subprocess.run(argv, capture_output=True, text=True).stdout
+    lines = [line for line in out.splitlines() if line.strip()]
+    if field is not None:
+        return [line.split()[field].rstrip(":") for line in lines if len(line.split()) > field]
+    if fields is not None:
+        return [" ".join(line.split()[i] for i in fields) for line in lines]
+    return lines
