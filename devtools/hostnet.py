@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterable
@@ -29,10 +30,14 @@ DATA = Path("/var/lib/storefleet-node")
 BRIDGE = "sf-br0"
 POD_CIDR = "10.244.0.0/24"
 NODE_IP = "10.244.0.1"
-# Paths the runtime or the kubelet write outside the node's own directories.
+# Paths a kubelet, containerd or the CNI plugins may create outside the node's own
+# directories. A path that was not there before the node started is removed with all it
+# holds; one that was (another runtime on the machine) keeps everything but the node's
+# own files: dead shim sockets in /run/containerd/s, and CNI results named after the
+# node's network in /var/lib/cni. The node keeps runc's state and its pods' network
+# namespaces under its own state directory (see devtools/node_config.py).
 HARD_CODED_DIRS = (
     "/run/containerd",
-    "/var/run/netns",
     "/var/lib/cni",
     "/var/log/pods",
     "/var/log/containers",
@@ -43,6 +48,10 @@ HARD_CODED_DIRS = (
     "/var/lib/containerd",
     "/var/lib/rancher",
 )
+CNI_NETWORK = "storefleet"
+# Where a node's mounts can be: what the snapshot compares (builds and others' containers
+# elsewhere on the machine come and go on their own).
+MOUNT_SCOPE = (str(STATE), str(DATA), *HARD_CODED_DIRS, "/run/netns", "/sys/fs/cgroup")
 SYSCTLS = (
     "net.ipv4.ip_forward",
     "net.ipv4.conf.all.forwarding",
@@ -66,7 +75,7 @@ SYSCTLS = (
 )
 # Firewall chains, ipsets and rules of kube-proxy, kube-router, the kubelet and CNI.
 FIREWALL_MARKS = ("KUBE-", "CNI-", "kube-router", BRIDGE, POD_CIDR.rsplit(".", 2)[0] + ".")
-CGROUP_ROOTS = ("kubepods", "k8s.io", "storefleet-node")
+CGROUP_ROOTS = ("kubepods",)
 
 
 def snapshot() -> dict[str, Any]:
@@ -74,11 +83,14 @@ def snapshot() -> dict[str, Any]:
     return {
         "links": sorted(_lines(["ip", "-o", "link", "show"], field=1)),
         "addresses": sorted(_lines(["ip", "-o", "addr", "show"], fields=(1, 3))),
-        "routes": sorted(_lines(["ip", "route", "show", "table", "all"])),
+        "routes": sorted(
+            _lines(["ip", "route", "show", "table", "all"])
+            + _lines(["ip", "-6", "route", "show", "table", "all"])
+        ),
         "netns": sorted(_lines(["ip", "netns", "list"], field=0)),
         "nft": _nft_text(),
         "ipsets": sorted(_lines(["ipset", "list", "-n"])),
-        "mounts": sorted(_mount_points()),
+        "mounts": sorted(p for p in _mount_points() if _within(p, MOUNT_SCOPE)),
         "sysctls": {key: read_sysctl(key) for key in SYSCTLS if read_sysctl(key) is not None},
         "dirs": sorted(d for d in HARD_CODED_DIRS if os.path.lexists(d)),
         "cgroups": sorted(_cgroups()),
@@ -86,10 +98,34 @@ def snapshot() -> dict[str, Any]:
     }
 
 
+def other_node(baseline: dict[str, Any]) -> str:
+    """What in `baseline` shows another Kubernetes node on the machine (its firewall
+    chains or its pods' cgroups), which a second kubelet and kube-proxy would fight
+    with; empty when there is none."""
+    if "KUBE-" in baseline["nft"]:
+        return "kube-proxy's or kube-router's firewall chains (KUBE-*)"
+    if baseline["cgroups"]:
+        return f"a kubelet's pod cgroups ({', '.join(baseline['cgroups'][:2])})"
+    return ""
+
+
 def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """What differs between two snapshots, key by key (empty when the host is as it was)."""
-    return {key: {"before": before[key], "after": after.get(key)} for key in before
-            if before[key] != after.get(key)}  # fmt: skip
+    """What differs between two snapshots, key by key (empty when the host is as it was):
+    for lists what was added and removed, for the rest both values."""
+    diff: dict[str, Any] = {}
+    for key, old in before.items():
+        new = after.get(key)
+        if old == new:
+            continue
+        if isinstance(old, list) and isinstance(new, list):
+            diff[key] = {"added": sorted(set(new) - set(old)),
+                         "removed": sorted(set(old) - set(new))}  # fmt: skip
+        elif isinstance(old, dict) and isinstance(new, dict):
+            diff[key] = {k: {"before": old.get(k), "after": new.get(k)}
+                         for k in old.keys() | new.keys() if old.get(k) != new.get(k)}  # fmt: skip
+        else:
+            diff[key] = {"before": old, "after": new}
+    return diff
 
 
 def restore(baseline: dict[str, Any]) -> list[str]:
@@ -98,12 +134,11 @@ def restore(baseline: dict[str, Any]) -> list[str]:
     done: list[str] = []
     done += _kill_node_processes()
     done += _unmount(baseline["mounts"])
-    done += _remove_netns(baseline["netns"])
     done += _remove_links()
     done += _remove_firewall(baseline["nft"])
     done += _remove_ipsets(baseline["ipsets"])
     done += restore_sysctls(baseline["sysctls"])
-    done += _remove_cgroups()
+    done += _remove_cgroups(baseline["cgroups"])
     done += _remove_dirs(baseline["dirs"])
     return done
 
@@ -183,9 +218,12 @@ def _mount_points() -> list[str]:
     return points
 
 
-def _ours(path: str) -> bool:
-    roots = (str(STATE), str(DATA), *HARD_CODED_DIRS, "/run/netns")
+def _within(path: str, roots: Iterable[str]) -> bool:
     return any(path == root or path.startswith(root + "/") for root in roots)
+
+
+def _ours(path: str) -> bool:
+    return _within(path, (str(STATE), str(DATA)))
 
 
 def _unmount(baseline: list[str]) -> list[str]:
@@ -199,13 +237,6 @@ def _unmount(baseline: list[str]) -> list[str]:
                 subprocess.run(["umount", "-l", point], capture_output=True)
             done.append(f"unmounted {point}")
     return done
-
-
-def _remove_netns(baseline: list[str]) -> list[str]:
-    names = [n for n in _lines(["ip", "netns", "list"], field=0) if n not in baseline]
-    for name in names:
-        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
-    return [f"deleted netns {n}" for n in names]
 
 
 def _remove_links() -> list[str]:
@@ -325,12 +356,12 @@ def _cgroups() -> list[str]:
     return [f"{h.name}/{r}" for h in _hierarchies() for r in CGROUP_ROOTS if (h / r).exists()]
 
 
-def _remove_cgroups() -> list[str]:
+def _remove_cgroups(baseline: list[str]) -> list[str]:
     done = []
     for hierarchy in _hierarchies():
         for root in CGROUP_ROOTS:
             top = hierarchy / root
-            if not top.exists():
+            if not top.exists() or f"{hierarchy.name}/{root}" in baseline:
                 continue
             for path in sorted(top.rglob("*"), key=lambda p: len(p.parts), reverse=True):
                 if path.is_dir():
@@ -348,7 +379,35 @@ def _remove_dirs(baseline: list[str]) -> list[str]:
         if path not in baseline and os.path.lexists(path):
             shutil.rmtree(path, ignore_errors=True)
             done.append(f"removed {path}")
+    done += _remove_own_files(baseline)
     return done
+
+
+def _remove_own_files(baseline: list[str]) -> list[str]:
+    """In directories another runtime on the machine also uses: only the node's files."""
+    done = []
+    if "/run/containerd" in baseline:
+        for sock in Path("/run/containerd/s").glob("*"):
+            if _dead_socket(sock):
+                sock.unlink(missing_ok=True)
+                done.append(f"removed dead shim socket {sock}")
+    if "/var/lib/cni" in baseline:
+        for result in Path("/var/lib/cni").glob(f"results/{CNI_NETWORK}-*"):
+            result.unlink(missing_ok=True)
+            done.append(f"removed {result}")
+    return done
+
+
+def _dead_socket(path: Path) -> bool:
+    """A unix socket nobody listens on any more (a shim that was killed)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False
+    return False
 
 
 # -- plumbing -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,9 +110,13 @@ def node_binaries() -> dict[str, Path]:
     return {name: Path(path) for name, path in pairs}
 
 
-def start_real_cluster(workdir: Path, ingress_port: int = INGRESS_PORT) -> RealCluster:
+def start_real_cluster(
+    workdir: Path, ingress_port: int = INGRESS_PORT, images: Sequence[str] | None = None
+) -> RealCluster:
     """Claim the machine, start a control plane and the real node; return once the node
-    is Ready and DNS, volumes, NetworkPolicy and Ingress all answer."""
+    is Ready and DNS, volumes, NetworkPolicy and Ingress all answer. The node's own images
+    are built if need be; of the others, the newest archive built of each is imported,
+    or only of those named in `images`."""
     binaries = node_binaries()
     bin_dir = ensure_binaries()
     _claim(workdir)
@@ -122,7 +126,7 @@ def start_real_cluster(workdir: Path, ingress_port: int = INGRESS_PORT) -> RealC
             workdir, bin_dir, nodes=0, real_node=NodeIdentity(NODE_NAME, LAYOUT.ip)
         )
         cluster.start()
-        _Agents(cluster, binaries, ingress_port).start()
+        _Agents(cluster, binaries, ingress_port, images).start()
     except BaseException:
         stop_real_cluster()
         raise
@@ -137,7 +141,7 @@ def stop_real_cluster() -> list[str]:
     owner = _read_json(OWNER)
     pid_dir = hostnet.STATE / "pids"
     pids = [int(f.read_text()) for f in pid_dir.glob("*.pid")] if pid_dir.exists() else []
-    procs.stop_pids([pid for pid in pids if _is_agent(pid)])
+    procs.stop_pids([pid for pid in pids if _is_agent(pid)], timeout=3)
     if owner.get("cluster_dir"):
         stop_recorded(Path(owner["cluster_dir"]))
     baseline = _read_json(BASELINE)
@@ -169,7 +173,12 @@ def _claim(workdir: Path) -> None:
         hostnet.STATE.mkdir(parents=True)
     except FileExistsError:
         raise NodeError("another real node is starting on this machine right now") from None
-    BASELINE.write_text(json.dumps(hostnet.snapshot()))
+    baseline = hostnet.snapshot()
+    BASELINE.write_text(json.dumps(baseline))
+    other = hostnet.other_node(baseline)
+    if other:
+        shutil.rmtree(hostnet.STATE, ignore_errors=True)
+        raise NodeError(f"this machine already has a Kubernetes node of someone else's: {other}")
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     OWNER.write_text(json.dumps({"cluster_dir": str(workdir.resolve()), "started": started}))
 
@@ -204,8 +213,15 @@ def _read_json(path: Path) -> dict[str, Any]:
 class _Agents:
     """Starts the node's processes in order, each waited for before the next."""
 
-    def __init__(self, cluster: LocalCluster, binaries: dict[str, Path], ingress_port: int):
+    def __init__(
+        self,
+        cluster: LocalCluster,
+        binaries: dict[str, Path],
+        ingress_port: int,
+        images: Sequence[str] | None,
+    ) -> None:
         self.cluster = cluster
+        self.images = images
         self.binaries = binaries
         self.ingress_port = ingress_port
         self.state = LAYOUT.state
@@ -265,8 +281,13 @@ class _Agents:
     def _import_images(self) -> None:
         from devtools import images
 
-        images.build_images(NODE_IMAGES)
-        images.import_images(str(LAYOUT.containerd_socket))
+        # The node's own images are built if need be; the rest as `just images` left them.
+        latest = images.latest_archives()
+        if self.images is not None:
+            wanted = {images.recipe(name).name for name in self.images}
+            latest = {name: path for name, path in latest.items() if name in wanted}
+        archives = {**latest, **images.build_images(NODE_IMAGES)}
+        images.import_archives(str(LAYOUT.containerd_socket), archives.values())
 
     def _kubelet(self) -> None:
         before = {key: hostnet.read_sysctl(key) for key in KUBELET_SYSCTLS}

@@ -56,7 +56,7 @@ class NodeLayout:
 
 def containerd_toml(layout: NodeLayout) -> str:
     """containerd 1.6 (Debian's package) with everything under the node's directories
-    except what it hard-codes (/run/containerd for shims and runc state)."""
+    except what it hard-codes: the shims' sockets in /run/containerd/s."""
     cri = 'plugins."io.containerd.grpc.v1.cri"'
     return f"""version = 2
 root = "{layout.data / "containerd"}"
@@ -79,6 +79,9 @@ oom_score = 0
   enable_selinux = false
   restrict_oom_score_adj = true
   max_container_log_line_size = 16384
+  # Pods' network namespaces under the node's state, not /var/run/netns, where
+  # anyone's may be.
+  netns_mounts_under_state_dir = true
 
 [{cri}.containerd]
   snapshotter = "overlayfs"
@@ -90,6 +93,8 @@ oom_score = 0
 [{cri}.containerd.runtimes.runc.options]
   SystemdCgroup = false
   BinaryName = "/usr/sbin/runc"
+  # runc's state beside the node's, not in /run/containerd/runc.
+  Root = "{layout.state / "runc"}"
 
 [{cri}.cni]
   bin_dir = "/usr/lib/cni"

@@ -24,7 +24,9 @@ REASON = "the real node needs root (network interfaces, mounts, firewall rules)"
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
     if os.geteuid() != 0:
         pytest.skip(REASON)
-    real = start_real_cluster(tmp_path_factory.mktemp("real-cluster"))
+    # The node's own images only (pause, CoreDNS, the toolbox): tests that need others
+    # import them with `devtools.images.import_images`.
+    real = start_real_cluster(tmp_path_factory.mktemp("real-cluster"), images=())
     try:
         yield real
     finally:

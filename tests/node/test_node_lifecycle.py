@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason=REASON)
 
 
 def _start(tmp_path: Path, name: str) -> RealCluster:
-    return start_real_cluster(tmp_path / name)
+    return start_real_cluster(tmp_path / name, images=())
 
 
 def _node_ready(kubectl: Kubectl) -> bool:

