@@ -5,8 +5,10 @@ outlive that directory."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,3 +207,22 @@ def write_node_pki(cluster: Pki, directory: Path, node_name: str, node_ip: str) 
         _write_cert(cert_path, cert)
         _write_key(key_path, key)
     return node
+
+
+def kubeconfig(server: str, ca_cert: Path, cert: Path, key: Path, user: str) -> str:
+    """A kubeconfig with the certificates embedded (JSON, which every reader accepts)."""
+
+    def b64(path: Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "storefleet", "cluster": {
+            "server": server, "certificate-authority-data": b64(ca_cert)}}],
+        "users": [{"name": user, "user": {
+            "client-certificate-data": b64(cert), "client-key-data": b64(key)}}],
+        "contexts": [{"name": "storefleet", "context": {"cluster": "storefleet", "user": user}}],
+        "current-context": "storefleet",
+    }  # fmt: skip
+    return json.dumps(config, indent=2)

@@ -10,7 +10,6 @@ Everything listens on 127.0.0.1 at free ports, so several clusters can run side 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import json
 import shutil
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools import procs
-from devtools.certs import NodePki, Pki, write_node_pki, write_pki
+from devtools.certs import NodePki, Pki, kubeconfig, write_node_pki, write_pki
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO / "scripts" / "build-cluster-bins.sh"
@@ -290,26 +289,9 @@ class LocalCluster:
         return self._tls_context
 
     def _write_kubeconfig(self) -> None:
-        def b64(path: Path) -> str:
-            return base64.b64encode(path.read_bytes()).decode()
-
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "storefleet", "cluster": {
-                "server": self.server, "certificate-authority-data": b64(self._pki.ca_cert),
-            }}],
-            "users": [{"name": "admin", "user": {
-                "client-certificate-data": b64(self._pki.admin_cert),
-                "client-key-data": b64(self._pki.admin_key),
-            }}],
-            "contexts": [{"name": "storefleet", "context": {
-                "cluster": "storefleet", "user": "admin",
-            }}],
-            "current-context": "storefleet",
-        }  # fmt: skip
-        # JSON is YAML, and every kubeconfig reader accepts it.
-        self.kubeconfig.write_text(json.dumps(config, indent=2))
+        pki = self._pki
+        text = kubeconfig(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key, "admin")
+        self.kubeconfig.write_text(text)
         self.kubeconfig.chmod(0o600)
 
 

@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from devtools import procs
+
 # Where the node keeps its state: sockets and runtime state on tmpfs, images, pods'
 # volumes and the kubelet's root on disk. One node per machine, so fixed paths.
 STATE = Path("/run/storefleet-node")
@@ -195,17 +197,9 @@ def _kill_node_processes() -> list[str]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(pid) for pid, _ in victims):
+    while time.monotonic() < deadline and any(procs.alive(pid) for pid, _ in victims):
         time.sleep(0.05)
     return [f"killed {name} ({pid})" for pid, name in victims]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 # -- mounts, namespaces, links ---------------------------------------------------------------

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools import hostnet, node_addons, procs
+from devtools.certs import kubeconfig
 from devtools.cluster import (
     REPO,
     SERVICE_RANGE,
@@ -44,7 +45,6 @@ from devtools.node_config import (
     cni_conflist,
     containerd_toml,
     kube_proxy_config,
-    kubeconfig,
     kubelet_config,
 )
 

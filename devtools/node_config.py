@@ -18,8 +18,6 @@ docs/real-node.md of the shared notes):
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,22 +200,3 @@ def kube_proxy_config(layout: NodeLayout, kubeconfig: Path) -> dict[str, Any]:
             "tcpCloseWaitTimeout": "0s",
         },
     }
-
-
-def kubeconfig(server: str, ca_cert: Path, cert: Path, key: Path, user: str) -> str:
-    """A kubeconfig with the certificates embedded (JSON, which every reader accepts)."""
-
-    def b64(path: Path) -> str:
-        return base64.b64encode(path.read_bytes()).decode()
-
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "storefleet", "cluster": {
-            "server": server, "certificate-authority-data": b64(ca_cert)}}],
-        "users": [{"name": user, "user": {
-            "client-certificate-data": b64(cert), "client-key-data": b64(key)}}],
-        "contexts": [{"name": "storefleet", "context": {"cluster": "storefleet", "user": user}}],
-        "current-context": "storefleet",
-    }  # fmt: skip
-    return json.dumps(config, indent=2)
