@@ -9,7 +9,9 @@
 # Started as root it prepares the directories and drops to the postgres user (999); as
 # any other uid (Kubernetes runAsUser) it needs only PGDATA, /var/run/postgresql and /tmp
 # writable, so the root filesystem may be read-only. Passwords are never logged and never
-# appear on a command line.
+# appear on a command line. A POSTGRES_USER that Postgres cannot take as the owner of
+# extensions is refused before initdb, which would fail on it only after logging the
+# password.
 set -Eeuo pipefail
 
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
@@ -71,6 +73,15 @@ check_minimum_env() {
 	if [ "$POSTGRES_HOST_AUTH_METHOD" = trust ]; then
 		log "WARNING: POSTGRES_HOST_AUTH_METHOD=trust lets anyone who reaches the port in without a password"
 	fi
+	# initdb's superuser owns the extensions it creates, and Postgres takes no owner name
+	# with any of "$'\, "--", "/*", "*/" or a line break: initdb would fail on it, as
+	# upstream's does, but only after logging its ALTER USER statement, password and all.
+	case "$POSTGRES_USER" in
+	*[\"\$\'\\]* | *--* | */\** | *\*/* | *$'\n'* | *$'\r'*)
+		log "POSTGRES_USER may not contain any of \"\$'\\, \"--\", \"/*\", \"*/\" or a line break (Postgres refuses it as the owner of extensions)"
+		exit 1
+		;;
+	esac
 }
 
 # initdb looks the current uid up in /etc/passwd; an arbitrary uid (Kubernetes
