@@ -3,7 +3,7 @@
 Starts the control plane with the real worker node (devtools/node.py) and measures:
 
 - start: from nothing to the node Ready with DNS, volumes, NetworkPolicy and Ingress
-  answering (`start_real_cluster`), and stop (`stop_real_cluster`, host put back);
+  answering (`start_real_cluster`, the node's own images imported), and stop (`stop_real_cluster`, host put back);
 - pod start: create to Running for one toolbox pod at a time, N times (default 20),
   median and max, and N pods created at once until all are Running; with the same
   client, the create-and-delete round trip of a ConfigMap as the API's own baseline;
@@ -30,12 +30,24 @@ from tests.node.conftest import Kubectl, toolbox_pod
 OUT = Path(__file__).resolve().parents[2] / ".run" / "bench" / "node.json"
 
 
+# Small requests: the node has two cores, and twenty pods of the tests' size do not fit.
+SMALL = {"resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
+                       "limits": {"cpu": "100m", "memory": "32Mi"}}}  # fmt: skip
+
+
+def bench_pod(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return toolbox_pod(name, "default", ["sleep", "3600"], labels, container=dict(SMALL))
+
+
 def pod_start(kubectl: Kubectl, name: str) -> float:
     started = time.monotonic()
-    kubectl.apply(toolbox_pod(name, "default", ["sleep", "3600"]))
+    kubectl.apply(bench_pod(name))
     while kubectl.get("pod", name)["status"].get("phase") != "Running":
+        _bounded(started)
         time.sleep(0.02)
-    return time.monotonic() - started
+    took = time.monotonic() - started
+    kubectl("delete", "pod", name, "--wait=false")
+    return took
 
 
 def api_round_trip(kubectl: Kubectl, name: str) -> float:
@@ -44,6 +56,11 @@ def api_round_trip(kubectl: Kubectl, name: str) -> float:
                    "metadata": {"name": name, "namespace": "default"}})  # fmt: skip
     kubectl.get("configmap", name)
     return time.monotonic() - started
+
+
+def _bounded(started: float, limit: float = 120.0) -> None:
+    if time.monotonic() - started > limit:
+        raise TimeoutError(f"pods not Running after {limit:.0f}s")
 
 
 def memory() -> dict[str, float]:
@@ -64,7 +81,9 @@ def main() -> None:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         started = time.monotonic()
-        real = start_real_cluster(Path(tmp) / "cluster")
+        # The node's own images only: importing the others (`just cluster-up real`
+        # imports every archive built) adds their import time, medusa's above all.
+        real = start_real_cluster(Path(tmp) / "cluster", images=())
         figures["node_start_s"] = round(time.monotonic() - started, 2)
         try:
             kubectl = Kubectl(real.kubeconfig)
@@ -87,13 +106,9 @@ def main() -> None:
 
 def burst_labelled(kubectl: Kubectl, count: int) -> float:
     started = time.monotonic()
-    pods = []
-    for i in range(count):
-        pod = toolbox_pod(f"burst-{i}", "default", ["sleep", "3600"])
-        pod["metadata"]["labels"] = {"bench": "burst"}
-        pods.append(pod)
-    kubectl.apply(*pods)
+    kubectl.apply(*(bench_pod(f"burst-{i}", {"bench": "burst"}) for i in range(count)))
     while True:
+        _bounded(started)
         items = kubectl.get("pods", "-l", "bench=burst")["items"]
         if len(items) == count and all(p["status"].get("phase") == "Running" for p in items):
             return time.monotonic() - started
