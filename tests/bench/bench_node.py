@@ -3,7 +3,8 @@
 Starts the control plane with the real worker node (devtools/node.py) and measures:
 
 - start: from nothing to the node Ready with DNS, volumes, NetworkPolicy and Ingress
-  answering (`start_real_cluster`, the node's own images imported), and stop (`stop_real_cluster`, host put back);
+  answering (`start_real_cluster`, the node's own images imported), and stop
+  (`stop_real_cluster`, host put back);
 - pod start: create to Running for one toolbox pod at a time, N times (default 20),
   median and max, and N pods created at once until all are Running; with the same
   client, the create-and-delete round trip of a ConfigMap as the API's own baseline;
