@@ -35,16 +35,11 @@ def _namespace(kubectl: Kubectl) -> str:
 def _web(kubectl: Kubectl, namespace: str) -> None:
     """A web pod and its Service `web` (port 80 -> 8080), and a client pod."""
     kubectl.apply(
-        toolbox_pod("web", namespace, WEB, **_copy(TMP)),
+        toolbox_pod("web", namespace, WEB, **TMP),
         toolbox_pod("client", namespace, ["sleep", "3600"]),
         _service("web", namespace, {"app": "web"}, 80, 8080),
     )
     kubectl.wait_ready(namespace, "web", "client")
-
-
-def _copy(spec: dict[str, Any]) -> dict[str, Any]:
-    return {key: dict(value) if isinstance(value, dict) else list(value)
-            for key, value in spec.items()}  # fmt: skip
 
 
 def _service(name: str, namespace: str, selector: dict[str, str], port: int,
@@ -148,11 +143,11 @@ def test_a_claim_of_the_default_storage_class_keeps_its_data_across_a_pod_restar
               "container": {"volumeMounts": [{"name": "data", "mountPath": "/data"}]},
               "securityContext": {"fsGroup": 65532}}  # fmt: skip
     writer = ["sh", "-c", "echo kept > /data/proof && sleep 3600"]
-    kubectl.apply(claim, toolbox_pod("writer", namespace, writer, **_copy(volume)))
+    kubectl.apply(claim, toolbox_pod("writer", namespace, writer, **volume))
     kubectl.wait_ready(namespace, "writer")
     kubectl("delete", "pod", "writer", "-n", namespace, "--wait=true")
 
-    kubectl.apply(toolbox_pod("reader", namespace, ["sleep", "3600"], **_copy(volume)))
+    kubectl.apply(toolbox_pod("reader", namespace, ["sleep", "3600"], **volume))
     kubectl.wait_ready(namespace, "reader")
     done = kubectl.exec(namespace, "reader", "cat", "/data/proof")
 
