@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -148,6 +149,29 @@ def stop_real_cluster() -> list[str]:
     done = hostnet.restore(baseline) if baseline else []
     shutil.rmtree(hostnet.STATE, ignore_errors=True)
     return done
+
+
+def kill_agent(name: str) -> Callable[[], None]:
+    """SIGKILL the node's agent `name` (`kubelet`, `containerd`, ...), as a crash would;
+    return what starts it again with the same command line, environment and log. Pods
+    keep running meanwhile (their shims belong to containerd)."""
+    pid_file = hostnet.STATE / "pids" / f"{name}.pid"
+    pid = int(pid_file.read_text())
+    if not _is_agent(pid):
+        raise NodeError(f"{name} is not running (pid {pid})")
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    environ = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
+    env = dict(item.split("=", 1) for item in environ if "=" in item)
+    os.kill(pid, signal.SIGKILL)
+    while procs.alive(pid):
+        time.sleep(0.05)
+    log = Path(_read_json(OWNER).get("cluster_dir", hostnet.STATE)) / "logs" / "node" / f"{name}.log"
+
+    def start_again() -> None:
+        proc = procs.start(argv, log, env=env, cwd=hostnet.STATE)
+        pid_file.write_text(str(proc.pid))
+
+    return start_again
 
 
 def running() -> dict[str, Any] | None:

@@ -21,7 +21,6 @@ from typing import Any
 import yaml
 
 from devtools.cluster import ensure_binaries
-from devtools.images import reference
 from services.provisioner.engines import ENGINES
 from services.provisioner.render import RELEASE, chart_values
 from services.provisioner.settings import PRIVATE_CIDRS
@@ -44,10 +43,6 @@ CLUSTER = Cluster(
     country="DE",
     currency="EUR",
 )
-ENGINE_IMAGES = {
-    "medusa": {"medusa": "medusa", "postgres": "postgres", "redis": "redis"},
-    "woocommerce": {"mariadb": "mariadb"},
-}
 
 
 @cache
@@ -72,14 +67,13 @@ def template(chart: Path, namespace: str, values_files: Sequence[Path], values: 
 def engine(chart: str, namespace: str, slug: str, **values: Any) -> list[Manifest]:
     """An engine chart as the provisioner renders it for store `slug`: its per-store
     values (`services.provisioner.render.chart_values`) with Ingresses on Traefik and
-    the local profile, plus the storefleet/* images and any further `values` (merged
-    one level deep)."""
+    the local profile (whose images are the storefleet/* ones), plus any further
+    `values` (merged one level deep)."""
     data = {"name": f"Shop {slug}", "slug": slug, "engine": chart, "plan": "small",
             "owner": "user-1", "namespace": namespace}  # fmt: skip
     event = new_event("requested", str(uuid.uuid4()), data, actor="user-1", correlation_id="t")
     spec = store_spec(event, CLUSTER, DEFAULT_PLANS, ENGINES)  # type: ignore[arg-type]
     store = chart_values(spec, CLUSTER)
-    store["images"] = {key: reference(name) for key, name in ENGINE_IMAGES[chart].items()}
     for key, value in values.items():
         store[key] = {**store.get(key, {}), **value} if isinstance(value, dict) else value
     directory = ENGINE_CHARTS / chart
@@ -88,17 +82,8 @@ def engine(chart: str, namespace: str, slug: str, **values: Any) -> list[Manifes
 
 
 def platform(namespace: str) -> list[Manifest]:
-    """The platform chart with values-local.yaml, its images the storefleet/* ones and
-    its Ingresses on Traefik."""
-    repository, tag = reference("platform").rsplit(":", 1)
-    values = {
-        "image": {"repository": repository, "tag": tag},
-        "nats": {"image": reference("nats")},
-        "postgres": {"image": reference("postgres")},
-        "dashboard": {"ingress": {"className": "traefik"}},
-        "stores": {"ingressClass": "traefik", "ingressNamespace": "kube-system"},
-    }
-    return template(CHART, namespace, [CHART / "values-local.yaml"], values, "storefleet")
+    """The platform chart with values-local.yaml as it is."""
+    return template(CHART, namespace, [CHART / "values-local.yaml"], {}, "storefleet")
 
 
 def pick(manifests: Sequence[Manifest], *refs: str) -> list[Manifest]:

@@ -1,0 +1,183 @@
+"""The platform as an operator installs it and a shop owner uses it, on a real cluster.
+
+`install` runs `helm install --wait -f values-local.yaml` into a namespace enforcing Pod
+Security `restricted`; `add_user` runs `users add` with `kubectl exec`, as
+docs/operations.md says. `Gateway` is the REST API and the live stream through the
+ingress controller at the dashboard's host, signed in as one user with an API token;
+`Watch` follows the stream and hands out each store's outcome. `shop` is a session on a
+store's own host through the same ingress controller.
+
+Used by the tests in this package and by `just bench stores`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from devtools.cluster import ensure_binaries
+from tests.chart.helm import CHART
+from tests.gateway.sse_client import Frame, next_frame
+from tests.node.conftest import Kubectl, restricted_namespace
+
+NAMESPACE = "storefleet"
+RELEASE = "storefleet"
+DASHBOARD_HOST = "storefleet.localhost"
+BASE_DOMAIN = "stores.localhost"
+VALUES_LOCAL = CHART / "values-local.yaml"
+TERMINAL = ("ready", "failed")
+
+
+def helm(kubeconfig: Path, *args: str, timeout: int = 600) -> str:
+    """The helm the tests build (scripts/build-cluster-bins.sh), against `kubeconfig`."""
+    argv = [str(ensure_binaries() / "helm"), f"--kubeconfig={kubeconfig}", *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def install(kubeconfig: Path, kubectl: Kubectl, values: Sequence[Path] = ()) -> None:
+    """The platform chart with values-local.yaml (and any further values files), every
+    pod Ready, into a namespace that enforces Pod Security `restricted`."""
+    kubectl.apply(restricted_namespace(NAMESPACE))
+    files = [arg for path in (VALUES_LOCAL, *values) for arg in ("-f", str(path))]
+    helm(kubeconfig, "install", RELEASE, str(CHART), "-n", NAMESPACE, *files,
+         "--wait", "--timeout=5m")  # fmt: skip
+
+
+def add_user(kubectl: Kubectl, name: str, *options: str) -> str:
+    """`users add` in the gateway's pod; the generated password it prints."""
+    out = kubectl("exec", "-n", NAMESPACE, f"deploy/{RELEASE}-gateway", "--",
+                  "python", "-m", "services.gateway", "users", "add", name, *options)  # fmt: skip
+    return out.strip().splitlines()[-1]
+
+
+class GatewayError(AssertionError):
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {path} answered {status}: {body[:500]}")
+        self.status = status
+
+
+@dataclass
+class Gateway:
+    """The REST API through the ingress controller, with one user's API token."""
+
+    http: aiohttp.ClientSession
+    ingress_url: str
+    token: str = ""
+
+    @classmethod
+    async def sign_in(cls, http: aiohttp.ClientSession, ingress_url: str, username: str,
+                      password: str) -> Gateway:  # fmt: skip
+        """Log in as a browser would, then mint an API token with that session."""
+        gateway = cls(http, ingress_url)
+        login = {"username": username, "password": password}
+        async with http.post(gateway.url("/api/v1/auth/login"), json=login,
+                             headers={"Host": DASHBOARD_HOST}) as resp:  # fmt: skip
+            if resp.status != 200:
+                raise GatewayError("POST", "/auth/login", resp.status, await resp.text())
+            cookie = resp.headers["Set-Cookie"].split(";", 1)[0]
+        headers = {"Host": DASHBOARD_HOST, "Cookie": cookie,
+                   "Origin": f"http://{DASHBOARD_HOST}"}  # fmt: skip
+        async with http.post(gateway.url("/api/v1/tokens"), json={"name": "tests"},
+                             headers=headers) as resp:  # fmt: skip
+            gateway.token = (await resp.json())["token"]
+        return gateway
+
+    def url(self, path: str) -> str:
+        return f"{self.ingress_url}{path}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Host": DASHBOARD_HOST, "Authorization": f"Bearer {self.token}"}
+
+    async def call(self, method: str, path: str, body: Any = None) -> Any:
+        """`/api/v1` + `path`; the JSON answer, or GatewayError on an error status."""
+        api = f"/api/v1{path}"
+        async with self.http.request(method, self.url(api), json=body,
+                                     headers=self.headers) as resp:  # fmt: skip
+            text = await resp.text()
+            if resp.status >= 400:
+                raise GatewayError(method, api, resp.status, text)
+            return json.loads(text) if text else None
+
+    async def create_store(self, name: str, engine: str = "medusa") -> dict[str, Any]:
+        return dict(await self.call("POST", "/stores", {"name": name, "engine": engine}))
+
+    async def store(self, store_id: str) -> dict[str, Any]:
+        return dict(await self.call("GET", f"/stores/{store_id}"))
+
+    async def credentials(self, store_id: str) -> dict[str, str]:
+        return dict(await self.call("GET", f"/stores/{store_id}/credentials"))
+
+    async def delete_store(self, store_id: str) -> None:
+        await self.call("DELETE", f"/stores/{store_id}")
+
+    @contextlib.asynccontextmanager
+    async def watch(self) -> AsyncIterator[Watch]:
+        """The live stream (`/api/v1/stream`), open until the block ends."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with self.http.get(self.url("/api/v1/stream"), headers=self.headers,
+                                 timeout=timeout) as resp:  # fmt: skip
+            assert resp.status == 200, await resp.text()
+            watch = Watch(resp)
+            reader = asyncio.create_task(watch.read())
+            try:
+                yield watch
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+
+
+@dataclass
+class Watch:
+    """The frames of one open stream, by store."""
+
+    resp: aiohttp.ClientResponse
+    frames: dict[str, list[Frame]] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: str = ""
+
+    async def read(self) -> None:
+        try:
+            while True:
+                frame = await next_frame(self.resp)
+                self.frames.setdefault(frame.data["store_id"], []).append(frame)
+                self.changed.set()
+        except (aiohttp.ClientError, ValueError) as error:
+            self.ended = repr(error)
+            self.changed.set()
+
+    def types(self, store_id: str) -> list[str]:
+        return [frame.event for frame in self.frames.get(store_id, [])]
+
+    async def outcome(self, store_id: str, within: float) -> Frame:
+        """The store's `ready` or `failed` frame, as soon as the stream brings it."""
+        deadline = time.monotonic() + within
+        while True:
+            for frame in self.frames.get(store_id, []):
+                if frame.event in TERMINAL:
+                    return frame
+            left = deadline - time.monotonic()
+            assert not self.ended, f"the stream ended: {self.ended}"
+            assert left > 0, f"no outcome for {store_id} in {within}s: {self.types(store_id)}"
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+
+
+def shop(slug: str) -> aiohttp.ClientSession:
+    """A session on the store's own host (`<slug>.stores.localhost`), for requests to
+    the ingress controller's address."""
+    return aiohttp.ClientSession(headers={"Host": f"{slug}.{BASE_DOMAIN}"})
