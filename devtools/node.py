@@ -165,7 +165,8 @@ def kill_agent(name: str) -> Callable[[], None]:
     os.kill(pid, signal.SIGKILL)
     while procs.alive(pid):
         time.sleep(0.05)
-    log = Path(_read_json(OWNER).get("cluster_dir", hostnet.STATE)) / "logs" / "node" / f"{name}.log"
+    cluster_dir = Path(_read_json(OWNER).get("cluster_dir", hostnet.STATE))
+    log = cluster_dir / "logs" / "node" / f"{name}.log"
 
     def start_again() -> None:
         proc = procs.start(argv, log, env=env, cwd=hostnet.STATE)

@@ -68,13 +68,13 @@ def test_every_platform_pod_runs_ready_under_restricted_with_a_read_only_root(
 async def test_the_dashboard_and_the_api_answer_through_the_ingress_at_the_dashboard_host(
     target: Target, owner: Gateway
 ) -> None:
+    dashboard = {"Host": "storefleet.localhost"}
     async with aiohttp.ClientSession() as http:
-        async with http.get(target.ingress_url + "/", headers={"Host": "storefleet.localhost"}) as r:
+        async with http.get(target.ingress_url + "/", headers=dashboard) as r:
             page = await r.text()
             assert r.status == 200 and r.content_type == "text/html"
             assert '<div id="root">' in page
-        async with http.get(target.ingress_url + "/readyz",
-                            headers={"Host": "storefleet.localhost"}) as r:  # fmt: skip
+        async with http.get(target.ingress_url + "/readyz", headers=dashboard) as r:
             assert json.loads(await r.text())["checks"] == {"postgres": True, "nats": True}
         async with http.get(target.ingress_url + "/", headers={"Host": "elsewhere.localhost"}) as r:
             assert r.status == 404  # the ingress routes by host, and this one is nobody's
