@@ -17,7 +17,7 @@ import contextlib
 import json
 import subprocess
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,12 +162,14 @@ class Watch:
     def types(self, store_id: str) -> list[str]:
         return [frame.event for frame in self.frames.get(store_id, [])]
 
-    async def outcome(self, store_id: str, within: float) -> Frame:
-        """The store's `ready` or `failed` frame, as soon as the stream brings it."""
+    async def outcome(self, store_id: str, within: float, events: Sequence[str] = TERMINAL
+                      ) -> Frame:  # fmt: skip
+        """The store's first frame of one of `events` (by default `ready` or `failed`), as
+        soon as the stream brings it."""
         deadline = time.monotonic() + within
         while True:
             for frame in self.frames.get(store_id, []):
-                if frame.event in TERMINAL:
+                if frame.event in events:
                     return frame
             left = deadline - time.monotonic()
             assert not self.ended, f"the stream ended: {self.ended}"
@@ -175,6 +177,14 @@ class Watch:
             self.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), left)
+
+
+async def until(check: Callable[[], bool], what: str, within: float) -> None:
+    """Wait for `check` (run in a thread: it may call kubectl) to hold."""
+    deadline = time.monotonic() + within
+    while not await asyncio.to_thread(check):
+        assert time.monotonic() < deadline, f"timed out after {within}s waiting for {what}"
+        await asyncio.sleep(1)
 
 
 def shop(slug: str) -> aiohttp.ClientSession:
