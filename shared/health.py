@@ -1,7 +1,10 @@
 """`/healthz`, `/readyz` and `/metrics` for the worker services (the gateway mounts the
 same handlers on its own app). Readiness is a set of named checks, each a cheap async
 call that says whether a dependency (NATS, Postgres, the API server) answers now; a
-503 body names the failing ones so an operator sees why a pod is not ready."""
+503 body names the failing ones so an operator sees why a pod is not ready. A check
+added with `required=False` names a dependency the service works on without (the
+gateway's NATS: its outbox holds events meanwhile): when it fails the service stays
+ready, status `degraded`, so the ingress keeps routing to it."""
 
 from __future__ import annotations
 
@@ -18,13 +21,16 @@ CHECK_TIMEOUT = 2.0
 class Health:
     def __init__(self) -> None:
         self.checks: dict[str, Check] = {}
+        self.optional: set[str] = set()
         self.live = True
         # False until the service has opened every resource (and so registered every
         # check): a half-started service must not look ready.
         self.started = False
 
-    def add(self, name: str, check: Check) -> None:
+    def add(self, name: str, check: Check, required: bool = True) -> None:
         self.checks[name] = check
+        if not required:
+            self.optional.add(name)
 
     async def results(self) -> dict[str, bool]:
         names = list(self.checks)
@@ -50,8 +56,11 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     health = request.app[HEALTH_KEY]
     results = await health.results()
-    ready = health.started and health.live and all(results.values())
+    failing = {name for name, ok in results.items() if not ok}
+    ready = health.started and health.live and failing <= health.optional
     status = "ready" if ready else ("not ready" if health.started else "starting")
+    if ready and failing:
+        status = "degraded"
     body = {"status": status, "checks": results}
     return web.json_response(body, status=200 if ready else 503)
 

@@ -23,9 +23,13 @@ from shared.subjects import CONSUMERS, ConsumerSpec, stores_stream
 
 
 async def open_nats(
-    runtime: Runtime, settings: CommonSettings, consumers: tuple[ConsumerSpec, ...] = CONSUMERS
+    runtime: Runtime,
+    settings: CommonSettings,
+    consumers: tuple[ConsumerSpec, ...] = CONSUMERS,
+    required: bool = True,
 ) -> tuple[NATS, JetStreamContext]:
-    """Connect, make sure the STORES stream and the consumers exist, and watch the link."""
+    """Connect, make sure the STORES stream and the consumers exist, and watch the link
+    (`required=False`: a lost link leaves the service ready, `degraded`)."""
     nc = await connect(settings, runtime.name)
     runtime.stack.push_async_callback(nc.close)
     js = nc.jetstream()
@@ -39,7 +43,7 @@ async def open_nats(
     async def connected() -> bool:
         return bool(nc.is_connected)
 
-    runtime.health.add("nats", connected)
+    runtime.health.add("nats", connected, required=required)
     return nc, js
 
 

@@ -8,7 +8,9 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -157,6 +159,45 @@ async def test_a_lost_nats_shows_in_readyz_and_heals_when_nats_returns(
             proc.kill()
             await proc.wait()
         nats.stop()
+
+
+async def test_the_gateway_stays_ready_while_nats_is_down_and_ready_again_after(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    """Its outbox holds the events, so a NATS restart must not take it out of the
+    ingress's endpoints (`degraded`, 200); Postgres stays required."""
+    nats = LocalNats(tmp_path / "nats")
+    nats.start()
+    port = procs.free_port()
+    database_url = await postgres_server.create_database()
+    env = {**os.environ, "STOREFLEET_NATS_URL": nats.url, "STOREFLEET_HTTP_PORT": str(port),
+           "STOREFLEET_DATABASE_URL": database_url}  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.gateway", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert (await wait_for_readiness(port, 200))["status"] == "ready"
+        nats.stop()
+        body = await _wait_for_body(port, lambda b: b["checks"].get("nats") is False)
+        assert body == {"status": "degraded", "checks": {"postgres": True, "nats": False}}
+        nats.start()
+        await _wait_for_body(port, lambda b: b["status"] == "ready")
+    finally:
+        proc.kill()
+        await proc.wait()
+        nats.stop()
+
+
+async def _wait_for_body(port: int, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        status, body = await readyz(port)
+        if wanted(body):
+            assert status == 200, body
+            return body
+        assert asyncio.get_running_loop().time() < deadline, body
+        await asyncio.sleep(0.2)
 
 
 @pytest.mark.parametrize("service", ["gateway", "auditor"])

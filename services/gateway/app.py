@@ -166,7 +166,9 @@ async def open_pool(runtime: Runtime, settings: GatewaySettings) -> asyncpg.Pool
 
 async def main(settings: GatewaySettings, runtime: Runtime) -> None:
     pool = await open_pool(runtime, settings)
-    nc, js = await open_nats(runtime, settings, consumers=())
+    # Without NATS the API still serves and takes requests (the outbox holds their
+    # events), so a NATS restart must not take the dashboard out of the ingress.
+    nc, js = await open_nats(runtime, settings, consumers=(), required=False)
     app = build_app(settings, pool, nc, js, runtime.health)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_grace_seconds)
     await runner.setup()
