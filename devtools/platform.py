@@ -10,9 +10,14 @@ ready. It prints the dashboard's URL, the administrator's credentials and how to
 and writes `.run/env` (one KEY=value a line) so scripts can drive the running platform.
 Ctrl-C, SIGTERM or `just down` stops everything it started.
 
-On the local control plane, which has no storage driver, a stand-in binds each volume
-claim of the StorageClass `storefleet-local` to a fresh hostPath volume, as a real
-provisioner would, so store pods with volumes get scheduled.
+Where the machine can run containers (root, containerd and runc installed, no other
+real node running), the control plane gets this machine's real worker node
+(devtools/node.py) with the store images `just images` builds, and stores really run:
+each answers at http://<slug>.stores.localhost:<ingress port>/ through its Traefik.
+Elsewhere, or with STOREFLEET_LOCAL_NODE=kwok, it has simulated (kwok) nodes, whose pods
+never start, and the banner says why. There, with no storage driver either, a stand-in
+binds each volume claim of the StorageClass `storefleet-local` to a fresh hostPath
+volume, as a real provisioner would, so store pods with volumes get scheduled.
 
 Also used by tests/web (the dashboard's build) and `just web` (`... platform web`).
 """
@@ -37,13 +42,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools import procs
+from devtools import images, node, procs
 from devtools.cluster import LocalCluster, ensure_binaries, stop_recorded
 from devtools.nats import LocalNats
 from devtools.postgres import LocalPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = ROOT / ".run"
+RUN = Path(os.environ.get("STOREFLEET_RUN_DIR") or ROOT / ".run")
 PIDFILE = RUN / "platform.pid"
 ADMIN_FILE = RUN / "admin.json"
 CLUSTER_DIR = RUN / "platform-cluster"
@@ -51,6 +56,8 @@ WEB = ROOT / "web"
 SERVICES = ("gateway", "provisioner", "reaper", "auditor")
 WEB_SOURCES = ("src", "index.html", "package.json", "package-lock.json", "vite.config.ts")
 STORAGE_CLASS = "storefleet-local"
+# What the engine charts' values-local.yaml run (WordPress cannot be built here).
+STORE_IMAGES = ("medusa", "postgres", "mariadb", "redis")
 READY_TIMEOUT = 120.0
 
 
@@ -238,6 +245,34 @@ def _volume_for(claim: dict[str, object]) -> dict[str, object]:
     }
 
 
+# -- a real node for the stores ---------------------------------------------------------
+
+
+def real_node_unavailable() -> str | None:
+    """Why stores cannot run for real on this machine, or None when they can."""
+    if os.environ.get("STOREFLEET_LOCAL_NODE", "") == "kwok":
+        return "STOREFLEET_LOCAL_NODE=kwok"
+    if os.geteuid() != 0:
+        return "the real node needs root"
+    missing = [tool for tool in ("containerd", "runc") if shutil.which(tool) is None]
+    if missing:
+        return f"{' and '.join(missing)} not installed (scripts/bootstrap.sh installs them)"
+    owner = node.running()
+    if owner is not None:
+        return f"a real node already runs on this machine ({owner.get('cluster_dir')})"
+    return None
+
+
+class RealNode:
+    """The real node and its control plane, for `Platform.stops`."""
+
+    def __init__(self, cluster: node.RealCluster) -> None:
+        self.cluster = cluster
+
+    def stop(self) -> None:
+        node.stop_real_cluster()
+
+
 # -- the platform ------------------------------------------------------------------------
 
 
@@ -249,6 +284,8 @@ class Platform:
         self.env: dict[str, str] = {}
         self.local_cluster = False
         self.local_database = False
+        self.real_node: node.RealCluster | None = None
+        self.simulated_because = ""  # why stores run on simulated nodes, when they do
 
     def start_backends(self) -> None:
         if os.environ.get("STOREFLEET_DATABASE_URL"):
@@ -276,9 +313,19 @@ class Platform:
             self._start_cluster()
 
     def _start_cluster(self) -> None:
-        say("starting the local Kubernetes control plane (first run builds it: slow)")
         # Apart from `just cluster-up`'s .run/cluster, so neither stops the other's.
         stop_recorded(CLUSTER_DIR)  # leftovers of a run that did not stop cleanly
+        reason = real_node_unavailable()
+        if reason is None:
+            say("building the store images (first run: minutes), then starting the local "
+                "control plane with a real worker node")  # fmt: skip
+            images.build_images(STORE_IMAGES)
+            self.real_node = node.start_real_cluster(CLUSTER_DIR, images=STORE_IMAGES)
+            self.stops.append(RealNode(self.real_node))
+            self.env["KUBECONFIG"] = str(self.real_node.kubeconfig)
+            return
+        self.simulated_because = reason
+        say(f"starting the local Kubernetes control plane with simulated nodes ({reason})")
         cluster = LocalCluster(CLUSTER_DIR, ensure_binaries())
         cluster.start()
         self.stops.append(cluster)
@@ -307,6 +354,11 @@ class Platform:
         }
         if self.local_cluster:
             env["STOREFLEET_STORAGE_CLASS"] = STORAGE_CLASS
+        if self.real_node is not None:  # its Traefik, in kube-system as on k3s
+            env["STOREFLEET_INGRESS_CLASS"] = "traefik"
+            env["STOREFLEET_INGRESS_NAMESPACE"] = "kube-system"
+            env["STOREFLEET_PUBLIC_PORT"] = str(self.real_node.ingress_port)
+            env["STOREFLEET_DEFAULT_ENGINE"] = "medusa"  # WordPress cannot be pulled here
         env = {k: v for k, v in env.items() if k not in os.environ}
         port = gateway_port if name == "gateway" else procs.free_port()
         self.health[name] = f"http://127.0.0.1:{port}/readyz"
@@ -389,6 +441,15 @@ def announce(platform: Platform, admin: Admin, took: float) -> None:
             " set STOREFLEET_ADMIN_PASSWORD, or STOREFLEET_ADMIN_USER to create another"
         )
     say(f"kubeconfig: {platform.env['KUBECONFIG']}")
+    if platform.real_node is not None:
+        port = platform.real_node.ingress_port
+        say(f"stores:     run on this machine's real node, each at "
+            f"http://<slug>.stores.localhost:{port}/ (Medusa's storefront: /shop)")  # fmt: skip
+        say("            WooCommerce stores wait for WordPress's image, which cannot be "
+            "pulled here")  # fmt: skip
+    elif platform.simulated_because:
+        say(f"stores:     on simulated nodes, so nothing serves them "
+            f"({platform.simulated_because})")  # fmt: skip
     say(f"settings for scripts: {(RUN / 'env').relative_to(ROOT)}")
     say("stop with Ctrl-C here, or `just down` from another terminal")
 

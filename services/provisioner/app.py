@@ -61,6 +61,7 @@ def cluster_of(settings: ProvisionerSettings) -> Cluster:
         country=settings.store_country,
         currency=settings.store_currency,
         smtp=smtp,
+        public_port=settings.public_port,
     )
 
 

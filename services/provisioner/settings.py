@@ -32,6 +32,9 @@ class ProvisionerSettings(CommonSettings, KubeSettings):
     render_timeout_seconds: float = Field(60.0, gt=0)
 
     base_domain: str = Field("stores.localhost", description="stores answer at <slug>.<this>")
+    public_port: int | None = Field(
+        None, ge=1, le=65535, description="port in store URLs; empty: the scheme's (80/443)"
+    )
     ingress_class: str = Field("nginx", description="IngressClass of the stores' Ingresses")
     ingress_namespace: str = Field(
         "ingress-nginx", description="namespace of the ingress controller pods"

@@ -68,6 +68,7 @@ class Cluster:
     country: str
     currency: str
     smtp: Smtp | None = None
+    public_port: int | None = None  # where the ingress controller answers, when not 80/443
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,14 @@ class StoreSpec:
     def labels(self) -> dict[str, str]:
         """The labels every object of the store carries."""
         return {MANAGED_BY: PLATFORM, STORE_ID: self.store_id, ENGINE: self.engine.name}
+
+
+def store_url(host: str, tls: bool, port: int | None) -> str:
+    """What a browser opens: the ingress controller's port only when it is not the
+    scheme's own."""
+    scheme = "https" if tls else "http"
+    default = 443 if tls else 80
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def store_spec(
@@ -119,7 +128,7 @@ def store_spec(
         plan_name=data.plan,
         plan=plan,
         host=host,
-        url=f"{'https' if tls else 'http'}://{host}",
+        url=store_url(host, tls, cluster.public_port),
         tls=tls,
         request_id=event.id,
         correlation_id=event.correlation_id,

@@ -454,3 +454,13 @@ def test_the_grafana_dashboard_is_valid_json_naming_real_metrics(helm_path: Path
     assert not [q for q in queries if "@" in q]
     for name in values["monitoring"]["metrics"].values():
         assert any(name in q for q in queries), f"no panel shows {name}"
+
+
+def test_the_stores_public_port_reaches_the_provisioner_only_when_set(helm_path: Path) -> None:
+    ported = render(helm_path, "values-local.yaml", ["stores.publicPort=18080"])
+    plain = named(render(helm_path, "values-local.yaml"), "Deployment", "storefleet-provisioner")
+
+    assert _setting(ported, "provisioner", "PUBLIC_PORT") == "18080"
+    container = plain["spec"]["template"]["spec"]["containers"][0]
+    assert "STOREFLEET_PUBLIC_PORT" not in env_of(container)
+    assert "public_port" in ProvisionerSettings.model_fields

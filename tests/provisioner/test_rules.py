@@ -4,6 +4,7 @@ counts as ready, and which Kubernetes errors are worth a retry."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from services.provisioner.failures import classify, retry_delay
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.readiness import workload_state
 from services.provisioner.render import EngineRefused, Renderer, RenderError, engine_manifests
-from services.provisioner.spec import Cluster, Smtp, StoreSpec, store_spec
+from services.provisioner.spec import Cluster, Smtp, StoreSpec, store_spec, store_url
 from shared.events import new_event
 from shared.kube import Forbidden, Invalid, KubeUnavailable
 from shared.plans import DEFAULT_PLANS
@@ -299,3 +300,17 @@ def test_errors_that_clear_up_are_retried_and_refusals_are_not() -> None:
     )
     assert not classify(undecodable).temporary
     assert [retry_delay(n) for n in (1, 2, 3, 9)] == [5.0, 10.0, 20.0, 120.0]
+
+
+def test_a_store_url_names_the_ingress_port_only_when_it_is_not_the_schemes_own() -> None:
+    assert store_url("shop.stores.localhost", False, None) == "http://shop.stores.localhost"
+    assert store_url("shop.stores.localhost", False, 80) == "http://shop.stores.localhost"
+    assert store_url("a.stores.localhost", False, 18080) == "http://a.stores.localhost:18080"
+    assert store_url("a.example.com", True, 443) == "https://a.example.com"
+    assert store_url("a.example.com", True, 8443) == "https://a.example.com:8443"
+    ported = dataclasses.replace(cluster(), public_port=18080)
+    event = new_event("requested", "abc123", {"name": "Shop", "slug": "shop",
+                      "engine": "medusa", "plan": "small", "owner": "u",
+                      "namespace": "store-shop-abc123"}, actor="u", correlation_id="c")  # fmt: skip
+    made = store_spec(event, ported, DEFAULT_PLANS, ENGINES)  # type: ignore[arg-type]
+    assert (made.host, made.url) == ("shop.stores.localhost", "http://shop.stores.localhost:18080")

@@ -163,6 +163,9 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "storefleet.setting" (dict "name" "CHARTS_DIR" "value" "/app/charts/engines") }}
 {{ include "storefleet.setting" (dict "name" "ENGINE_VALUES" "value" $s.engineValues) }}
 {{ include "storefleet.setting" (dict "name" "BASE_DOMAIN" "value" $s.baseDomain) }}
+{{- if $s.publicPort }}
+{{ include "storefleet.setting" (dict "name" "PUBLIC_PORT" "value" $s.publicPort) }}
+{{- end }}
 {{ include "storefleet.setting" (dict "name" "INGRESS_CLASS" "value" $s.ingressClass) }}
 {{ include "storefleet.setting" (dict "name" "INGRESS_NAMESPACE" "value" $s.ingressNamespace) }}
 {{ include "storefleet.setting" (dict "name" "DNS_NAMESPACE" "value" $s.dnsNamespace) }}
