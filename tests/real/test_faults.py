@@ -18,6 +18,9 @@ from tests.real import platform
 from tests.real.conftest import Target
 from tests.real.platform import NAMESPACE, Gateway
 
+# Real pods on two cores: a store takes a minute, five take several.
+pytestmark = pytest.mark.timeout(1800)
+
 WITHIN = 900.0
 
 

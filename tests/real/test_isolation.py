@@ -19,6 +19,9 @@ from tests.real import platform
 from tests.real.conftest import Target
 from tests.real.platform import NAMESPACE, Gateway
 
+# Real pods on two cores: a store takes a minute, five take several.
+pytestmark = pytest.mark.timeout(1800)
+
 # A TCP connect from inside a pod with what its image has (node in Medusa's, python in
 # the platform's): prints `open` or why not, within 3 s.
 NODE_CONNECT = (

@@ -27,6 +27,9 @@ from tests.real import platform
 from tests.real.conftest import Target
 from tests.real.platform import Gateway
 
+# Real pods on two cores: a store takes a minute, five take several.
+pytestmark = pytest.mark.timeout(1800)
+
 SCREENSHOTS = REPO / ".run" / "screenshots" / "real-medusa"
 READY_WITHIN = 600.0
 

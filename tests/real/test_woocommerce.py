@@ -22,6 +22,9 @@ from tests.real import platform
 from tests.real.conftest import Target, node_has_image
 from tests.real.platform import NAMESPACE, Gateway
 
+# Real pods on two cores: a store takes a minute, five take several.
+pytestmark = pytest.mark.timeout(1800)
+
 ADMIN = "storeadmin"
 DATABASE = "app.kubernetes.io/name=woocommerce,app.kubernetes.io/component=database"
 WEB_LABELS = {"app.kubernetes.io/name": "woocommerce", "app.kubernetes.io/component": "web"}
