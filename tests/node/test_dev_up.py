@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,10 +50,13 @@ def _banner(log: Path, proc: subprocess.Popen[bytes], timeout: float = 900) -> s
 
 
 @pytest.fixture(scope="module")
-def dev_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevUp]:
+def dev_up() -> Iterator[DevUp]:
     if os.geteuid() != 0:
         pytest.skip(REASON)
-    run = tmp_path_factory.mktemp("dev-up")
+    # Not under pytest's private temporary directory: Postgres runs as its own user.
+    (REPO / ".run").mkdir(exist_ok=True)
+    run = Path(tempfile.mkdtemp(prefix="test-dev-up-", dir=REPO / ".run"))
+    run.chmod(0o755)
     port, ingress_port = procs.free_port(), procs.free_port()
     env = {**os.environ, "STOREFLEET_RUN_DIR": str(run), "STOREFLEET_HTTP_PORT": str(port),
            "STOREFLEET_INGRESS_PORT": str(ingress_port)}  # fmt: skip
@@ -74,6 +79,7 @@ def dev_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevUp]:
             if proc.poll() is None:
                 proc.kill()
                 node.stop_real_cluster()
+            shutil.rmtree(run, ignore_errors=True)
 
 
 async def _ready_store(dev: DevUp, name: str) -> dict[str, object]:
