@@ -50,16 +50,6 @@ async def _one(owner: Gateway, ingress_url: str, name: str) -> dict[str, Any]:
     return {"store": store, "ready_s": ready, "order_s": time.monotonic() - started}
 
 
-async def _delete(owner: Gateway, kubectl: Kubectl, stores: list[dict[str, Any]]) -> None:
-    for store in stores:
-        await owner.delete_store(store["id"])
-    for store in stores:
-        namespace = store["namespace"]
-        gone = lambda ns=namespace: not kubectl(  # noqa: E731
-            "get", "namespace", ns, "--ignore-not-found", "-o", "name").strip()  # fmt: skip
-        await platform.until(gone, f"namespace {namespace} to go", within=300)
-
-
 def _working_set(kubectl: Kubectl, namespace: str) -> int:
     summary = json.loads(kubectl("get", "--raw", f"/api/v1/nodes/{NODE_NAME}/proxy/stats/summary"))
     return sum(pod.get("memory", {}).get("workingSetBytes", 0) for pod in summary["pods"]
@@ -89,12 +79,12 @@ async def measure(real_ingress: str, kubectl: Kubectl, password: str, count: int
                 await asyncio.sleep(30)  # settled: the setup Job done, caches warm
                 memory = _working_set(kubectl, run["store"]["namespace"])
                 platform_memory = _working_set(kubectl, platform.NAMESPACE)
-            await _delete(owner, kubectl, [run["store"]])
+            await platform.delete_stores(owner, kubectl, [run["store"]])
         started = time.monotonic()
         together = await asyncio.gather(*(_one(owner, real_ingress, f"Together {n}")
                                           for n in range(count)))  # fmt: skip
         all_ordered = time.monotonic() - started
-        await _delete(owner, kubectl, [run["store"] for run in together])
+        await platform.delete_stores(owner, kubectl, [run["store"] for run in together])
     return {
         "stores": count,
         "one_at_a_time": _summary(sequential),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import subprocess
 import time
@@ -185,6 +186,22 @@ async def until(check: Callable[[], bool], what: str, within: float) -> None:
     while not await asyncio.to_thread(check):
         assert time.monotonic() < deadline, f"timed out after {within}s waiting for {what}"
         await asyncio.sleep(1)
+
+
+def namespace_gone(kubectl: Kubectl, namespace: str) -> bool:
+    return not kubectl("get", "namespace", namespace, "--ignore-not-found", "-o", "name").strip()
+
+
+async def delete_stores(owner: Gateway, kubectl: Kubectl, stores: Sequence[dict[str, Any]],
+                        within: float = 300) -> None:  # fmt: skip
+    """Delete the stores through the API and wait for their namespaces to go (the node's
+    two cores are shared by every store's pods)."""
+    for store in stores:
+        await owner.delete_store(store["id"])
+    for store in stores:
+        namespace = store["namespace"]
+        gone = functools.partial(namespace_gone, kubectl, namespace)
+        await until(gone, f"namespace {namespace} to go", within)
 
 
 def shop(slug: str) -> aiohttp.ClientSession:

@@ -45,16 +45,6 @@ async def _order(target: Target, slug: str) -> str:
     return str(placed.order["id"])
 
 
-async def _delete_all(owner: Gateway, kubectl: Kubectl, stores: list[dict[str, Any]]) -> None:
-    for store in stores:
-        await owner.delete_store(store["id"])
-    for store in stores:
-        namespace = store["namespace"]
-        gone = lambda ns=namespace: not kubectl(  # noqa: E731
-            "get", "namespace", ns, "--ignore-not-found", "-o", "name").strip()  # fmt: skip
-        await platform.until(gone, f"namespace {namespace} to go", within=300)
-
-
 def _namespaces_with_pods(kubectl: Kubectl, stores: list[dict[str, Any]]) -> int:
     pods = kubectl.get("pods", "-A", "-l", "app.kubernetes.io/name=medusa")["items"]
     return len({p["metadata"]["namespace"] for p in pods} & {s["namespace"] for s in stores})
@@ -79,7 +69,7 @@ async def test_five_creations_survive_the_provisioner_pod_and_the_nats_pod_being
     }, [s["error"] for s in stores.values()]
     orders = [await _order(target, s["slug"]) for s in stores.values()]
     assert len(set(orders)) == 5
-    await _delete_all(owner, kubectl, created)
+    await platform.delete_stores(owner, kubectl, created)
 
 
 async def test_a_creation_ends_ready_after_the_kubelet_is_killed_and_comes_back(
@@ -98,4 +88,4 @@ async def test_a_creation_ends_ready_after_the_kubelet_is_killed_and_comes_back(
 
     assert stores[store["id"]]["status"] == "ready", stores[store["id"]]["error"]
     assert await _order(target, store["slug"])
-    await _delete_all(owner, kubectl, [store])
+    await platform.delete_stores(owner, kubectl, [store])

@@ -59,12 +59,7 @@ async def stores(owner: Gateway, kubectl: Kubectl) -> AsyncIterator[tuple[Store,
     assert [o.event for o in outcomes] == ["ready", "ready"], [o.data for o in outcomes]
     a, b = (Store(s["id"], s["slug"], s["namespace"]) for s in created)
     yield a, b
-    for store in (a, b):
-        await owner.delete_store(store.id)
-    for store in (a, b):  # the next tests need the node's CPU these stores' pods request
-        gone = lambda ns=store.namespace: not kubectl(  # noqa: E731
-            "get", "namespace", ns, "--ignore-not-found", "-o", "name").strip()  # fmt: skip
-        await platform.until(gone, f"namespace {store.namespace} to go", within=240)
+    await platform.delete_stores(owner, kubectl, created)
 
 
 def _pod(kubectl: Kubectl, namespace: str, selector: str) -> str:

@@ -45,10 +45,7 @@ async def woo(owner: Gateway, kubectl: Kubectl) -> AsyncIterator[dict[str, Any]]
 
     await platform.until(database_ready, "MariaDB of the WooCommerce store", within=300)
     yield store
-    await owner.delete_store(store["id"])
-    gone = lambda: not kubectl("get", "namespace", namespace, "--ignore-not-found",  # noqa: E731
-                               "-o", "name").strip()  # fmt: skip
-    await platform.until(gone, f"namespace {namespace} to go", within=240)
+    await platform.delete_stores(owner, kubectl, [store])
 
 
 def _database_pod(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
@@ -189,7 +186,4 @@ async def test_a_woocommerce_store_takes_a_cash_on_delivery_order_and_is_deleted
     method = _wp_cli(kubectl, namespace, "wc", "shop_order", "get", str(order["order_id"]),
                      "--field=payment_method", f"--user={ADMIN}")  # fmt: skip
     assert method == "cod"
-    await owner.delete_store(store["id"])
-    gone = lambda: not kubectl("get", "namespace", namespace, "--ignore-not-found",  # noqa: E731
-                               "-o", "name").strip()  # fmt: skip
-    await platform.until(gone, f"namespace {namespace} to go", within=300)
+    await platform.delete_stores(owner, kubectl, [store])
