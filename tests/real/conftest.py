@@ -15,7 +15,6 @@ separated; kind with ingress-nginx needs one setting the ingress class).
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,16 +102,8 @@ async def operator(http: aiohttp.ClientSession, target: Target, operator_passwor
     return await Gateway.sign_in(http, target.ingress_url, OPERATOR, operator_password)
 
 
-def pods_of(kubectl: Kubectl, namespace: str) -> list[dict[str, object]]:
-    return list(kubectl.get("pods", "-n", namespace)["items"])
-
-
 def node_has_image(kubectl: Kubectl, prefix: str) -> bool:
     """Whether any node of the cluster holds an image whose name starts with `prefix`."""
     nodes = kubectl.get("nodes")["items"]
     names = [n for node in nodes for i in node["status"].get("images", []) for n in i["names"]]
     return any(name.startswith(prefix) for name in names)
-
-
-def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120)

@@ -8,6 +8,7 @@ order on one store; the last one deletes it."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -143,11 +144,8 @@ async def test_deleting_the_store_removes_its_namespace_pods_and_volumes(
     async with owner.watch() as watch:
         await owner.delete_store(store.id)
 
-        def namespace_gone() -> bool:
-            found = kubectl("get", "namespace", store.namespace, "--ignore-not-found", "-o", "name")
-            return found.strip() == ""
-
-        await platform.until(namespace_gone, f"namespace {store.namespace} to go", within=240)
+        gone = functools.partial(platform.namespace_gone, kubectl, store.namespace)
+        await platform.until(gone, f"namespace {store.namespace} to go", within=240)
         await watch.outcome(store.id, within=60, events=["deleted"])
 
     # local-path releases each volume after its claim has gone: a helper pod wipes it.
@@ -155,6 +153,6 @@ async def test_deleting_the_store_removes_its_namespace_pods_and_volumes(
                                    "-o", "name").strip()  # fmt: skip
     await platform.until(released, "the store's persistent volumes to go", within=120)
     if target.local:
-        gone = lambda: not any(p.exists() for p in volumes.values())  # noqa: E731
-        await platform.until(gone, "the volumes' data to go", within=60)
+        wiped = lambda: not any(p.exists() for p in volumes.values())  # noqa: E731
+        await platform.until(wiped, "the volumes' data to go", within=60)
     assert (await owner.store(store.id))["status"] == "deleted"
