@@ -26,6 +26,7 @@ from playwright.async_api import expect
 from devtools import hostnet, node, platform, procs
 from tests.browser import chromium_page
 from tests.node.conftest import REASON
+from tests.real.platform import served
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(1500)
@@ -126,6 +127,7 @@ async def test_a_store_made_in_dev_up_opens_at_its_url_in_a_browser_on_this_mach
     assert store["status"] == "ready", store["error"]
     assert store["engine"] == "medusa"  # the default where WordPress cannot be pulled
     assert store["url"] == f"http://{store['slug']}.stores.localhost:{dev_up.ingress_port}"
+    await served(f"http://127.0.0.1:{dev_up.ingress_port}", str(store["slug"]))
     async with chromium_page() as page:
         await page.goto(f"{store['url']}/shop")
         await expect(page.get_by_role("heading", level=1)).to_have_text("Dev Up Shop")

@@ -204,6 +204,21 @@ async def delete_stores(owner: Gateway, kubectl: Kubectl, stores: Sequence[dict[
         await until(gone, f"namespace {namespace} to go", within)
 
 
+async def served(ingress_url: str, slug: str, within: float = 60) -> float:
+    """Wait until the ingress controller routes the store's host to it (its Ingress is
+    created last, just before `ready`, and Traefik picks it up within a few seconds);
+    the seconds it took."""
+    started = time.monotonic()
+    async with shop(slug) as http:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"{ingress_url}/storefront/config") as resp:
+                    if resp.status == 200:
+                        return time.monotonic() - started
+            assert time.monotonic() - started < within, f"{slug} not served in {within}s"
+            await asyncio.sleep(0.2)
+
+
 def shop(slug: str) -> aiohttp.ClientSession:
     """A session on the store's own host (`<slug>.stores.localhost`), for requests to
     the ingress controller's address."""

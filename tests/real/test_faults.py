@@ -40,6 +40,7 @@ async def _settled(owner: Gateway, ids: list[str], within: float = WITHIN) -> di
 
 
 async def _order(target: Target, slug: str) -> str:
+    await platform.served(target.ingress_url, slug)
     async with platform.shop(slug) as http:
         placed = await place_order(StoreApi(http, target.ingress_url), f"{slug}@customer.example")
     return str(placed.order["id"])

@@ -41,6 +41,7 @@ class Requested:
     outcome: Frame
     types: list[str]
     seconds: float
+    served_after: float  # from `ready` until the ingress controller routes its host
 
     @property
     def id(self) -> str:
@@ -56,13 +57,14 @@ class Requested:
 
 
 @pytest.fixture(scope="module")
-async def store(owner: Gateway) -> AsyncIterator[Requested]:
+async def store(owner: Gateway, target: Target) -> AsyncIterator[Requested]:
     async with owner.watch() as watch:
         started = time.monotonic()
         store = await owner.create_store("Real Medusa")
         outcome = await watch.outcome(store["id"], within=READY_WITHIN)
         took = time.monotonic() - started
-    yield Requested(store, outcome, watch.types(store["id"]), took)
+    served_after = await platform.served(target.ingress_url, store["slug"])
+    yield Requested(store, outcome, watch.types(store["id"]), took, served_after)
 
 
 async def test_the_store_runs_its_database_server_and_setup_job_and_ready_arrives_live(
@@ -70,6 +72,7 @@ async def test_the_store_runs_its_database_server_and_setup_job_and_ready_arrive
 ) -> None:
     assert store.outcome.event == "ready", store.outcome.data
     assert store.types[0] == "requested" and store.types[-1] == "ready", store.types
+    assert store.served_after < 30, "the ingress controller took long to route the store"
     seen = await owner.store(store.id)
     assert seen["status"] == "ready"
     assert seen["url"] == f"http://{store.slug}.stores.localhost"
