@@ -5,6 +5,7 @@ was killed; and a second node refuses to start while one runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from devtools import hostnet
+from devtools import hostnet, procs
 from devtools.node import NodeError, RealCluster, start_real_cluster, stop_real_cluster
-from tests.node.conftest import REASON, Kubectl, toolbox_pod
+from tests.node.conftest import REASON, Kubectl, eventually, toolbox_pod
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason=REASON)
 
@@ -79,11 +80,14 @@ def test_start_cleans_up_what_a_killed_run_left_behind(tmp_path: Path) -> None:
     stop_real_cluster()
     before = hostnet.snapshot()
     _start(tmp_path, "crashed")
-    for pid, _ in hostnet.node_processes():
-        os.kill(pid, signal.SIGKILL)
     owner = json.loads((hostnet.STATE / "owner.json").read_text())
-    for pid_file in (Path(owner["cluster_dir"]) / "pids").glob("*.pid"):
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    killed = [pid for pid, _ in hostnet.node_processes()]
+    killed += [int(f.read_text()) for f in (Path(owner["cluster_dir"]) / "pids").glob("*.pid")]
+    for pid in killed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    # Dead, as after a crash (SIGKILL takes a moment to land).
+    eventually(lambda: not any(procs.alive(pid) for pid in killed), "the killed run to die")
 
     real = _start(tmp_path, "after-crash")
     try:

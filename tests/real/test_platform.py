@@ -6,7 +6,11 @@ rollback` with the platform running and its data kept."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections import Counter
+from collections.abc import AsyncIterator
 
 import aiohttp
 
@@ -113,17 +117,21 @@ async def test_helm_upgrade_and_rollback_roll_the_running_pods_and_keep_the_data
         env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}  # type: ignore[index]
         return str(env["STOREFLEET_LOG_LEVEL"])
 
-    assert log_level() == "debug"  # values-local.yaml
-    platform.helm(target.kubeconfig, "upgrade", platform.RELEASE, str(platform.CHART), "-n",
-                  NAMESPACE, "-f", str(platform.VALUES_LOCAL), "--set", "logLevel=info",
-                  "--wait", "--timeout=5m")  # fmt: skip
-    upgraded = _pod(kubectl, "deployment/storefleet-gateway")["metadata"]["name"]  # type: ignore[index]
-    assert upgraded != before and log_level() == "info"
-    assert (await owner.call("GET", "/me"))["user"]["username"] == "shopowner"
+    def helm(*args: str) -> None:
+        platform.helm(target.kubeconfig, *args, "-n", NAMESPACE, "--wait", "--timeout=5m")
 
-    platform.helm(target.kubeconfig, "rollback", platform.RELEASE, "1", "-n", NAMESPACE,
-                  "--wait", "--timeout=5m")  # fmt: skip
-    assert log_level() == "debug"
+    assert log_level() == "debug"  # values-local.yaml
+    async with _asking(owner) as answers:
+        await asyncio.to_thread(helm, "upgrade", platform.RELEASE, str(platform.CHART), "-f",
+                                str(platform.VALUES_LOCAL), "--set", "logLevel=info")  # fmt: skip
+        upgraded = _pod(kubectl, "deployment/storefleet-gateway")["metadata"]["name"]  # type: ignore[index]
+        assert upgraded != before and log_level() == "info"
+        await asyncio.to_thread(helm, "rollback", platform.RELEASE, "1")
+        assert log_level() == "debug"
+        await asyncio.sleep(8)  # past the old pod's preStop: it has gone from the ingress
+    # Every request during both rollouts was answered, by whichever gateway pod.
+    assert set(answers) == {200}, answers
+
     history = json.loads(platform.helm(target.kubeconfig, "history", platform.RELEASE, "-n",
                                        NAMESPACE, "-o", "json"))  # fmt: skip
     assert [(h["revision"], h["status"]) for h in history] == [
@@ -133,3 +141,29 @@ async def test_helm_upgrade_and_rollback_roll_the_running_pods_and_keep_the_data
     # The same token still works: users, sessions and tokens live in Postgres's volume.
     assert (await owner.call("GET", "/me"))["user"]["username"] == "shopowner"
     assert kubectl.get("secret", "storefleet-secrets", "-n", NAMESPACE)["data"] == secret
+
+
+@contextlib.asynccontextmanager
+async def _asking(owner: Gateway) -> AsyncIterator[Counter[int]]:
+    """`GET /api/v1/me` through the ingress five times a second until the block ends;
+    how many answers of each status (0: no answer)."""
+    answers: Counter[int] = Counter()
+
+    async def ask() -> None:
+        while True:
+            try:
+                await owner.call("GET", "/me")
+                answers[200] += 1
+            except GatewayError as error:
+                answers[error.status] += 1
+            except aiohttp.ClientError:
+                answers[0] += 1
+            await asyncio.sleep(0.2)
+
+    task = asyncio.create_task(ask())
+    try:
+        yield answers
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
