@@ -65,6 +65,11 @@ def say(text: str) -> None:
     print(f"[storefleet] {text}", flush=True)
 
 
+def _shown(path: Path) -> Path:
+    """`path` relative to the checkout when inside it (STOREFLEET_RUN_DIR may be elsewhere)."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 # -- the dashboard ---------------------------------------------------------------------
 
 
@@ -266,9 +271,6 @@ def real_node_unavailable() -> str | None:
 class RealNode:
     """The real node and its control plane, for `Platform.stops`."""
 
-    def __init__(self, cluster: node.RealCluster) -> None:
-        self.cluster = cluster
-
     def stop(self) -> None:
         node.stop_real_cluster()
 
@@ -321,7 +323,7 @@ class Platform:
                 "control plane with a real worker node")  # fmt: skip
             images.build_images(STORE_IMAGES)
             self.real_node = node.start_real_cluster(CLUSTER_DIR, images=STORE_IMAGES)
-            self.stops.append(RealNode(self.real_node))
+            self.stops.append(RealNode())
             self.env["KUBECONFIG"] = str(self.real_node.kubeconfig)
             return
         self.simulated_because = reason
@@ -372,7 +374,7 @@ class Platform:
             argv = [sys.executable, "-m", f"services.{name}"]
             env = self.service_env(name, gateway_port, helm)
             self.children[name] = procs.start(argv, log, env=env, cwd=ROOT)
-            say(f"started {name} (log: {log.relative_to(ROOT)})")
+            say(f"started {name} (log: {_shown(log)})")
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -450,7 +452,7 @@ def announce(platform: Platform, admin: Admin, took: float) -> None:
     elif platform.simulated_because:
         say(f"stores:     on simulated nodes, so nothing serves them "
             f"({platform.simulated_because})")  # fmt: skip
-    say(f"settings for scripts: {(RUN / 'env').relative_to(ROOT)}")
+    say(f"settings for scripts: {_shown(RUN / 'env')}")
     say("stop with Ctrl-C here, or `just down` from another terminal")
 
 

@@ -30,7 +30,6 @@ from tests.real.platform import Gateway
 
 E2E = "STOREFLEET_E2E_KUBECONFIG"
 OWNER = "shopowner"
-OPERATOR = "operator"
 
 
 @dataclass(frozen=True)
@@ -80,11 +79,6 @@ def owner_password(installed: None, kubectl: Kubectl) -> str:
 
 
 @pytest.fixture(scope="package")
-def operator_password(installed: None, kubectl: Kubectl) -> str:
-    return platform.add_user(kubectl, OPERATOR, "--admin")
-
-
-@pytest.fixture(scope="package")
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         yield session
@@ -96,10 +90,10 @@ async def owner(http: aiohttp.ClientSession, target: Target, owner_password: str
     return await Gateway.sign_in(http, target.ingress_url, OWNER, owner_password)
 
 
-@pytest.fixture(scope="package")
-async def operator(http: aiohttp.ClientSession, target: Target, operator_password: str) -> Gateway:
-    """An administrator of the platform."""
-    return await Gateway.sign_in(http, target.ingress_url, OPERATOR, operator_password)
+def wordpress_runs(target: Target, kubectl: Kubectl) -> bool:
+    """Whether WooCommerce stores can run whole: on another cluster (which pulls
+    WordPress), or on this machine's node once a WordPress image is in it."""
+    return not target.local or node_has_image(kubectl, "docker.io/library/wordpress:")
 
 
 def node_has_image(kubectl: Kubectl, prefix: str) -> bool:
