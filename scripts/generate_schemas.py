@@ -1,5 +1,7 @@
-"""Writes the JSON Schemas of the event contract into schemas/events/ (run by
-`just schemas`; tests/test_events.py fails when the files are stale)."""
+"""Writes what other languages read of the Python contracts (run by `just schemas`):
+the JSON Schemas of the event contract into schemas/events/, and the store lifecycle
+(`shared.lifecycle`) into the dashboard's web/src/live/lifecycle.gen.ts.
+tests/test_events.py and tests/test_lifecycle.py fail when the files are stale."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from shared import lifecycle  # noqa: E402
 from shared.events import json_schemas  # noqa: E402
 
 SCHEMA_DIR = ROOT / "schemas" / "events"
+LIFECYCLE_TS = ROOT / "web" / "src" / "live" / "lifecycle.gen.ts"
 
 
 def rendered() -> dict[str, str]:
@@ -22,11 +26,35 @@ def rendered() -> dict[str, str]:
     }
 
 
+def lifecycle_ts() -> str:
+    """The statuses, ranks and event moves of `shared.lifecycle` as TypeScript."""
+    statuses = ", ".join(json.dumps(s) for s in lifecycle.STATUSES)
+    rank = "".join(f"  {s}: {lifecycle.RANK[s]},\n" for s in lifecycle.STATUSES)
+    moves = "".join(f"  {t}: {json.dumps(s.value)},\n" for t, s in lifecycle.EVENT_STATUS.items())
+    backward = ", ".join(
+        f"[{json.dumps(a.value)}, {json.dumps(b.value)}]"
+        for a, b in sorted(lifecycle.BACKWARD_MOVES)
+    )
+    return (
+        "// Generated from shared/lifecycle.py by `just schemas`; do not edit.\n\n"
+        f"export const STATUSES = [{statuses}] as const;\n"
+        "export type Status = (typeof STATUSES)[number];\n\n"
+        "// How far along each status is; a store only moves to a higher rank (or retries).\n"
+        f"export const RANK: Record<Status, number> = {{\n{rank}}};\n\n"
+        "// Moves allowed against the rank.\n"
+        f"export const BACKWARD_MOVES: ReadonlyArray<readonly [Status, Status]> = [{backward}];\n\n"
+        "// The status an event moves a store to; other events move nothing.\n"
+        f"export const EVENT_STATUS: Record<string, Status> = {{\n{moves}}};\n"
+    )
+
+
 def main() -> None:
     SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
     for name, text in rendered().items():
         (SCHEMA_DIR / name).write_text(text)
+    LIFECYCLE_TS.write_text(lifecycle_ts())
     print(f"wrote {len(rendered())} schemas to {SCHEMA_DIR.relative_to(ROOT)}")
+    print(f"wrote {LIFECYCLE_TS.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from shared.lifecycle import EVENT_TYPES
 from shared.subjects import subject_for
 
 SCHEMA_VERSION = 1
@@ -37,6 +38,7 @@ class Requested(Payload):
     plan: str = Field(description="plan catalog key, e.g. small")
     owner: str = Field(description="id of the user who owns the store")
     namespace: str = Field(description="the store's Kubernetes namespace")
+    attempt: int = Field(1, ge=1, description="which request this is: 1, then one more per retry")
 
 
 class Delete(Payload):
@@ -94,69 +96,44 @@ class Envelope(BaseModel):
         return self.model_dump_json().encode()
 
 
+# Written out, unlike the other event models, because the provisioner types its handler
+# with it.
 class StoreRequested(Envelope):
     type: Literal["requested"] = "requested"
     data: Requested
 
 
-class StoreDelete(Envelope):
-    type: Literal["delete"] = "delete"
-    data: Delete
-
-
-class StoreProvisioning(Envelope):
-    type: Literal["provisioning"] = "provisioning"
-    data: Provisioning
-
-
-class StoreProgress(Envelope):
-    type: Literal["progress"] = "progress"
-    data: Progress
-
-
-class StoreReady(Envelope):
-    type: Literal["ready"] = "ready"
-    data: Ready
-
-
-class StoreFailed(Envelope):
-    type: Literal["failed"] = "failed"
-    data: Failed
-
-
-class StoreDeleting(Envelope):
-    type: Literal["deleting"] = "deleting"
-    data: Deleting
-
-
-class StoreDeleted(Envelope):
-    type: Literal["deleted"] = "deleted"
-    data: Deleted
-
-
-EVENT_MODELS: dict[str, type[Envelope]] = {
-    "requested": StoreRequested,
-    "delete": StoreDelete,
-    "provisioning": StoreProvisioning,
-    "progress": StoreProgress,
-    "ready": StoreReady,
-    "failed": StoreFailed,
-    "deleting": StoreDeleting,
-    "deleted": StoreDeleted,
+PAYLOADS: dict[str, type[Payload]] = {
+    "requested": Requested,
+    "delete": Delete,
+    "provisioning": Provisioning,
+    "progress": Progress,
+    "ready": Ready,
+    "failed": Failed,
+    "deleting": Deleting,
+    "deleted": Deleted,
 }
+if tuple(PAYLOADS) != EVENT_TYPES:
+    raise AssertionError("shared.lifecycle.EVENT_TYPES and the payload models differ")
 
-Event = Annotated[
-    StoreRequested
-    | StoreDelete
-    | StoreProvisioning
-    | StoreProgress
-    | StoreReady
-    | StoreFailed
-    | StoreDeleting
-    | StoreDeleted,
-    Field(discriminator="type"),
-]
-_EVENT = TypeAdapter(Event)
+
+def _model(event_type: str) -> type[Envelope]:
+    """`Store<Type>`: the envelope whose `type` is `event_type`, carrying its payload."""
+    if event_type == "requested":
+        return StoreRequested
+    name = "Store" + event_type.capitalize()
+    fields: dict[str, Any] = {
+        "type": (Literal[event_type], event_type),
+        "data": (PAYLOADS[event_type], ...),
+    }
+    return create_model(name, __base__=Envelope, __module__=__name__, **fields)
+
+
+EVENT_MODELS: dict[str, type[Envelope]] = {t: _model(t) for t in EVENT_TYPES}
+
+# The discriminated union of every event model, built from EVENT_MODELS.
+Event = Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
+_EVENT: TypeAdapter[Envelope] = TypeAdapter(Event)  # type: ignore[arg-type]
 
 
 class InvalidEvent(ValueError):

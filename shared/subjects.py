@@ -9,20 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from shared.lifecycle import EVENT_TYPES
+
 STREAM = "STORES"
 SUBJECT_ROOT = "store"
 ALL_STORE_SUBJECTS = f"{SUBJECT_ROOT}.>"
 
-EVENT_TYPES = (
-    "requested",
-    "delete",
-    "provisioning",
-    "progress",
-    "ready",
-    "failed",
-    "deleting",
-    "deleted",
-)
 
 # Request-reply subject for store credentials; deliberately outside `store.>` so the
 # reply (which carries a password) is never persisted by the stream.

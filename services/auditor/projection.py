@@ -4,9 +4,9 @@ Called by the auditor's Postgres adapter (`services.auditor.store`) once per bat
 emits nothing: it turns the rows a batch touches, the batch's new events and (when
 needed) earlier events from the audit log into the rows to write.
 
-The status machine is DESIGN section 2: `requested -> provisioning -> ready | failed`,
-`failed -> requested` (a retry), anything `-> deleting -> deleted`. An event that would
-move a store backwards is kept in the audit log but leaves the row as it is. Each row
+The auditor is the only writer of `store_states`. The status machine is
+`shared.lifecycle`'s: an event that would move a store backwards is kept in the audit log
+but leaves the row as it is. Each row
 remembers the highest stream sequence folded into it (`last_event_seq`); when an event
 arrives with a lower one (a redelivery overtaken by later events) the row is refolded
 from the whole history in stream order. So the projection depends only on which events
@@ -20,37 +20,17 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from copy import copy
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.events import Envelope
+from shared.lifecycle import TRANSITIONAL, Status, moved_by
 
-# ready and failed share a rank: neither may replace the other.
-STATUS_RANK = {
-    "requested": 0,
-    "provisioning": 1,
-    "ready": 2,
-    "failed": 2,
-    "deleting": 3,
-    "deleted": 4,
-}
-# The status an event moves a store to; `progress` moves nothing.
-EVENT_STATUS = {
-    "requested": "requested",
-    "provisioning": "provisioning",
-    "ready": "ready",
-    "failed": "failed",
-    "delete": "deleting",
-    "deleting": "deleting",
-    "deleted": "deleted",
-}
 # Why a store's events could not give it a row (yet): its `requested` event is missing
 # or names an owner that is not a uuid.
 NO_REQUESTED = "no_requested_event"
-# Deletion, once recorded, is never undone by a refold (the gateway sets `deleting`
-# itself, a moment before its `delete` event reaches the stream).
-DELETION = frozenset({"deleting", "deleted"})
 
 
 @dataclass(frozen=True)
@@ -90,10 +70,15 @@ class AuditEvent:
         """A payload field as text ("" when this event type has no such field)."""
         return str(getattr(self.data, name, "") or "")
 
+    def attempt(self) -> int:
+        """Which request a `requested` event is: 1 for the first, then each retry."""
+        return int(getattr(self.data, "attempt", 1) or 1)
 
-@dataclass(frozen=True)
+
+@dataclass
 class StoreRow:
-    """The projection columns of one `stores` row."""
+    """The columns of one `store_states` row. Mutable only so that a fold can advance its
+    own copy without copying the row per event; nothing else changes a row."""
 
     id: str
     owner_id: str
@@ -110,13 +95,7 @@ class StoreRow:
     ready_at: datetime | None = None
     deleted_at: datetime | None = None
     last_event_seq: int = 0
-
-
-def may_move(current: str, new: str) -> bool:
-    """Whether the status machine lets a store go from `current` to `new`."""
-    if current == "failed" and new == "requested":
-        return True  # a retry
-    return STATUS_RANK[new] > STATUS_RANK[current]
+    attempt: int = 1
 
 
 def is_uuid(value: object) -> bool:
@@ -127,30 +106,6 @@ def is_uuid(value: object) -> bool:
     return True
 
 
-@dataclass
-class _Draft:
-    """A row being folded: mutable, so a long fold does not copy the row per event."""
-
-    id: str
-    owner_id: str
-    name: str
-    slug: str
-    namespace: str
-    engine: str
-    plan: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    url: str | None = None
-    error: str | None = None
-    ready_at: datetime | None = None
-    deleted_at: datetime | None = None
-    last_event_seq: int = 0
-
-    def freeze(self) -> StoreRow:
-        return StoreRow(**vars(self))
-
-
 def step(row: StoreRow | None, event: AuditEvent) -> StoreRow | None:
     """The row after one more event, folded in stream order."""
     return fold([event], row)
@@ -158,20 +113,20 @@ def step(row: StoreRow | None, event: AuditEvent) -> StoreRow | None:
 
 def fold(events: Iterable[AuditEvent], row: StoreRow | None = None) -> StoreRow | None:
     """The row after `events`, folded in stream order, starting from `row`."""
-    draft = None if row is None else _Draft(**vars(row))
+    draft = None if row is None else copy(row)
     for event in sorted(events, key=lambda e: e.stream_seq):
         if draft is None:
             draft = _created(event)
         else:
             _apply(draft, event)
-    return None if draft is None else draft.freeze()
+    return draft
 
 
-def _created(event: AuditEvent) -> _Draft | None:
+def _created(event: AuditEvent) -> StoreRow | None:
     owner = event.field("owner")
     if event.type != "requested" or not is_uuid(owner):
         return None
-    return _Draft(
+    return StoreRow(
         id=event.store_id,
         owner_id=owner,
         name=event.field("name"),
@@ -179,18 +134,21 @@ def _created(event: AuditEvent) -> _Draft | None:
         namespace=event.field("namespace"),
         engine=event.field("engine"),
         plan=event.field("plan"),
-        status="requested",
+        status=Status.REQUESTED,
         created_at=event.occurred_at,
         updated_at=event.occurred_at,
         last_event_seq=event.stream_seq,
+        attempt=event.attempt(),
     )
 
 
-def _apply(draft: _Draft, event: AuditEvent) -> None:
+def _apply(draft: StoreRow, event: AuditEvent) -> None:
     draft.last_event_seq = max(draft.last_event_seq, event.stream_seq)
-    target = EVENT_STATUS.get(event.type)
-    if target is None or not may_move(draft.status, target):
-        if event.type == "progress" and draft.status in ("requested", "provisioning"):
+    if event.type == "requested":
+        draft.attempt = max(draft.attempt, event.attempt())
+    target = moved_by(draft.status, event.type)
+    if target is None:
+        if event.type == "progress" and draft.status in TRANSITIONAL:
             # A store making progress is not stuck: the reaper's sweep reads updated_at.
             draft.updated_at = event.occurred_at
         return
@@ -257,7 +215,7 @@ def project(
     # Write deleted rows first: the live-slug unique index ignores them, so a store
     # deleted and another created with its slug in one batch never collide midway. Then
     # oldest first, so if two live stores ever claim one slug, the first one keeps it.
-    rows.sort(key=lambda r: (r.status != "deleted", r.created_at, r.id))
+    rows.sort(key=lambda r: (r.status != Status.DELETED, r.created_at, r.id))
     return Projected(rows, unprojected)
 
 
@@ -271,11 +229,4 @@ def _fold_store(
         # The log holds no usable `requested` (aged out of the stream before the auditor
         # ran, say): keep the row we have and fold the new events onto it.
         return fold(new, before) if before is not None else None
-    if (
-        before is not None
-        and before.status in DELETION
-        and before.last_event_seq >= 0
-        and STATUS_RANK[refolded.status] < STATUS_RANK[before.status]
-    ):
-        refolded = replace(refolded, status=before.status, deleted_at=before.deleted_at)
     return refolded

@@ -1,5 +1,5 @@
 """`python -m services.auditor rebuild`: replay the whole stream into empty `store_events`
-and `stores` tables, through the same batch code the live auditor uses.
+and `store_states` tables, through the same batch code the live auditor uses.
 
 Called from the auditor's `__main__`. Reads the stream with an ephemeral consumer
 (no acks, nothing durable left behind) from its first message to its end, and writes
@@ -7,8 +7,8 @@ one transaction per batch. Because the projection is a fold in stream order
 (`services.auditor.projection`), the result equals the live projection.
 
 The tables must be empty (a fresh database), or `--in-place` empties `store_events`
-and marks every `stores` row to be refolded from the replay; rows are kept because other
-tables (the gateway's) reference them. The live auditor may keep running: its batches
+and marks every `store_states` row to be refolded from the replay; rows are kept because
+other tables (the gateway's credential log) reference them. The live auditor may keep running: its batches
 are idempotent on event id and fold into the rebuilt rows.
 """
 
@@ -55,10 +55,10 @@ async def rebuild(
     async with pool.acquire() as conn:
         if in_place:
             marked = await reset_for_replay(conn)
-            log.info("audit log emptied, stores rows marked for refolding", rows=marked)
+            log.info("audit log emptied, store_states rows marked for refolding", rows=marked)
         elif not await is_empty(conn):
             raise RebuildRefused(
-                "store_events or stores is not empty; rebuild into an empty database or "
+                "store_events or store_states is not empty; rebuild into an empty database or "
                 "pass --in-place"
             )
     info = await js.stream_info(stream)

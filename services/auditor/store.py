@@ -1,7 +1,7 @@
 """The auditor's Postgres adapter: one transaction per batch that appends events to
-`store_events` (idempotent on the event id) and writes the `stores` projection rows that
-`services.auditor.projection` computes; plus the audit log's questions and the table
-reset `rebuild` uses.
+`store_events` (idempotent on the event id) and writes the `store_states` rows that
+`services.auditor.projection` computes (the auditor is their only writer); plus the
+audit log's questions and the table reset `rebuild` uses.
 
 Called by the auditor's consumer loop and by `rebuild`. Emits SQL only.
 
@@ -60,13 +60,14 @@ SELECT count(*) FROM (
 
 ROW_COLUMNS = (
     "id, owner_id, name, slug, namespace, engine, plan, status, url, error, "
-    "created_at, updated_at, ready_at, deleted_at, last_event_seq"
+    "created_at, updated_at, ready_at, deleted_at, last_event_seq, attempt"
 )
 
 READ_ROWS = """
 SELECT id::text AS id, owner_id::text AS owner_id, name, slug, namespace, engine, plan,
-       status, url, error, created_at, updated_at, ready_at, deleted_at, last_event_seq
-FROM stores WHERE id = ANY($1::uuid[]) FOR UPDATE
+       status, url, error, created_at, updated_at, ready_at, deleted_at, last_event_seq,
+       attempt
+FROM store_states WHERE id = ANY($1::uuid[]) FOR UPDATE
 """
 
 READ_HISTORY = """
@@ -75,17 +76,19 @@ WHERE store_id = ANY($1::text[]) AND NOT (event_id = ANY($2::text[]))
 """
 
 WRITE_ROWS = f"""
-INSERT INTO stores ({ROW_COLUMNS})
+INSERT INTO store_states ({ROW_COLUMNS})
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
-                     $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bigint[])
+                     $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bigint[],
+                     $16::integer[])
 ON CONFLICT (id) DO UPDATE SET
     owner_id = EXCLUDED.owner_id, name = EXCLUDED.name, slug = EXCLUDED.slug,
     namespace = EXCLUDED.namespace, engine = EXCLUDED.engine, plan = EXCLUDED.plan,
     created_at = EXCLUDED.created_at, status = EXCLUDED.status, url = EXCLUDED.url,
     error = EXCLUDED.error,
     updated_at = EXCLUDED.updated_at, ready_at = EXCLUDED.ready_at,
-    deleted_at = EXCLUDED.deleted_at, last_event_seq = EXCLUDED.last_event_seq
+    deleted_at = EXCLUDED.deleted_at, last_event_seq = EXCLUDED.last_event_seq,
+    attempt = EXCLUDED.attempt
 """
 
 # "Who created store X, and when did it become ready?": one query on the
@@ -211,6 +214,7 @@ def _row_columns(rows: Sequence[StoreRow]) -> list[list[Any]]:
         [r.ready_at for r in rows],
         [r.deleted_at for r in rows],
         [r.last_event_seq for r in rows],
+        [r.attempt for r in rows],
     ]
 
 
@@ -258,24 +262,26 @@ async def timeline(conn: asyncpg.Connection, store_id: str) -> list[asyncpg.Reco
 
 async def is_empty(conn: asyncpg.Connection) -> bool:
     return not await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM store_events) OR EXISTS (SELECT 1 FROM stores)"
+        "SELECT EXISTS (SELECT 1 FROM store_events) OR EXISTS (SELECT 1 FROM store_states)"
     )
 
 
 async def reset_for_replay(conn: asyncpg.Connection) -> int:
-    """Empty the audit log and mark every stores row to be refolded by the replay.
+    """Empty the audit log and mark every `store_states` row to be refolded by the replay.
 
     Rows stay (other tables, such as the gateway's, reference them); the first replayed
     event of each store refolds its row from the log. Returns the rows marked.
     """
     async with conn.transaction():
         await conn.execute("TRUNCATE store_events")
-        status = await conn.execute("UPDATE stores SET last_event_seq = -1")
+        status = await conn.execute("UPDATE store_states SET last_event_seq = -1")
     return int(status.split()[-1])
 
 
 async def finish_replay(conn: asyncpg.Connection) -> int:
     """Unmark rows the replay never reached (their events have left the stream); they
     keep their columns. Returns how many."""
-    status = await conn.execute("UPDATE stores SET last_event_seq = 0 WHERE last_event_seq < 0")
+    status = await conn.execute(
+        "UPDATE store_states SET last_event_seq = 0 WHERE last_event_seq < 0"
+    )
     return int(status.split()[-1])

@@ -13,6 +13,8 @@ from datetime import timedelta
 
 import asyncpg
 
+from shared.lifecycle import LIVE
+
 _CALLER_COLUMNS = "u.id, u.username, u.role, u.max_stores, u.created_at"
 
 
@@ -79,9 +81,10 @@ async def list_users(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return list(
         await pool.fetch(
             "SELECT u.id, u.username, u.role, u.disabled, u.max_stores, u.created_at,"
-            " count(s.id) FILTER (WHERE s.status <> 'deleted') AS stores"
+            " count(s.id) FILTER (WHERE s.status = ANY($1::text[])) AS stores"
             " FROM users u LEFT JOIN stores s ON s.owner_id = u.id"
-            " GROUP BY u.id ORDER BY u.username"
+            " GROUP BY u.id ORDER BY u.username",
+            sorted(LIVE),
         )
     )
 
@@ -177,7 +180,8 @@ async def revoke_token(pool: asyncpg.Pool, user_id: str, token_id: uuid.UUID) ->
 
 async def stores_in_use(pool: asyncpg.Pool, user_id: str) -> int:
     count: int = await pool.fetchval(
-        "SELECT count(*) FROM stores WHERE owner_id = $1 AND status <> 'deleted'",
+        "SELECT count(*) FROM stores WHERE owner_id = $1 AND status = ANY($2::text[])",
         uuid.UUID(user_id),
+        sorted(LIVE),
     )
     return count

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from services.gateway import validation, views
+from shared.lifecycle import STATUSES
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 REF = "#/components/schemas/{model}"
@@ -241,7 +242,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "Status": _param(
         "status",
         "query",
-        {"type": "string", "enum": list(views.STATUS_VALUES)},
+        {"type": "string", "enum": list(STATUSES)},
         "only stores in this status; deleted ones only when asked",
     ),
     "Limit": _param(

@@ -15,7 +15,6 @@ from services.gateway.auth import caller
 from services.gateway.context import GATEWAY_KEY
 from services.gateway.errors import correlation_id, json_reply
 from services.gateway.ratelimit import headers_for, refusal
-from services.gateway.rules import STATUSES
 from services.gateway.validation import (
     CreateStoreBody,
     decode_cursor,
@@ -29,6 +28,7 @@ from services.gateway.validation import (
     store_request,
 )
 from services.gateway.views import API, StorePage, store_view
+from shared.lifecycle import STATUSES
 
 routes = web.RouteTableDef()
 

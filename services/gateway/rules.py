@@ -1,9 +1,9 @@
 """The gateway's decisions about stores, as pure functions: how a name becomes a slug and
 a namespace, which slugs are reserved, whether a user may create one more store, and
-what a delete or a retry does in each status.
+what a delete does in each status (a retry: `shared.lifecycle.can_retry`).
 
 Pure: no I/O imports. Called by `validation` (names and slugs) and `store_db` (quota and
-transitions inside the create, delete and retry transactions).
+the delete decision inside the create and delete transactions).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import Enum
+
+from shared.lifecycle import DELETION
 
 SLUG_MAX = 30
 NAME_MIN = 3
@@ -57,7 +59,6 @@ RESERVED_SLUGS = frozenset(
     }
 )
 
-STATUSES = ("requested", "provisioning", "ready", "failed", "deleting", "deleted")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -95,14 +96,9 @@ class DeleteDecision(Enum):
 
 
 def decide_delete(status: str) -> DeleteDecision:
-    if status in ("deleting", "deleted"):
+    if status in DELETION:
         return DeleteDecision.ALREADY
     return DeleteDecision.PUBLISH
-
-
-def can_retry(status: str) -> bool:
-    """Only a failed store may be requested again (DESIGN: failed -> requested)."""
-    return status == "failed"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,15 @@
 """Postgres side of the store routes: each command (create, delete, retry) writes the
-`stores` row and its `outbox` row in one transaction, so an event is published if and
-only if the change committed; the relay (`outbox.py`) sends it later.
+gateway's `store_requests` row and its `outbox` row in one transaction, so an event is
+published if and only if the change committed; the relay (`outbox.py`) sends it later.
+
+The gateway never writes a status: the auditor folds the events into `store_states`, and
+the `stores` view shows the projection's status unless a command recorded here is further
+along (`shared.lifecycle.shown`; migration 0004).
 
 The per-user quota and the `Idempotency-Key` are settled inside the create transaction
 behind a lock on the user's row, so concurrent creates cannot pass the quota nor make
-two stores for one key. Emits `store.requested` and `store.delete` events (via the outbox).
+two stores for one key; a slug is claimed behind an advisory lock on it. Emits
+`store.requested` and `store.delete` events (via the outbox).
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ from services.gateway.errors import ApiError, not_found
 from services.gateway.rules import (
     DeleteDecision,
     StoreRequest,
-    can_retry,
     decide_delete,
     namespace_for,
     quota_allows,
 )
 from services.gateway.sql import Params
 from shared.events import Delete, Envelope, Requested, new_event
+from shared.lifecycle import LIVE, Status, can_retry
 
 _SELECT = (
     "SELECT s.id, s.owner_id, s.name, s.slug, s.namespace, s.engine, s.plan, s.status, s.url,"
@@ -33,6 +38,9 @@ _SELECT = (
     " coalesce(u.username, '') AS username FROM stores s LEFT JOIN users u ON u.id = s.owner_id"
 )
 _VISIBLE = "s.id = $1 AND (s.owner_id = $2 OR $3)"
+_LIVE = sorted(LIVE)
+# Serializes creates of one slug (hashtextextended's seed), so two cannot both find it free.
+_SLUG_LOCK_SEED = 0x51A6
 
 
 async def _enqueue(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -44,7 +52,7 @@ async def _enqueue(conn: asyncpg.Connection, event: Envelope) -> None:
     )
 
 
-def _requested(row: asyncpg.Record, actor: str, correlation_id: str) -> Envelope:
+def _requested(row: asyncpg.Record, attempt: int, actor: str, correlation_id: str) -> Envelope:
     data = Requested(
         name=row["name"],
         slug=row["slug"],
@@ -52,6 +60,7 @@ def _requested(row: asyncpg.Record, actor: str, correlation_id: str) -> Envelope
         plan=row["plan"],
         owner=str(row["owner_id"]),
         namespace=row["namespace"],
+        attempt=attempt,
     )
     return new_event("requested", str(row["id"]), data, actor=actor, correlation_id=correlation_id)
 
@@ -73,14 +82,19 @@ async def create_store(
             default_max,
         )
         if key is not None:
-            earlier = await conn.fetchrow(
-                f"{_SELECT} WHERE s.owner_id = $1 AND s.idempotency_key = $2", owner, key
+            earlier_id = await conn.fetchval(
+                "SELECT id FROM store_requests WHERE owner_id = $1 AND idempotency_key = $2",
+                owner,
+                key,
             )
-            if earlier is not None:
+            if earlier_id is not None:
+                earlier = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", earlier_id)
                 _same_request(earlier, request)
                 return earlier, False
         used = await conn.fetchval(
-            "SELECT count(*) FROM stores WHERE owner_id = $1 AND status <> 'deleted'", owner
+            "SELECT count(*) FROM stores WHERE owner_id = $1 AND status = ANY($2::text[])",
+            owner,
+            _LIVE,
         )
         if not quota_allows(used, max_stores):
             raise ApiError(
@@ -88,8 +102,9 @@ async def create_store(
                 "quota_exceeded",
                 f"you have {used} of your {max_stores} stores; delete one first",
             )
+        await _claim_slug(conn, request.slug)
         row = await _insert(conn, owner, request, key)
-        await _enqueue(conn, _requested(row, caller.id, correlation_id))
+        await _enqueue(conn, _requested(row, 1, caller.id, correlation_id))
         return row, True
 
 
@@ -108,33 +123,39 @@ def _same_request(earlier: asyncpg.Record, request: StoreRequest) -> None:
         )
 
 
+async def _claim_slug(conn: asyncpg.Connection, slug: str) -> None:
+    """409 when a live store has `slug`; holds the slug's lock until the transaction ends."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", slug, _SLUG_LOCK_SEED
+    )
+    taken = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM stores WHERE slug = $1 AND status = ANY($2::text[]))",
+        slug,
+        _LIVE,
+    )
+    if taken:
+        raise ApiError(
+            409, "slug_taken", f"a store called {slug!r} exists; choose another name", "name"
+        )
+
+
 async def _insert(
     conn: asyncpg.Connection, owner: uuid.UUID, request: StoreRequest, key: str | None
 ) -> asyncpg.Record:
-    store_id = str(uuid.uuid4())
-    try:
-        await conn.execute(
-            "INSERT INTO stores (id, owner_id, name, slug, namespace, engine, plan, status,"
-            " idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested', $8)",
-            uuid.UUID(store_id),
-            owner,
-            request.name,
-            request.slug,
-            namespace_for(request.slug, store_id),
-            request.engine,
-            request.plan,
-            key,
-        )
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == "stores_live_slug":
-            raise ApiError(
-                409,
-                "slug_taken",
-                f"a store called {request.slug!r} exists; choose another name",
-                "name",
-            ) from None
-        raise
-    row: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", uuid.UUID(store_id))
+    store_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO store_requests (id, owner_id, name, slug, namespace, engine, plan,"
+        " idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        store_id,
+        owner,
+        request.name,
+        request.slug,
+        namespace_for(request.slug, str(store_id)),
+        request.engine,
+        request.plan,
+        key,
+    )
+    row: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", store_id)
     return row
 
 
@@ -142,28 +163,44 @@ async def visible_store(
     pool: asyncpg.Pool | asyncpg.Connection,
     caller: Caller,
     store_id: uuid.UUID,
-    *,
-    lock: bool = False,
 ) -> asyncpg.Record:
     """The store if the caller may see it; 404 otherwise, whether it exists or not."""
-    suffix = " FOR UPDATE OF s" if lock else ""
     row: asyncpg.Record | None = await pool.fetchrow(
-        f"{_SELECT} WHERE {_VISIBLE}{suffix}", store_id, uuid.UUID(caller.id), caller.is_admin
+        f"{_SELECT} WHERE {_VISIBLE}", store_id, uuid.UUID(caller.id), caller.is_admin
     )
     if row is None:
         raise not_found()
     return row
 
 
+async def _commanded_store(
+    conn: asyncpg.Connection, caller: Caller, store_id: uuid.UUID
+) -> asyncpg.Record:
+    """The visible store, its request row locked until the transaction ends. A store known
+    only from its events gets a request row first, so its commands are recorded too."""
+    await visible_store(conn, caller, store_id)
+    await conn.execute(
+        "INSERT INTO store_requests (id, owner_id, name, slug, namespace, engine, plan,"
+        " attempt, created_at) SELECT id, owner_id, name, slug, namespace, engine, plan,"
+        " attempt, created_at FROM store_states WHERE id = $1 ON CONFLICT (id) DO NOTHING",
+        store_id,
+    )
+    await conn.execute("SELECT 1 FROM store_requests WHERE id = $1 FOR UPDATE", store_id)
+    locked: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", store_id)
+    return locked
+
+
 async def request_delete(
     pool: asyncpg.Pool, caller: Caller, store_id: uuid.UUID, correlation_id: str
 ) -> asyncpg.Record:
     async with pool.acquire() as conn, conn.transaction():
-        row = await visible_store(conn, caller, store_id, lock=True)
+        row = await _commanded_store(conn, caller, store_id)
         if decide_delete(row["status"]) is DeleteDecision.ALREADY:
             return row
         await conn.execute(
-            "UPDATE stores SET status = 'deleting', updated_at = now() WHERE id = $1", store_id
+            "UPDATE store_requests SET delete_requested_at = now(), updated_at = now()"
+            " WHERE id = $1",
+            store_id,
         )
         reason = "" if str(row["owner_id"]) == caller.id else f"administrator {caller.username}"
         event = new_event(
@@ -182,20 +219,20 @@ async def request_retry(
     pool: asyncpg.Pool, caller: Caller, store_id: uuid.UUID, correlation_id: str
 ) -> asyncpg.Record:
     async with pool.acquire() as conn, conn.transaction():
-        row = await visible_store(conn, caller, store_id, lock=True)
+        row = await _commanded_store(conn, caller, store_id)
         if not can_retry(row["status"]):
             raise ApiError(
                 409,
                 "not_failed",
                 f"only a failed store can be retried; this one is {row['status']}",
             )
-        await conn.execute(
-            "UPDATE stores SET status = 'requested', error = NULL, updated_at = now()"
-            " WHERE id = $1",
+        attempt = await conn.fetchval(
+            "UPDATE store_requests SET attempt = attempt + 1, updated_at = now()"
+            " WHERE id = $1 RETURNING attempt",
             store_id,
         )
         updated: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", store_id)
-        await _enqueue(conn, _requested(updated, caller.id, correlation_id))
+        await _enqueue(conn, _requested(updated, attempt, caller.id, correlation_id))
         return updated
 
 
@@ -218,7 +255,7 @@ async def list_stores(
     if status is not None:
         clauses.append(f"s.status = {p(status)}")
     else:
-        clauses.append("s.status <> 'deleted'")
+        clauses.append(f"s.status <> {p(Status.DELETED.value)}")
     if after is not None:
         clauses.append(f"(s.created_at, s.id) < ({p(after[0])}, {p(_uuid_or_nil(after[1]))})")
     sql = (

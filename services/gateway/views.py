@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal, NotRequired, get_args
+from typing import Annotated, Any, Literal, NotRequired
 from uuid import UUID
 
 import orjson
@@ -18,14 +18,16 @@ from pydantic import Field, WithJsonSchema
 # pydantic reads these types for the OpenAPI schemas; on 3.11 it needs this TypedDict.
 from typing_extensions import TypedDict
 
+from shared.lifecycle import STATUSES
+
 API = "/api/v1"
 
 # Values stay datetimes and UUIDs until `encode` writes them (RFC 3339, canonical UUID).
 Timestamp = datetime
 Uuid = UUID
 UuidText = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
-Status = Literal["requested", "provisioning", "ready", "failed", "deleting", "deleted"]
-STATUS_VALUES = get_args(Status)
+# Typed as text; OpenAPI lists the values of `shared.lifecycle.STATUSES`.
+Status = Annotated[str, WithJsonSchema({"type": "string", "enum": list(STATUSES)})]
 Row = Mapping[str, Any]
 
 

@@ -1,6 +1,6 @@
-"""What the reaper reads about stores: the `stores` projection in Postgres (written by
-the gateway and the auditor, never by the reaper), and, for stores the database does not
-know yet, the last messages the stream holds on their subjects.
+"""What the reaper reads about stores: the auditor's `store_states` projection in Postgres
+(the reaper never writes it), and, for stores the database does not know yet, the last
+messages the stream holds on their subjects.
 
 Called by the deletion handler (a store's namespace name, whether its `deleted` is
 already recorded) and the sweeper (rows of the stores its namespaces belong to, stores in
@@ -19,7 +19,7 @@ import structlog
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from services.reaper.sweep_plan import StoreRecord, StreamFacts
+from services.reaper.sweep_plan import SWEPT, StoreRecord, StreamFacts
 from shared.subjects import subject_for
 
 log = structlog.get_logger(__name__)
@@ -46,7 +46,7 @@ class Records:
         if _is_uuid(store_id):
             try:
                 name = await self._pool.fetchval(
-                    "SELECT namespace FROM stores WHERE id = $1", store_id
+                    "SELECT namespace FROM store_states WHERE id = $1", store_id
                 )
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
                 # Deleting goes on without Postgres: the stream knows the name too.
@@ -81,16 +81,18 @@ class Records:
         if not wanted:
             return {}
         rows = await self._pool.fetch(
-            f"SELECT {_STORE_COLUMNS} FROM stores WHERE id = ANY($1::uuid[])", wanted
+            f"SELECT {_STORE_COLUMNS} FROM store_states WHERE id = ANY($1::uuid[])", wanted
         )
         return {r["id"]: StoreRecord(**dict(r)) for r in rows}
 
     async def in_transition(self, older_than: timedelta) -> list[StoreRecord]:
-        """Stores provisioning or deleting whose last change is older than `older_than`."""
+        """Stores in a status the sweep acts on (`SWEPT`) whose last change is older than
+        `older_than`, oldest first."""
         rows = await self._pool.fetch(
-            f"SELECT {_STORE_COLUMNS} FROM stores"
-            " WHERE status IN ('provisioning', 'deleting') AND updated_at < now() - $1::interval"
+            f"SELECT {_STORE_COLUMNS} FROM store_states"
+            " WHERE status = ANY($2::text[]) AND updated_at < now() - $1::interval"
             " ORDER BY updated_at LIMIT 1000",
             older_than,
+            list(SWEPT),
         )
         return [StoreRecord(**dict(r)) for r in rows]

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.reaper.guard import NamespaceInfo
+from shared.lifecycle import Status
 
+
+# The transitional statuses a store can get stuck in, which the sweep acts on: a store
+# provisioning too long is failed, one deleting too long is deleted again. (`requested`
+# is not here: the provisioner's consumer redelivers it until it is taken.)
+SWEPT = (Status.PROVISIONING, Status.DELETING)
 
 @dataclass(frozen=True)
 class StoreRecord:
@@ -107,7 +113,7 @@ def _orphan(
 ) -> Orphan | None:
     store = stores.get(store_id)
     if store is not None:
-        if store.status == "deleted":
+        if store.status == Status.DELETED:
             return Orphan(namespace, store_id, "store_deleted", f"store {store_id} is deleted")
         return None
     facts = stream_facts.get(store_id, StreamFacts())
@@ -125,13 +131,13 @@ def _orphan(
 
 def _stuck(store: StoreRecord, now: datetime, policy: SweepPolicy) -> StuckStore | None:
     since = now - store.updated_at
-    if store.status == "provisioning" and since >= policy.provisioning_deadline:
+    if store.status == Status.PROVISIONING and since >= policy.provisioning_deadline:
         why = (
             f"provisioning made no progress for {_minutes(since)} "
             f"(deadline {_minutes(policy.provisioning_deadline)}); the reaper gave up on it"
         )
         return StuckStore(store, "fail", why)
-    if store.status == "deleting" and since >= policy.deletion_deadline:
+    if store.status == Status.DELETING and since >= policy.deletion_deadline:
         period = int(since / policy.deletion_deadline)
         why = (
             f"deletion retried: the store has been deleting for {_minutes(since)} "

@@ -28,7 +28,7 @@ from services.reaper import metrics, notices
 from services.reaper.deletion import Publish
 from services.reaper.namespaces import Namespaces
 from services.reaper.records import Records
-from services.reaper.sweep_plan import SweepPlan, SweepPolicy, plan_sweep
+from services.reaper.sweep_plan import SWEPT, SweepPlan, SweepPolicy, plan_sweep
 
 log = structlog.get_logger(__name__)
 
@@ -175,7 +175,7 @@ class Sweeper:
         return plan_sweep(namespaces, stores, facts, in_transition, datetime.now(UTC), self._policy)
 
     def _report(self, plan: SweepPlan) -> None:
-        for status in ("provisioning", "deleting"):
+        for status in SWEPT:
             metrics.STUCK_NOW.labels(status).set(
                 sum(1 for s in plan.stuck if s.store.status == status)
             )

@@ -30,7 +30,7 @@ from tests.fixtures.nats import TestStream
 
 PROJECTION_COLUMNS = (
     "id, owner_id, name, slug, namespace, engine, plan, status, url, error, "
-    "created_at, updated_at, ready_at, deleted_at, last_event_seq"
+    "created_at, updated_at, ready_at, deleted_at, last_event_seq, attempt"
 )
 
 
@@ -193,11 +193,13 @@ async def events_of(js: JetStreamContext, stream: str, sid: str) -> list[Envelop
 
 
 async def status_is(pool: asyncpg.Pool, sid: str, status: str) -> bool:
-    return bool(await pool.fetchval("SELECT status = $2 FROM stores WHERE id = $1", sid, status))
+    return bool(
+        await pool.fetchval("SELECT status = $2 FROM store_states WHERE id = $1", sid, status)
+    )
 
 
 async def projection(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    rows = await pool.fetch(f"SELECT {PROJECTION_COLUMNS} FROM stores ORDER BY id")
+    rows = await pool.fetch(f"SELECT {PROJECTION_COLUMNS} FROM store_states ORDER BY id")
     return [dict(r) for r in rows]
 
 

@@ -42,7 +42,7 @@ def as_audit(envelopes: list[Envelope], first_seq: int = 1) -> list[AuditEvent]:
 
 
 async def status_of(pool: asyncpg.Pool, sid: str) -> str | None:
-    return await pool.fetchval("SELECT status FROM stores WHERE id = $1", sid)  # type: ignore[no-any-return]
+    return await pool.fetchval("SELECT status FROM store_states WHERE id = $1", sid)  # type: ignore[no-any-return]
 
 
 async def test_every_event_is_stored_once_with_its_stream_sequence_and_the_store_becomes_ready(
@@ -100,7 +100,7 @@ async def test_a_ready_after_deleting_is_logged_but_does_not_change_the_store(
         await store_batch(conn, as_audit(envelopes))
 
     assert await status_of(pool, sid) == "deleting"
-    assert await pool.fetchval("SELECT url FROM stores WHERE id = $1", sid) is None
+    assert await pool.fetchval("SELECT url FROM store_states WHERE id = $1", sid) is None
     assert (
         await pool.fetchval(
             "SELECT count(*) FROM store_events WHERE store_id = $1 AND type = 'ready'", sid
@@ -130,7 +130,7 @@ async def test_deleted_is_terminal_but_a_retry_after_failed_is_allowed(pool: asy
 
     assert await status_of(pool, gone) == "deleted"
     assert await status_of(pool, retried) == "requested"
-    assert await pool.fetchval("SELECT error FROM stores WHERE id = $1", retried) is None
+    assert await pool.fetchval("SELECT error FROM store_states WHERE id = $1", retried) is None
 
 
 async def test_events_arriving_out_of_order_give_the_projection_of_stream_order(

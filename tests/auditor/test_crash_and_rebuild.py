@@ -91,7 +91,7 @@ async def test_killing_the_auditor_mid_batch_in_a_flood_of_events_loses_and_dupl
     assert rows["n"] == rows["seqs"] == state.messages
     assert (rows["lo"], rows["hi"]) == (state.first_seq, state.last_seq)
     assert rows["hi"] - rows["lo"] + 1 == rows["n"]  # no gaps
-    assert await pool.fetchval("SELECT count(*) FROM stores WHERE status = 'deleted'") == 1000
+    assert await pool.fetchval("SELECT count(*) FROM store_states WHERE status = 'deleted'") == 1000
 
 
 def varied_lives() -> list[Envelope]:

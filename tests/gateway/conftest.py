@@ -86,6 +86,24 @@ class Harness:
             created: dict[str, Any] = await resp.json()
             return created
 
+    async def project(self, store_id: str, status: str, **columns: Any) -> None:
+        """Write the store's `store_states` row as the auditor would once its events say
+        `status` (and `columns`, e.g. error): the gateway tests run no auditor."""
+        sid = uuid.UUID(store_id)
+        await self.pool.execute(
+            "INSERT INTO store_states (id, owner_id, name, slug, namespace, engine, plan,"
+            " status, created_at, updated_at, attempt) SELECT id, owner_id, name, slug,"
+            " namespace, engine, plan, $2, created_at, now(), attempt FROM store_requests"
+            " WHERE id = $1 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
+            " updated_at = EXCLUDED.updated_at, attempt = EXCLUDED.attempt",
+            sid,
+            status,
+        )
+        for column, value in columns.items():
+            await self.pool.execute(
+                f"UPDATE store_states SET {column} = $2 WHERE id = $1", sid, value
+            )
+
 
 def api_routes(app: web.Application) -> set[tuple[str, str]]:
     """(method, path) of every route under /api/v1, as the app's router has them."""

@@ -26,9 +26,7 @@ async def test_another_users_store_is_404_like_a_missing_one(
 ) -> None:
     alice, bob = await gateway.add_user(), await gateway.add_user()
     store = await gateway.create_store(alice)
-    await gateway.pool.execute(
-        "UPDATE stores SET status = 'failed' WHERE id = $1", uuid.UUID(store["id"])
-    )
+    await gateway.project(store["id"], "failed")
     answers = []
     for store_id in (store["id"], str(uuid.uuid4())):
         async with gateway.client(bob).request(method, API + route.format(id=store_id)) as resp:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from typing import Any
 
 import pytest
@@ -45,6 +44,7 @@ async def test_a_create_answers_202_with_the_new_store_and_queues_its_event(
         "plan": "small",
         "owner": user.id,
         "namespace": store["namespace"],
+        "attempt": 1,
     }
     assert row["envelope"]["actor"] == user.id
 
@@ -110,9 +110,7 @@ async def test_a_slug_in_use_is_409_until_that_store_is_deleted(gateway: Harness
         assert resp.status == 409
         assert (await resp.json())["error"]["code"] == "slug_taken"
 
-    await gateway.pool.execute(
-        "UPDATE stores SET status = 'deleted' WHERE id = $1", uuid.UUID(first["id"])
-    )
+    await gateway.project(first["id"], "deleted")
     await gateway.create_store(bob, "corner shop")
 
 
@@ -142,9 +140,7 @@ async def test_retry_re_requests_a_failed_store_and_refuses_any_other(gateway: H
     async with http.post(f"{API}/stores/{store['id']}/retry") as resp:
         assert resp.status == 409
         assert (await resp.json())["error"]["code"] == "not_failed"
-    await gateway.pool.execute(
-        "UPDATE stores SET status = 'failed', error = 'boom' WHERE id = $1", uuid.UUID(store["id"])
-    )
+    await gateway.project(store["id"], "failed", error="boom")
 
     async with http.post(f"{API}/stores/{store['id']}/retry") as resp:
         assert resp.status == 202
@@ -179,9 +175,7 @@ async def test_admins_list_everyones_stores_filtered_by_owner_and_status(
     alice, bob = await gateway.add_user(), await gateway.add_user()
     a = await gateway.create_store(alice)
     b = await gateway.create_store(bob)
-    await gateway.pool.execute(
-        "UPDATE stores SET status = 'ready' WHERE id = $1", uuid.UUID(b["id"])
-    )
+    await gateway.project(b["id"], "ready")
 
     async def ids(user: TestUser, **params: str) -> set[str]:
         async with gateway.client(user).get(f"{API}/stores", params=params) as resp:

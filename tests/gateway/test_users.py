@@ -4,6 +4,7 @@ are not deleted; anyone else gets 403, and no credential at all 401."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from tests.gateway.conftest import Harness
 
@@ -17,13 +18,8 @@ async def test_admins_see_every_user_with_their_quota_and_stores_not_deleted(
     busy = await gateway.add_user("busy-bo", max_stores=5)
     idle = await gateway.add_user("idle-cy")
     kept, _, gone = [await gateway.create_store(busy) for _ in range(3)]
-    await gateway.pool.execute(
-        "UPDATE stores SET status = 'deleted', deleted_at = now() WHERE id = $1",
-        uuid.UUID(gone["id"]),
-    )
-    await gateway.pool.execute(
-        "UPDATE stores SET status = 'failed', error = 'boom' WHERE id = $1", uuid.UUID(kept["id"])
-    )
+    await gateway.project(gone["id"], "deleted", deleted_at=datetime.now(UTC))
+    await gateway.project(kept["id"], "failed", error="boom")
     await gateway.pool.execute("UPDATE users SET disabled = true WHERE id = $1", uuid.UUID(idle.id))
 
     async with gateway.client(admin).get(f"{API}/users") as resp:

@@ -1,8 +1,9 @@
 // The gateway's response bodies, as services/gateway/openapi.json describes them, and the
 // event envelope the stream (/api/v1/stream) carries (schemas/events/).
 
-export const STATUSES = ["requested", "provisioning", "ready", "failed", "deleting", "deleted"] as const;
-export type Status = (typeof STATUSES)[number];
+import type { Status } from "../live/lifecycle.gen";
+
+export { STATUSES, type Status } from "../live/lifecycle.gen";
 
 export interface Owner {
   id: string;

@@ -1,32 +1,12 @@
-// How a store event changes what the dashboard shows: the same status machine as the
-// auditor's projection (services/auditor/projection.py), so a late or repeated event
+// How a store event changes what the dashboard shows: the status machine of
+// shared/lifecycle.py (through the generated lifecycle.gen.ts), so a late or repeated event
 // never moves a badge backwards. Pure functions, no I/O.
 
-import type { Envelope, Status, Store } from "../api/types";
-
-// ready and failed share a rank: neither may replace the other.
-const RANK: Record<Status, number> = {
-  requested: 0,
-  provisioning: 1,
-  ready: 2,
-  failed: 2,
-  deleting: 3,
-  deleted: 4,
-};
-
-// The status an event moves a store to; `progress` moves nothing.
-const EVENT_STATUS: Record<string, Status> = {
-  requested: "requested",
-  provisioning: "provisioning",
-  ready: "ready",
-  failed: "failed",
-  delete: "deleting",
-  deleting: "deleting",
-  deleted: "deleted",
-};
+import type { Envelope, Store } from "../api/types";
+import { BACKWARD_MOVES, EVENT_STATUS, RANK, type Status } from "./lifecycle.gen";
 
 export function mayMove(current: Status, next: Status): boolean {
-  if (current === "failed" && next === "requested") return true; // a retry
+  if (BACKWARD_MOVES.some(([from, to]) => from === current && to === next)) return true;
   return RANK[next] > RANK[current];
 }
 

@@ -1,0 +1,116 @@
+"""A store's lifecycle in one place: its statuses, the event types, which event moves a
+store from which status to which, and what the gateway shows while its own commands are
+on their way through the stream.
+
+Every other list is derived from here: the subjects (`shared.subjects`), the event
+models' discriminators (`shared.events`, checked by a test), the gateway's validation and
+OpenAPI enum, the auditor's projection, the reaper's sweeps and the dashboard's badges
+(`web/src/live/lifecycle.gen.ts`, written by `just schemas`; a test fails when it is
+stale). Adding a status is one edit here plus its transitions.
+
+The machine: `requested -> provisioning -> ready | failed`, `failed -> requested` (a
+retry), anything `-> deleting -> deleted`. An event that would move a store backwards
+changes nothing, so a late or repeated event never undoes a newer one.
+
+Pure: no I/O imports.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    REQUESTED = "requested"
+    PROVISIONING = "provisioning"
+    READY = "ready"
+    FAILED = "failed"
+    DELETING = "deleting"
+    DELETED = "deleted"
+
+
+STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
+
+# How far along each status is; a store only moves to a higher rank (or retries). ready
+# and failed share a rank: neither may replace the other.
+RANK: dict[str, int] = {
+    Status.REQUESTED: 0,
+    Status.PROVISIONING: 1,
+    Status.READY: 2,
+    Status.FAILED: 2,
+    Status.DELETING: 3,
+    Status.DELETED: 4,
+}
+
+# Moves allowed against the rank: a failed store may be requested again.
+BACKWARD_MOVES = frozenset({(Status.FAILED, Status.REQUESTED)})
+
+# Every event type, in the order a store usually meets them; each is published on
+# `store.<type>.<store id>`.
+EVENT_TYPES = (
+    "requested",
+    "delete",
+    "provisioning",
+    "progress",
+    "ready",
+    "failed",
+    "deleting",
+    "deleted",
+)
+
+# The status an event moves a store to; `progress` moves nothing.
+EVENT_STATUS: dict[str, Status] = {
+    "requested": Status.REQUESTED,
+    "provisioning": Status.PROVISIONING,
+    "ready": Status.READY,
+    "failed": Status.FAILED,
+    "delete": Status.DELETING,
+    "deleting": Status.DELETING,
+    "deleted": Status.DELETED,
+}
+
+# Work is under way: a store that stays in one of these too long is stuck.
+TRANSITIONAL = frozenset({Status.REQUESTED, Status.PROVISIONING, Status.DELETING})
+# A request has reached an outcome; only a user's command moves the store on.
+TERMINAL = frozenset({Status.READY, Status.FAILED, Status.DELETED})
+# Deletion is asked for or done: deleting again does nothing.
+DELETION = frozenset({Status.DELETING, Status.DELETED})
+# A store that still counts: toward the owner's quota, and holding its slug.
+LIVE = frozenset(Status) - {Status.DELETED}
+
+
+def may_move(current: str, new: str) -> bool:
+    """Whether a store may go from `current` to `new`."""
+    return (current, new) in BACKWARD_MOVES or RANK[new] > RANK[current]
+
+
+def moved_by(current: str, event_type: str) -> Status | None:
+    """The status `event_type` moves a store in `current` to, or None when it moves nothing."""
+    target = EVENT_STATUS.get(event_type)
+    if target is None or not may_move(current, target):
+        return None
+    return target
+
+
+def can_retry(status: str) -> bool:
+    """Only a failed store may be requested again."""
+    return (status, Status.REQUESTED) in BACKWARD_MOVES
+
+
+def shown(
+    projected: str | None, projected_attempt: int, requested_attempt: int, delete_requested: bool
+) -> Status:
+    """The status the gateway shows: the projection's, unless a command the gateway has
+    recorded (a delete, a retry) is further along than the events the projection has
+    folded so far. So an answer never shows a status older than one already shown.
+
+    `projected` is None before the projection has a row; the attempts count `requested`
+    events (the first is 1, each retry adds one).
+    """
+    if projected is not None and projected in DELETION:
+        return Status(projected)
+    if delete_requested:
+        return Status.DELETING
+    if projected is None or projected_attempt < requested_attempt:
+        return Status.REQUESTED
+    return Status(projected)

@@ -1,0 +1,131 @@
+"""`shared.lifecycle` is the one list of statuses and event types: every copy in another
+form (the event models, the subjects, the dashboard's generated file, the `stores` view's
+SQL) agrees with it, and the view never shows a status older than the projection's or
+than the gateway's own commands."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import get_args
+
+import asyncpg
+import pytest
+
+from scripts.generate_schemas import LIFECYCLE_TS, lifecycle_ts
+from services.auditor.projection import AuditEvent, fold
+from shared import lifecycle
+from shared.events import EVENT_MODELS, Requested, new_event
+from shared.lifecycle import RANK, STATUSES, Status, shown
+from shared.subjects import subject_for
+
+
+def test_the_dashboard_file_is_generated_from_the_lifecycle() -> None:
+    assert LIFECYCLE_TS.read_text() == lifecycle_ts(), "stale: run `just schemas`"
+
+
+def test_every_event_type_has_one_model_and_a_subject() -> None:
+    tags = [get_args(m.model_fields["type"].annotation)[0] for m in EVENT_MODELS.values()]
+    assert tuple(EVENT_MODELS) == lifecycle.EVENT_TYPES
+    assert tuple(tags) == lifecycle.EVENT_TYPES
+    for event_type in lifecycle.EVENT_TYPES:
+        assert subject_for(event_type, "s1") == f"store.{event_type}.s1"
+
+
+def test_every_status_has_a_rank_an_event_and_one_kind() -> None:
+    assert set(RANK) == set(STATUSES)
+    assert set(lifecycle.EVENT_STATUS.values()) == set(Status)
+    for status in Status:
+        kinds = [status in lifecycle.TRANSITIONAL, status in lifecycle.TERMINAL]
+        assert kinds.count(True) == 1, status
+
+
+def test_only_a_failed_store_moves_back_and_only_to_requested() -> None:
+    backward = {
+        (a, b)
+        for a, b in itertools.product(Status, Status)
+        if lifecycle.may_move(a, b) and RANK[b] <= RANK[a]
+    }
+    assert backward == {(Status.FAILED, Status.REQUESTED)}
+    assert [s for s in Status if lifecycle.can_retry(s)] == [Status.FAILED]
+
+
+def _event(event_type: str, seq: int, data: dict[str, object]) -> AuditEvent:
+    envelope = new_event(event_type, STORE, data, actor="t", correlation_id="c")
+    return AuditEvent.from_envelope(envelope, seq, envelope.model_dump_json())
+
+
+STORE = str(uuid.uuid4())
+REQUEST = Requested(
+    name="Shop",
+    slug="shop",
+    engine="woocommerce",
+    plan="small",
+    owner=str(uuid.uuid4()),
+    namespace="store-shop-1",
+)
+
+
+def test_a_retry_counts_in_the_projection_and_starts_clean() -> None:
+    row = fold(
+        [
+            _event("requested", 1, REQUEST.model_dump()),
+            _event("failed", 2, {"code": "x", "reason": "boom"}),
+            _event("requested", 3, {**REQUEST.model_dump(), "attempt": 2}),
+        ]
+    )
+    assert row is not None
+    assert (row.status, row.attempt, row.error) == ("requested", 2, None)
+
+
+CASES = list(itertools.product([None, *STATUSES], [1, 2], [1, 2], [False, True]))
+
+
+async def test_the_views_sql_status_is_the_lifecycle_rule(db_pool: asyncpg.Pool) -> None:
+    answers = await db_pool.fetch(
+        "SELECT store_status(p, pa, ra, d) AS s FROM unnest($1::text[], $2::int[], $3::int[],"
+        " $4::bool[]) WITH ORDINALITY AS c(p, pa, ra, d, n) ORDER BY n",
+        *[list(column) for column in zip(*CASES, strict=True)],
+    )
+    expected = [shown(*case) for case in CASES]
+    assert [r["s"] for r in answers] == expected
+
+
+@pytest.mark.parametrize(
+    ("projected", "attempt", "delete", "status", "error"),
+    [
+        (None, 1, False, "requested", None),  # the auditor has not folded `requested` yet
+        ("failed", 2, False, "requested", None),  # a retry not folded yet starts clean
+        ("failed", 1, False, "failed", "boom"),
+        ("ready", 1, True, "deleting", None),  # a delete not folded yet
+        ("deleted", 1, True, "deleted", None),
+    ],
+)
+async def test_the_stores_view_shows_a_command_before_the_projection_folds_it(
+    db_pool: asyncpg.Pool,
+    projected: str | None,
+    attempt: int,
+    delete: bool,
+    status: str,
+    error: str | None,
+) -> None:
+    sid, owner = uuid.uuid4(), uuid.uuid4()
+    columns = "id, owner_id, name, slug, namespace, engine, plan"
+    values = (sid, owner, "Shop", f"s-{sid.hex[:8]}", "ns", "woocommerce", "small")
+    await db_pool.execute(
+        f"INSERT INTO store_requests ({columns}, attempt, delete_requested_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9 THEN now() END)",
+        *values,
+        attempt,
+        delete,
+    )
+    if projected is not None:
+        await db_pool.execute(
+            f"INSERT INTO store_states ({columns}, status, error, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now())",
+            *values,
+            projected,
+            "boom" if projected == "failed" else None,
+        )
+    row = await db_pool.fetchrow("SELECT status, error FROM stores WHERE id = $1", sid)
+    assert (row["status"], row["error"]) == (status, error)

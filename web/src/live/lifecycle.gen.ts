@@ -1,0 +1,28 @@
+// Generated from shared/lifecycle.py by `just schemas`; do not edit.
+
+export const STATUSES = ["requested", "provisioning", "ready", "failed", "deleting", "deleted"] as const;
+export type Status = (typeof STATUSES)[number];
+
+// How far along each status is; a store only moves to a higher rank (or retries).
+export const RANK: Record<Status, number> = {
+  requested: 0,
+  provisioning: 1,
+  ready: 2,
+  failed: 2,
+  deleting: 3,
+  deleted: 4,
+};
+
+// Moves allowed against the rank.
+export const BACKWARD_MOVES: ReadonlyArray<readonly [Status, Status]> = [["failed", "requested"]];
+
+// The status an event moves a store to; other events move nothing.
+export const EVENT_STATUS: Record<string, Status> = {
+  requested: "requested",
+  provisioning: "provisioning",
+  ready: "ready",
+  failed: "failed",
+  delete: "deleting",
+  deleting: "deleting",
+  deleted: "deleted",
+};
