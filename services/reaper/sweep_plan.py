@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from services.reaper.guard import NamespaceInfo
 from shared.lifecycle import Status
 
-
 # The transitional statuses a store can get stuck in, which the sweep acts on: a store
 # provisioning too long is failed, one deleting too long is deleted again. (`requested`
 # is not here: the provisioner's consumer redelivers it until it is taken.)
 SWEPT = (Status.PROVISIONING, Status.DELETING)
+
 
 @dataclass(frozen=True)
 class StoreRecord:
