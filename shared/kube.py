@@ -1,15 +1,15 @@
-"""Kubernetes adapter: client setup (kubeconfig or in-cluster), client-side QPS/burst
-limits, and API errors translated into the project's own exceptions.
+"""Kubernetes client: setup (kubeconfig or in-cluster), client-side QPS/burst limits,
+and API and transport errors translated into the project's own exceptions, which live in
+`shared.kube_errors`.
 
-The provisioner and the reaper open one `kube_client` each at start-up and pass it down;
-callers wrap API calls in `kube_errors()` and handle `KubeError` subclasses, which say
-whether a retry can help (`temporary`).
+The provisioner and the reaper open one `kube_client` each at start-up (through
+`shared.resources.open_kube`) and pass it down; callers wrap API calls in `kube_errors()`
+and handle the `KubeError` subclasses it raises, which say whether a retry can help.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,38 +20,8 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config.config_exception import ConfigException
 
+from shared.kube_errors import KubeError, KubeUnavailable, from_response, from_transport
 from shared.settings import KubeSettings
-
-
-class KubeError(Exception):
-    """An API call failed. `temporary` says whether retrying after a delay may succeed."""
-
-    temporary = False
-
-    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-
-
-class KubeUnavailable(KubeError):
-    temporary = True
-
-
-class NotFound(KubeError):
-    pass
-
-
-class Conflict(KubeError):
-    temporary = True
-
-
-class Forbidden(KubeError):
-    """403: RBAC refusal, admission refusal or an exceeded quota."""
-
-
-class Invalid(KubeError):
-    """422 or 400: the API server refused the object itself."""
 
 
 class TokenBucket:
@@ -122,32 +92,11 @@ async def kube_client(
         await api.close()
 
 
-def _reason(exc: ApiException) -> tuple[str, str]:
-    try:
-        body = json.loads(exc.body) if exc.body else {}
-    except (TypeError, ValueError):
-        body = {}
-    return str(body.get("message") or exc.reason or ""), str(body.get("reason") or "")
-
-
 def translate(exc: BaseException, doing: str) -> KubeError:
     """Our own exception for an API or transport failure while `doing` something."""
     if isinstance(exc, ApiException):
-        message, reason = _reason(exc)
-        status = exc.status or 0
-        text = f"could not {doing}: {message or status}"
-        kinds: dict[int, type[KubeError]] = {
-            400: Invalid,
-            403: Forbidden,
-            404: NotFound,
-            409: Conflict,
-            410: Conflict,
-            422: Invalid,
-        }
-        if status in kinds:
-            return kinds[status](text, status, reason)
-        return KubeUnavailable(text, status, reason)  # 429 and 5xx: worth retrying
-    return KubeUnavailable(f"could not {doing}: {type(exc).__name__}: {exc}")
+        return from_response(doing, exc.status, exc.body, exc.reason)
+    return from_transport(doing, exc)
 
 
 @asynccontextmanager

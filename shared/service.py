@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings
 from shared.db import DatabaseUnavailable
 from shared.health import Health, health_app
 from shared.jetstream import NatsUnavailable
-from shared.kube import KubeError
+from shared.kube_errors import KubeError
 from shared.logs import configure_logging
 from shared.settings import CommonSettings, SettingsError, load_settings
 

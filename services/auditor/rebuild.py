@@ -7,9 +7,9 @@ one transaction per batch. Because the projection is a fold in stream order
 (`services.auditor.projection`), the result equals the live projection.
 
 The tables must be empty (a fresh database), or `--in-place` empties `store_events`
-and marks every `store_states` row to be refolded from the replay; rows are kept because
-other tables (the gateway's credential log) reference them. The live auditor may keep running: its batches
-are idempotent on event id and fold into the rebuilt rows.
+and marks every `store_states` row to be refolded from the replay; rows are kept, so the
+stores the gateway shows keep their columns meanwhile. The live auditor may keep running:
+its batches are idempotent on event id and fold into the rebuilt rows.
 """
 
 from __future__ import annotations

@@ -4,14 +4,17 @@ relay, and serves the API under `/api/v1`, `/healthz`, `/readyz`, `/metrics` and
 
 `main` is what `python -m services.gateway` runs (through `shared.service.run_service`);
 `build_app` is the aiohttp application over resources the caller opened, which the
-tests serve in-process. Middlewares, outermost first: errors, rate limits, auth.
+tests serve in-process. It stores each shared resource under its own `web.AppKey` (those
+of `context`, plus `auth.CALLERS_KEY`, `ratelimit.LIMITS_KEY` and `sse.OWNERS_KEY`) and
+hands the middlewares what they use. Middlewares, outermost first: errors, rate limits,
+auth.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -29,14 +32,21 @@ from services.gateway import (
     routes_users,
     sse,
 )
-from services.gateway.auth import CallerCache, auth_middleware
-from services.gateway.context import GATEWAY_KEY, Gateway
+from services.gateway.auth import CALLERS_KEY, CallerCache, auth_middleware
+from services.gateway.context import (
+    JETSTREAM_KEY,
+    NATS_KEY,
+    POOL_KEY,
+    SETTINGS_KEY,
+    STOPPING_KEY,
+)
 from services.gateway.errors import error_middleware
 from services.gateway.openapi import DOCUMENT_PATH
 from services.gateway.outbox import OutboxRelay
 from services.gateway.owners import OwnerCache
-from services.gateway.ratelimit import RateLimits, rate_limit_middleware
+from services.gateway.ratelimit import LIMITS_KEY, RateLimits, rate_limit_middleware
 from services.gateway.settings import GatewaySettings
+from services.gateway.sse import OWNERS_KEY
 from services.gateway.views import API
 from shared.db import close_pool, create_pool, migrate
 from shared.health import Health, add_health_routes
@@ -51,20 +61,32 @@ def build_app(
     settings: GatewaySettings, pool: asyncpg.Pool, nc: NATS, js: JetStreamContext, health: Health
 ) -> web.Application:
     """The gateway's application; its cleanup context runs the outbox relay."""
-    gateway = Gateway(
-        settings,
-        pool,
-        nc,
-        js,
-        RateLimits(settings),
-        OwnerCache(pool),
-        CallerCache(settings.auth_cache_seconds),
-    )
+    limits = RateLimits(settings)
+    callers = CallerCache(settings.auth_cache_seconds)
     app = web.Application(
         client_max_size=BODY_LIMIT,
-        middlewares=[error_middleware, rate_limit_middleware, auth_middleware],
+        middlewares=[
+            error_middleware,
+            rate_limit_middleware(limits, settings.trust_forwarded_for),
+            auth_middleware(pool, callers, settings.allowed_origins),
+        ],
     )
-    app[GATEWAY_KEY] = gateway
+    app[SETTINGS_KEY] = settings
+    app[POOL_KEY] = pool
+    app[NATS_KEY] = nc
+    app[JETSTREAM_KEY] = js
+    app[STOPPING_KEY] = asyncio.Event()
+    app[LIMITS_KEY] = limits
+    app[CALLERS_KEY] = callers
+    app[OWNERS_KEY] = OwnerCache(pool)
+    _add_routes(app, health)
+    app.cleanup_ctx.append(_relay)
+    app.on_shutdown.append(_end_streams)
+    _add_spa(app, settings.web_dist)
+    return app
+
+
+def _add_routes(app: web.Application, health: Health) -> None:
     add_health_routes(app, health)
     for module in (
         routes_auth,
@@ -78,10 +100,6 @@ def build_app(
         app.add_routes(module.routes)
     document = DOCUMENT_PATH.read_bytes()
     app.router.add_get(f"{API}/openapi.json", _serve_document(document))
-    app.cleanup_ctx.append(_relay(gateway))
-    app.on_shutdown.append(_end_streams)
-    _add_spa(app, settings.web_dist)
-    return app
 
 
 def _serve_document(document: bytes) -> Handler:
@@ -92,32 +110,29 @@ def _serve_document(document: bytes) -> Handler:
 
 
 async def _end_streams(app: web.Application) -> None:
-    app[GATEWAY_KEY].stopping.set()
+    app[STOPPING_KEY].set()
 
 
-def _relay(gateway: Gateway) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def relay(_: web.Application) -> AsyncIterator[None]:
-        settings = gateway.settings
-        worker = OutboxRelay(
-            gateway.pool,
-            settings.database_url.get_secret_value(),
-            gateway.nc,
-            gateway.js,
-            settings.stream_name,
-            poll=settings.outbox_poll_seconds,
-            batch=settings.outbox_batch,
-        )
-        task = asyncio.create_task(worker.run(), name="outbox relay")
-        yield
-        # Python 3.11's wait_for can swallow a cancellation that races a wake-up, so
-        # cancel until the task has really ended rather than once.
-        while not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return relay
+async def _relay(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS_KEY]
+    worker = OutboxRelay(
+        app[POOL_KEY],
+        settings.database_url.get_secret_value(),
+        app[NATS_KEY],
+        app[JETSTREAM_KEY],
+        settings.stream_name,
+        poll=settings.outbox_poll_seconds,
+        batch=settings.outbox_batch,
+    )
+    task = asyncio.create_task(worker.run(), name="outbox relay")
+    yield
+    # Python 3.11's wait_for can swallow a cancellation that races a wake-up, so
+    # cancel until the task has really ended rather than once.
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _add_spa(app: web.Application, dist: Path) -> None:

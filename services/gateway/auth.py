@@ -1,21 +1,24 @@
 """Who is calling: the middleware that authenticates every `/api/v1` request (bearer API
 token for programs, session cookie for the SPA) and refuses cross-site use of the cookie.
 
-Runs after the rate limiter, before the handlers; handlers read the result with
-`caller(request)`. Unauthenticated calls get 401, a cookie-authenticated state change
-from a foreign Origin gets 403.
+`app.build_app` makes the middleware with `auth_middleware` over the pool, a
+`CallerCache` (also under `CALLERS_KEY`, where logout and token revocation reach it) and the
+operator's extra origins. It runs after the rate limiter, before the handlers; handlers read
+the result with `caller(request)`. Unauthenticated calls get 401, a cookie-authenticated
+state change from a foreign Origin gets 403.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from services.gateway import accounts
 from services.gateway.accounts import Caller
-from services.gateway.context import GATEWAY_KEY
 from services.gateway.errors import ApiError
 from services.gateway.security import (
     SESSION_COOKIE,
@@ -24,6 +27,9 @@ from services.gateway.security import (
     request_origin,
 )
 from services.gateway.views import API
+
+if TYPE_CHECKING:
+    import asyncpg
 
 CALLER_KEY = web.RequestKey("caller", Caller)
 PUBLIC = frozenset({("POST", f"{API}/auth/login"), ("GET", f"{API}/openapi.json")})
@@ -61,6 +67,9 @@ class CallerCache:
                 del self._entries[credential]
 
 
+CALLERS_KEY = web.AppKey("callers", CallerCache)
+
+
 def caller(request: web.Request) -> Caller:
     return request[CALLER_KEY]
 
@@ -76,61 +85,73 @@ def unauthenticated(message: str = "sign in or send an API token") -> ApiError:
     return ApiError(401, "unauthenticated", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith(f"{API}/"):
+def auth_middleware(
+    pool: asyncpg.Pool, callers: CallerCache, allowed_origins: list[str]
+) -> Middleware:
+    """The middleware that puts the caller on every `/api/v1` request but the public ones."""
+
+    @web.middleware
+    async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(f"{API}/"):
+            return await handler(request)
+        if (request.method, request.path) in PUBLIC:
+            if request.path.endswith("/login"):
+                check_login_origin(request, allowed_origins)
+            return await handler(request)
+        who = await authenticate(request, pool, callers)
+        if who.via == "cookie":
+            check_cookie_origin(request, allowed_origins)
+        request[CALLER_KEY] = who
         return await handler(request)
-    if (request.method, request.path) in PUBLIC:
-        if request.path.endswith("/login"):
-            check_login_origin(request)
-        return await handler(request)
-    request[CALLER_KEY] = await authenticate(request)
-    return await handler(request)
+
+    return authenticated
 
 
-async def authenticate(request: web.Request) -> Caller:
-    gateway = request.app[GATEWAY_KEY]
+async def authenticate(request: web.Request, pool: asyncpg.Pool, callers: CallerCache) -> Caller:
+    """The caller by bearer token, else by session cookie; 401 when neither proves one."""
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthenticated("the Authorization header must be `Bearer <token>`")
-        credential = digest(token.strip())
-        found = gateway.callers.get(credential) or await accounts.caller_by_token(
-            gateway.pool, credential
-        )
+        found = await _recall(callers, digest(token.strip()), pool, accounts.caller_by_token)
         if found is None:
             raise unauthenticated("the API token is unknown or revoked")
-        gateway.callers.put(found)
         return found
     session = request.cookies.get(SESSION_COOKIE)
     if session:
-        credential = digest(session)
-        found = gateway.callers.get(credential) or await accounts.caller_by_session(
-            gateway.pool, credential
-        )
+        found = await _recall(callers, digest(session), pool, accounts.caller_by_session)
         if found is not None:
-            gateway.callers.put(found)
-            check_cookie_origin(request)
             return found
     raise unauthenticated()
 
 
-def check_cookie_origin(request: web.Request) -> None:
+async def _recall(
+    callers: CallerCache,
+    credential: str,
+    pool: asyncpg.Pool,
+    lookup: Callable[[asyncpg.Pool, str], Awaitable[Caller | None]],
+) -> Caller | None:
+    """The caller holding `credential`, from the cache or else from Postgres (then cached)."""
+    found = callers.get(credential) or await lookup(pool, credential)
+    if found is not None:
+        callers.put(found)
+    return found
+
+
+def check_cookie_origin(request: web.Request, allowed: list[str]) -> None:
     """A state change riding on the cookie must come from our own pages."""
     if request.method in SAFE_METHODS:
         return
     origin = request_origin(request.headers.get("Origin"), request.headers.get("Referer"))
-    allowed = request.app[GATEWAY_KEY].settings.allowed_origins
     if not origin_allowed(origin, request.host, allowed):
         raise ApiError(
             403, "cross_site_request", "this request came from another site; it was refused"
         )
 
 
-def check_login_origin(request: web.Request) -> None:
+def check_login_origin(request: web.Request, allowed: list[str]) -> None:
     """Programs log in without an Origin; a browser form on a foreign site may not."""
     origin = request.headers.get("Origin")
-    allowed = request.app[GATEWAY_KEY].settings.allowed_origins
     if origin is not None and not origin_allowed(origin, request.host, allowed):
         raise ApiError(403, "cross_site_request", "sign in from this site's own page")

@@ -1,37 +1,26 @@
-"""What every handler of the gateway reaches through `request.app[GATEWAY_KEY]`: its
-settings, the Postgres pool, the NATS connection, the rate limits and the store-owner
-cache. Built once by `app.build_app` from resources the caller opened and closes."""
+"""The resources the gateway's handlers share, each under its own `web.AppKey`, so a
+module names exactly what it reaches for in `request.app`: the settings, the Postgres
+pool, the NATS connection and its JetStream context, and the event set when the server
+shuts down. `app.build_app` stores them from resources its caller opened and closes.
+
+Caches and limits live with the module that owns them: `auth.CALLERS_KEY`,
+`ratelimit.LIMITS_KEY`, `sse.OWNERS_KEY`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+import asyncpg
 from aiohttp import web
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 
-if TYPE_CHECKING:
-    import asyncpg
-    from nats.aio.client import Client as NATS
-    from nats.js import JetStreamContext
+from services.gateway.settings import GatewaySettings
 
-    from services.gateway.auth import CallerCache
-    from services.gateway.owners import OwnerCache
-    from services.gateway.ratelimit import RateLimits
-    from services.gateway.settings import GatewaySettings
-
-
-@dataclass
-class Gateway:
-    settings: GatewaySettings
-    pool: asyncpg.Pool
-    nc: NATS
-    js: JetStreamContext
-    limits: RateLimits
-    owners: OwnerCache
-    callers: CallerCache
-    # Set when the server shuts down, so live streams end instead of holding it up.
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-GATEWAY_KEY = web.AppKey("gateway", Gateway)
+SETTINGS_KEY = web.AppKey("settings", GatewaySettings)
+POOL_KEY = web.AppKey("pool", asyncpg.Pool)
+NATS_KEY = web.AppKey("nats", NATS)
+JETSTREAM_KEY = web.AppKey("jetstream", JetStreamContext)
+# Set when the server shuts down, so live streams end instead of holding it up.
+STOPPING_KEY = web.AppKey("stopping", asyncio.Event)

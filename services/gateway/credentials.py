@@ -18,7 +18,7 @@ from aiohttp import web
 
 from services.gateway import audit_db, store_db
 from services.gateway.auth import caller
-from services.gateway.context import GATEWAY_KEY
+from services.gateway.context import NATS_KEY, POOL_KEY, SETTINGS_KEY
 from services.gateway.errors import ApiError, correlation_id, json_reply
 from services.gateway.validation import path_id
 from services.gateway.views import API, Credentials
@@ -49,11 +49,10 @@ def interpret(reply: Any) -> Credentials | ApiError:
 
 
 async def ask_provisioner(request: web.Request, store_id: str) -> Credentials | ApiError:
-    gateway = request.app[GATEWAY_KEY]
-    timeout = gateway.settings.credentials_timeout_seconds
+    timeout = request.app[SETTINGS_KEY].credentials_timeout_seconds
     payload = json.dumps({"store_id": store_id}).encode()
     try:
-        msg = await gateway.nc.request(CREDENTIALS_SUBJECT, payload, timeout=timeout)
+        msg = await request.app[NATS_KEY].request(CREDENTIALS_SUBJECT, payload, timeout=timeout)
         return interpret(json.loads(msg.data))
     except (nats.errors.Error, TimeoutError):
         raise Unavailable(f"the provisioner did not answer within {timeout:g} s") from None
@@ -63,16 +62,14 @@ async def ask_provisioner(request: web.Request, store_id: str) -> Credentials | 
 
 @routes.get(f"{API}/stores/{{id}}/credentials")
 async def store_credentials(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY_KEY]
+    pool = request.app[POOL_KEY]
     who = caller(request)
     store_id = path_id(request)
-    await store_db.visible_store(gateway.pool, who, store_id)
+    await store_db.visible_store(pool, who, store_id)
     try:
         answer = await ask_provisioner(request, str(store_id))
     except Unavailable as exc:
-        await audit_db.record_access(
-            gateway.pool, store_id, who.id, "unavailable", correlation_id(request)
-        )
+        await audit_db.record_access(pool, store_id, who.id, "unavailable", correlation_id(request))
         raise ApiError(
             503,
             "credentials_unavailable",
@@ -80,7 +77,7 @@ async def store_credentials(request: web.Request) -> web.Response:
             headers={"Retry-After": "5"},
         ) from None
     outcome = "refused" if isinstance(answer, ApiError) else "granted"
-    await audit_db.record_access(gateway.pool, store_id, who.id, outcome, correlation_id(request))
+    await audit_db.record_access(pool, store_id, who.id, outcome, correlation_id(request))
     if isinstance(answer, ApiError):
         raise answer
     return json_reply(answer, headers={"Cache-Control": "no-store"})

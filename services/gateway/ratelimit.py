@@ -5,7 +5,8 @@ per 15 minutes). A refused request gets 429 with `Retry-After`; answers carry th
 
 Storage is in memory by default; `STOREFLEET_RATE_LIMIT_STORAGE` takes any `limits`
 storage URI (redis://..., memcached://...) so several replicas share the counts.
-Called by the middleware here (per client) and by the create route (per user).
+`app.build_app` makes one `RateLimits`, hands it to `rate_limit_middleware` (per client)
+and stores it under `LIMITS_KEY` for the create route (per user).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from limits import RateLimitItem, parse
 from limits.aio.strategies import (
     FixedWindowRateLimiter,
@@ -25,11 +26,8 @@ from limits.aio.strategies import (
 )
 from limits.storage import storage_from_string
 
-from services.gateway.context import GATEWAY_KEY
 from services.gateway.errors import ApiError
 from services.gateway.settings import GatewaySettings
-
-EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics")
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,9 @@ class RateLimits:
         return await _hit(self._creates, self.creates, "create", user_id)
 
 
+LIMITS_KEY = web.AppKey("limits", RateLimits)
+
+
 async def _hit(limiter: RateLimiter, item: RateLimitItem, *key: str) -> Verdict:
     allowed = await limiter.hit(item, *key)
     stats = await limiter.get_window_stats(item, *key)
@@ -106,17 +107,20 @@ def client_address(request: web.Request, trust_forwarded_for: bool) -> str:
     return request.remote or "unknown"
 
 
-@web.middleware
-async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith("/api/"):
-        return await handler(request)
-    gateway = request.app[GATEWAY_KEY]
-    client = client_address(request, gateway.settings.trust_forwarded_for)
-    verdict = await gateway.limits.hit_request(client)
-    if not verdict.allowed:
-        raise refusal(verdict, "requests")
-    response = await handler(request)
-    if not response.prepared and "RateLimit-Limit" not in response.headers:
-        # A route with a stricter limit of its own (creation) reports that one.
-        response.headers.update(headers_for(verdict))
-    return response
+def rate_limit_middleware(limits: RateLimits, trust_forwarded_for: bool) -> Middleware:
+    """The middleware that counts every `/api/` request against its client address."""
+
+    @web.middleware
+    async def limited(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        verdict = await limits.hit_request(client_address(request, trust_forwarded_for))
+        if not verdict.allowed:
+            raise refusal(verdict, "requests")
+        response = await handler(request)
+        if not response.prepared and "RateLimit-Limit" not in response.headers:
+            # A route with a stricter limit of its own (creation) reports that one.
+            response.headers.update(headers_for(verdict))
+        return response
+
+    return limited

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from services.gateway import audit_db, store_db
 from services.gateway.auth import caller, require_admin
-from services.gateway.context import GATEWAY_KEY
+from services.gateway.context import POOL_KEY
 from services.gateway.errors import json_reply
 from services.gateway.validation import (
     decode_cursor,
@@ -25,7 +25,7 @@ routes = web.RouteTableDef()
 
 
 async def _page(request: web.Request, query: audit_db.AuditQuery) -> web.Response:
-    rows = await audit_db.audit_entries(request.app[GATEWAY_KEY].pool, query)
+    rows = await audit_db.audit_entries(request.app[POOL_KEY], query)
     page = rows[: query.limit - 1]
     last = page[-1] if page else None
     more = len(rows) >= query.limit and last is not None
@@ -41,7 +41,7 @@ async def _page(request: web.Request, query: audit_db.AuditQuery) -> web.Respons
 @routes.get(f"{API}/stores/{{id}}/events")
 async def store_timeline(request: web.Request) -> web.Response:
     store_id = path_id(request)
-    await store_db.visible_store(request.app[GATEWAY_KEY].pool, caller(request), store_id)
+    await store_db.visible_store(request.app[POOL_KEY], caller(request), store_id)
     query = audit_db.AuditQuery(
         store_id=store_id,
         after=decode_cursor(request),

@@ -11,8 +11,8 @@ from datetime import timedelta
 from aiohttp import web
 
 from services.gateway import accounts
-from services.gateway.auth import caller, unauthenticated
-from services.gateway.context import GATEWAY_KEY
+from services.gateway.auth import CALLERS_KEY, caller, unauthenticated
+from services.gateway.context import POOL_KEY, SETTINGS_KEY
 from services.gateway.errors import json_reply, not_found
 from services.gateway.security import (
     SESSION_COOKIE,
@@ -28,28 +28,28 @@ routes = web.RouteTableDef()
 
 
 async def me_view(request: web.Request, user_id: str) -> Me:
-    gateway = request.app[GATEWAY_KEY]
-    row = await accounts.user_row(gateway.pool, user_id)
+    pool = request.app[POOL_KEY]
+    row = await accounts.user_row(pool, user_id)
     if row is None:
         raise unauthenticated()
     max_stores = row["max_stores"]
     if max_stores is None:
-        max_stores = gateway.settings.default_max_stores
-    used = await accounts.stores_in_use(gateway.pool, user_id)
+        max_stores = request.app[SETTINGS_KEY].default_max_stores
+    used = await accounts.stores_in_use(pool, user_id)
     return {"user": user_view(row), "quota": {"max_stores": max_stores, "stores": used}}
 
 
 @routes.post(f"{API}/auth/login")
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
-    gateway = request.app[GATEWAY_KEY]
-    row = await accounts.login_row(gateway.pool, body.username)
+    pool, settings = request.app[POOL_KEY], request.app[SETTINGS_KEY]
+    row = await accounts.login_row(pool, body.username)
     stored = None if row is None or row["disabled"] else row["password_hash"]
     if not await verify_password_async(stored, body.password) or row is None:
         raise unauthenticated("wrong username or password")
     session = new_session_id()
-    ttl = timedelta(hours=gateway.settings.session_ttl_hours)
-    await accounts.open_session(gateway.pool, str(row["id"]), digest(session), ttl)
+    ttl = timedelta(hours=settings.session_ttl_hours)
+    await accounts.open_session(pool, str(row["id"]), digest(session), ttl)
     response = json_reply(await me_view(request, str(row["id"])))
     response.set_cookie(
         SESSION_COOKIE,
@@ -58,7 +58,7 @@ async def login(request: web.Request) -> web.Response:
         path="/",
         httponly=True,
         samesite="Strict",
-        secure=gateway.settings.cookie_secure,
+        secure=settings.cookie_secure,
     )
     return response
 
@@ -67,8 +67,8 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     who = caller(request)
     if who.via == "cookie":
-        await accounts.close_session(request.app[GATEWAY_KEY].pool, who.credential)
-        request.app[GATEWAY_KEY].callers.forget_user(who.id)
+        await accounts.close_session(request.app[POOL_KEY], who.credential)
+        request.app[CALLERS_KEY].forget_user(who.id)
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -84,7 +84,7 @@ async def create_token(request: web.Request) -> web.Response:
     body = await read_body(request, CreateTokenBody)
     token = new_api_token()
     row = await accounts.create_token(
-        request.app[GATEWAY_KEY].pool, caller(request).id, body.name, digest(token)
+        request.app[POOL_KEY], caller(request).id, body.name, digest(token)
     )
     created: NewToken = {**token_view(row), "token": token}
     return json_reply(created, status=201, headers={"Cache-Control": "no-store"})
@@ -92,7 +92,7 @@ async def create_token(request: web.Request) -> web.Response:
 
 @routes.get(f"{API}/tokens")
 async def list_tokens(request: web.Request) -> web.Response:
-    rows = await accounts.list_tokens(request.app[GATEWAY_KEY].pool, caller(request).id)
+    rows = await accounts.list_tokens(request.app[POOL_KEY], caller(request).id)
     listing: TokenList = {"items": [token_view(row) for row in rows]}
     return json_reply(listing)
 
@@ -100,9 +100,8 @@ async def list_tokens(request: web.Request) -> web.Response:
 @routes.delete(f"{API}/tokens/{{id}}")
 async def revoke_token(request: web.Request) -> web.Response:
     token_id = path_id(request, "token")
-    gateway = request.app[GATEWAY_KEY]
     who = caller(request)
-    if not await accounts.revoke_token(gateway.pool, who.id, token_id):
+    if not await accounts.revoke_token(request.app[POOL_KEY], who.id, token_id):
         raise not_found("token")
-    gateway.callers.forget_user(who.id)
+    request.app[CALLERS_KEY].forget_user(who.id)
     return web.Response(status=204)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.gateway.context import GATEWAY_KEY
+from services.gateway.context import SETTINGS_KEY
 from services.gateway.errors import json_reply
 from services.gateway.settings import GatewaySettings
 from services.gateway.views import API, Catalog
@@ -35,4 +35,4 @@ def catalog_view(settings: GatewaySettings) -> Catalog:
 
 @routes.get(f"{API}/catalog")
 async def catalog(request: web.Request) -> web.Response:
-    return json_reply(catalog_view(request.app[GATEWAY_KEY].settings))
+    return json_reply(catalog_view(request.app[SETTINGS_KEY]))

@@ -12,9 +12,9 @@ from aiohttp import web
 
 from services.gateway import store_db
 from services.gateway.auth import caller
-from services.gateway.context import GATEWAY_KEY
+from services.gateway.context import POOL_KEY, SETTINGS_KEY
 from services.gateway.errors import correlation_id, json_reply
-from services.gateway.ratelimit import headers_for, refusal
+from services.gateway.ratelimit import LIMITS_KEY, headers_for, refusal
 from services.gateway.validation import (
     CreateStoreBody,
     decode_cursor,
@@ -35,21 +35,21 @@ routes = web.RouteTableDef()
 
 @routes.post(f"{API}/stores")
 async def create_store(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY_KEY]
+    settings = request.app[SETTINGS_KEY]
     who = caller(request)
     body = await read_body(request, CreateStoreBody)
-    wanted = store_request(body, gateway.settings)
+    wanted = store_request(body, settings)
     key = idempotency_key(request)
-    verdict = await gateway.limits.hit_create(who.id)
+    verdict = await request.app[LIMITS_KEY].hit_create(who.id)
     if not verdict.allowed:
         raise refusal(verdict, "store creations")
     row, created = await store_db.create_store(
-        gateway.pool,
+        request.app[POOL_KEY],
         who,
         wanted,
         key,
         correlation_id(request),
-        gateway.settings.default_max_stores,
+        settings.default_max_stores,
     )
     view = store_view(row)
     headers = {"Location": view["links"]["self"], **headers_for(verdict)}
@@ -60,10 +60,9 @@ async def create_store(request: web.Request) -> web.Response:
 
 @routes.get(f"{API}/stores")
 async def list_stores(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY_KEY]
     limit = page_limit(request)
     rows = await store_db.list_stores(
-        gateway.pool,
+        request.app[POOL_KEY],
         caller(request),
         owner=query_uuid(request, "owner"),
         status=query_choice(request, "status", STATUSES),
@@ -81,16 +80,14 @@ async def list_stores(request: web.Request) -> web.Response:
 
 @routes.get(f"{API}/stores/{{id}}")
 async def get_store(request: web.Request) -> web.Response:
-    row = await store_db.visible_store(
-        request.app[GATEWAY_KEY].pool, caller(request), path_id(request)
-    )
+    row = await store_db.visible_store(request.app[POOL_KEY], caller(request), path_id(request))
     return json_reply(store_view(row))
 
 
 @routes.delete(f"{API}/stores/{{id}}")
 async def delete_store(request: web.Request) -> web.Response:
     row = await store_db.request_delete(
-        request.app[GATEWAY_KEY].pool,
+        request.app[POOL_KEY],
         caller(request),
         path_id(request),
         correlation_id(request),
@@ -101,7 +98,7 @@ async def delete_store(request: web.Request) -> web.Response:
 @routes.post(f"{API}/stores/{{id}}/retry")
 async def retry_store(request: web.Request) -> web.Response:
     row = await store_db.request_retry(
-        request.app[GATEWAY_KEY].pool,
+        request.app[POOL_KEY],
         caller(request),
         path_id(request),
         correlation_id(request),

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from services.gateway import accounts
 from services.gateway.auth import require_admin
-from services.gateway.context import GATEWAY_KEY
+from services.gateway.context import POOL_KEY, SETTINGS_KEY
 from services.gateway.errors import json_reply
 from services.gateway.views import API, UserList, user_summary_view
 
@@ -18,10 +18,9 @@ routes = web.RouteTableDef()
 @routes.get(f"{API}/users")
 async def list_users(request: web.Request) -> web.Response:
     require_admin(request)
-    gateway = request.app[GATEWAY_KEY]
-    rows = await accounts.list_users(gateway.pool)
+    rows = await accounts.list_users(request.app[POOL_KEY])
     body: UserList = {
         "items": [user_summary_view(row) for row in rows],
-        "default_max_stores": gateway.settings.default_max_stores,
+        "default_max_stores": request.app[SETTINGS_KEY].default_max_stores,
     }
     return json_reply(body)

@@ -24,8 +24,9 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from services.gateway import store_db
 from services.gateway.accounts import Caller
 from services.gateway.auth import caller
-from services.gateway.context import GATEWAY_KEY, Gateway
+from services.gateway.context import JETSTREAM_KEY, POOL_KEY, SETTINGS_KEY, STOPPING_KEY
 from services.gateway.errors import ApiError
+from services.gateway.owners import OwnerCache
 from services.gateway.validation import query_uuid
 from services.gateway.views import API
 from shared.subjects import ALL_STORE_SUBJECTS, SUBJECT_ROOT
@@ -33,6 +34,7 @@ from shared.subjects import ALL_STORE_SUBJECTS, SUBJECT_ROOT
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
+OWNERS_KEY = web.AppKey("owners", OwnerCache)
 CLIENTS = prometheus_client.Gauge("storefleet_gateway_sse_clients", "open event streams")
 WAKE_SECONDS = 1.0  # how often an idle stream checks for shutdown
 
@@ -63,22 +65,21 @@ def frame(sequence: int, event_type: str, data: bytes) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (sequence, event_type.encode(), body)
 
 
-async def _visible(gateway: Gateway, who: Caller, store_id: str) -> bool:
-    return who.is_admin or await gateway.owners.owner_of(store_id) == who.id
+async def _visible(owners: OwnerCache, who: Caller, store_id: str) -> bool:
+    return who.is_admin or await owners.owner_of(store_id) == who.id
 
 
 @routes.get(f"{API}/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
-    gateway = request.app[GATEWAY_KEY]
     who = caller(request)
     only = query_uuid(request, "store_id")
     if only is not None:
-        await store_db.visible_store(gateway.pool, who, only)
+        await store_db.visible_store(request.app[POOL_KEY], who, only)
     after = last_event_id(request)
     subject = f"{SUBJECT_ROOT}.*.{only}" if only else ALL_STORE_SUBJECTS
-    sub = await gateway.js.subscribe(
+    sub = await request.app[JETSTREAM_KEY].subscribe(
         subject,
-        stream=gateway.settings.stream_name,
+        stream=request.app[SETTINGS_KEY].stream_name,
         ordered_consumer=True,
         config=consumer_config(after),
     )
@@ -94,7 +95,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         await response.write(b"retry: 2000\n: connected\n\n")
         CLIENTS.inc()
         try:
-            await _relay(gateway, who, sub, response)
+            await _relay(request.app, who, sub, response)
         finally:
             CLIENTS.dec()
         return response
@@ -103,11 +104,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
             await sub.unsubscribe()
 
 
-async def _relay(gateway: Gateway, who: Caller, sub: object, response: web.StreamResponse) -> None:
+async def _relay(
+    app: web.Application, who: Caller, sub: object, response: web.StreamResponse
+) -> None:
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
-    keepalive = gateway.settings.sse_keepalive_seconds
-    while not gateway.stopping.is_set():
+    keepalive = app[SETTINGS_KEY].sse_keepalive_seconds
+    owners, stopping = app[OWNERS_KEY], app[STOPPING_KEY]
+    while not stopping.is_set():
         try:
             msg: Msg = await sub.next_msg(timeout=WAKE_SECONDS)  # type: ignore[attr-defined]
         except TimeoutError:
@@ -120,7 +124,7 @@ async def _relay(gateway: Gateway, who: Caller, sub: object, response: web.Strea
             log.warning("event stream ended", error=type(exc).__name__)
             return
         tokens = msg.subject.split(".")
-        if len(tokens) != 3 or not await _visible(gateway, who, tokens[2]):
+        if len(tokens) != 3 or not await _visible(owners, who, tokens[2]):
             continue
         sequence = msg.metadata.sequence.stream
         if not await _write(response, frame(sequence, tokens[1], msg.data)):

@@ -2,7 +2,8 @@
 pure function turns a database row into it. `openapi.py` builds the document's schemas
 from these same types, so the code and the document share one description.
 
-Pure: no I/O imports. Called by the route modules.
+Pure: no I/O imports. Called by the route modules, by `errors` (`encode`) and by
+`openapi` (the schemas); `API` is the path prefix every API route shares.
 """
 
 from __future__ import annotations

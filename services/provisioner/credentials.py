@@ -40,7 +40,7 @@ from services.provisioner.spec import (
     URL_ANNOTATION,
     USERNAME_KEY,
 )
-from shared.kube import KubeError
+from shared.kube_errors import KubeError
 from shared.subjects import CREDENTIALS_SUBJECT
 
 log = structlog.get_logger(__name__)

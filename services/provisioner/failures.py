@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.kube import Forbidden, Invalid, KubeError, NotFound
+from shared.kube_errors import Forbidden, Invalid, KubeError, NotFound
 
 # Admission messages that clear up by themselves within moments in a fresh namespace.
 _SETTLING = {

@@ -44,7 +44,7 @@ from services.provisioner.spec import Cluster, SpecError, StoreSpec, store_spec
 from services.provisioner.waves import NotReady, StoreDeleted, Waves
 from shared.events import InvalidEvent, Payload, StoreRequested, new_event
 from shared.jetstream import publish_event
-from shared.kube import KubeError
+from shared.kube_errors import KubeError
 from shared.logs import bound
 from shared.outcome import Outcome, TemporaryError
 from shared.plans import Plan

@@ -5,7 +5,7 @@ kinds in `services.provisioner.kinds`.
 kubernetes_asyncio has no generic apply, so this builds each object's URL from the static
 kind table and calls `ApiClient.call_api` with the apply-patch content type; requests go
 through the shared client's QPS/burst limiter. Every failure comes out as a
-`shared.kube.KubeError` subclass saying whether a retry may help.
+`shared.kube_errors.KubeError` subclass saying whether a retry may help.
 
 Called by the handler (waves, readiness helpers, deletion), the status watch and the
 credentials responder.
@@ -21,7 +21,8 @@ import aiohttp
 from kubernetes_asyncio import client
 
 from services.provisioner.kinds import Kind, kind_of
-from shared.kube import Conflict, KubeUnavailable, NotFound, kube_errors, translate
+from shared.kube import kube_errors, translate
+from shared.kube_errors import Conflict, KubeUnavailable, NotFound
 
 FIELD_MANAGER = "storefleet"
 APPLY_PATCH = "application/apply-patch+yaml"

@@ -24,7 +24,7 @@ import structlog
 from services.provisioner.kinds import Kind, by_kind
 from services.provisioner.kubeapi import StoreKube
 from services.provisioner.spec import MANAGED_BY, PLATFORM
-from shared.kube import Conflict
+from shared.kube_errors import Conflict
 
 log = structlog.get_logger(__name__)
 

@@ -35,7 +35,7 @@ from services.provisioner.spec import (
     StoreSpec,
 )
 from services.provisioner.watch import StatusWatch
-from shared.kube import KubeError
+from shared.kube_errors import KubeError
 
 log = structlog.get_logger(__name__)
 STATUS_MANAGER = "storefleet-status"

@@ -26,7 +26,7 @@ from services.reaper.guard import NamespaceInfo
 from services.reaper.namespaces import Namespaces, NotAStoreNamespace
 from services.reaper.records import Records
 from shared.events import Envelope, InvalidEvent
-from shared.kube import KubeError
+from shared.kube_errors import KubeError
 from shared.logs import bound
 from shared.outcome import Outcome, backoff_delay
 from shared.worker import Delivery

@@ -3,7 +3,7 @@ foreground propagation (guarded, and pinned to the uid that was checked), and wa
 the API server has really removed it.
 
 Called by the deletion handler and the sweeper with the `ApiClient` opened in
-`services.reaper.app`. Raises `shared.kube.KubeError` subclasses; refuses (with
+`services.reaper.app`. Raises `shared.kube_errors.KubeError` subclasses; refuses (with
 `NotAStoreNamespace`) to delete anything that fails the label guard.
 """
 
@@ -22,7 +22,8 @@ from services.reaper.guard import (
     is_store_namespace,
     selector_for,
 )
-from shared.kube import Conflict, NotFound, kube_errors
+from shared.kube import kube_errors
+from shared.kube_errors import Conflict, NotFound
 
 # Conditions the namespace controller sets while it cannot finish a deletion.
 _HOLDING_CONDITIONS = (

@@ -38,7 +38,7 @@ from services.provisioner.settings import ProvisionerSettings
 from services.reaper.namespaces import Namespaces
 from shared.events import Envelope, new_event, parse_event
 from shared.jetstream import publish_event
-from shared.kube import Forbidden
+from shared.kube_errors import Forbidden
 from shared.service import Runtime
 from shared.subjects import subject_for
 from tests.chart.conftest import (

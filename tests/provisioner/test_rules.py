@@ -18,7 +18,7 @@ from services.provisioner.readiness import workload_state
 from services.provisioner.render import EngineRefused, Renderer, RenderError, engine_manifests
 from services.provisioner.spec import Cluster, Smtp, StoreSpec, store_spec, store_url
 from shared.events import new_event
-from shared.kube import Forbidden, Invalid, KubeUnavailable
+from shared.kube_errors import Forbidden, Invalid, KubeUnavailable
 from shared.plans import DEFAULT_PLANS
 
 CHARTS = Path(__file__).resolve().parents[2] / "charts" / "engines"
