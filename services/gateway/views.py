@@ -209,35 +209,25 @@ def store_view(row: Row) -> Store:
     }
 
 
+def _columns(row: Row, shape: Any) -> Any:
+    """The row's columns named like the keys of the TypedDict `shape`."""
+    return {key: row[key] for key in shape.__annotations__}
+
+
 def user_view(row: Row) -> User:
-    return {
-        "id": row["id"],
-        "username": row["username"],
-        "role": row["role"],
-        "created_at": row["created_at"],
-    }
+    result: User = _columns(row, User)
+    return result
 
 
 def user_summary_view(row: Row) -> UserSummary:
     """A `users` row with `stores`, its count of stores not deleted."""
-    return {
-        "id": row["id"],
-        "username": row["username"],
-        "role": row["role"],
-        "disabled": row["disabled"],
-        "max_stores": row["max_stores"],
-        "stores": row["stores"],
-        "created_at": row["created_at"],
-    }
+    result: UserSummary = _columns(row, UserSummary)
+    return result
 
 
 def token_view(row: Row) -> Token:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "created_at": row["created_at"],
-        "last_used_at": row["last_used_at"],
-    }
+    result: Token = _columns(row, Token)
+    return result
 
 
 def audit_view(row: Row) -> AuditEntry:
