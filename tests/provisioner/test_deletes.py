@@ -1,5 +1,6 @@
 """A store whose deletion was asked for, before a worker takes it or while it is being
-provisioned, never becomes ready and leaves no namespace behind."""
+provisioned, never becomes ready and leaves no namespace behind. The provisioner stops;
+the reaper (run beside it when a namespace was made) removes the namespace."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ async def test_a_store_deleted_before_a_worker_takes_it_never_gets_a_namespace(
 
 
 async def test_a_store_deleted_during_provisioning_never_becomes_ready_and_leaves_no_namespace(
-    harness: Harness, volume_provisioner: VolumeProvisioner
+    harness: Harness, volume_provisioner: VolumeProvisioner, migrated_database_url: str
 ) -> None:
     ids = harness.new_store()
     volume_provisioner.hold(ids[2])  # its database volume stays unbound: it cannot get ready
     try:
-        async with harness.running(workers=2):
+        async with harness.running(workers=2), harness.reaping(migrated_database_url):
             store = await harness.request(ids=ids)
             await harness.events.first(store.id, ("progress",), within=60)
             assert await harness.namespace_exists(store.namespace)
