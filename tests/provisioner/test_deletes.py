@@ -43,6 +43,12 @@ async def test_a_store_deleted_during_provisioning_never_becomes_ready_and_leave
 
             await eventually(gone, within=90, what=f"namespace {store.namespace} to go")
             await harness.consumer_settled()
+
+            def reported() -> bool:  # the user's delete, the provisioner's, the reaper's report
+                types = harness.events.types(store.id)
+                return types.count("delete") == 2 and "deleted" in types
+
+            await harness.events.until(reported, within=30, what="the deletion's events")
     finally:
         await volume_provisioner.release(ids[2], provision=False)
 
@@ -51,3 +57,6 @@ async def test_a_store_deleted_during_provisioning_never_becomes_ready_and_leave
     assert "failed" not in types
     # A wave already under way may still report; nothing after it starts.
     assert types.count("progress") <= 2
+    # Stopped, the provisioner handed the store to the reaper (which reported it deleted).
+    requested_by = [e.data.requested_by for e in harness.events.of_type(store.id, "delete")]
+    assert requested_by == ["user-1", "provisioner"]
