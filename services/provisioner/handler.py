@@ -126,7 +126,7 @@ class StoreHandler:
         # Listen before looking, so a delete published in between is not missed.
         with self.waves.deletes.listen(spec.store_id) as deleted:
             if await self.waves.deletes.requested(spec.store_id):
-                log.info("store deleted before provisioning; nothing was made")
+                log.info("store deleted before provisioning; left to the reaper")
                 return "deleted", Outcome.ack()
             return await self._attempt(spec, event, delivery, deleted)
 
