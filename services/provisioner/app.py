@@ -150,7 +150,6 @@ async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
         worker=settings.worker_name or f"{socket.gethostname()}/{os.getpid()}",
         deadline=settings.ready_deadline_seconds,
         max_deliver=PROVISIONER.max_deliver,
-        gone_wait=settings.namespace_gone_seconds,
     )
     pool = WorkerPool(
         js,

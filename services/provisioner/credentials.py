@@ -35,12 +35,12 @@ from services.provisioner.kubeapi import StoreKube
 from services.provisioner.spec import (
     PASSWORD_KEY,
     READY_ANNOTATION,
-    STORE_ID,
     STORE_SECRET,
     URL_ANNOTATION,
     USERNAME_KEY,
 )
 from shared.kube_errors import KubeError
+from shared.namespaces import STORE_ID
 from shared.subjects import CREDENTIALS_SUBJECT
 
 log = structlog.get_logger(__name__)

@@ -26,7 +26,6 @@ from typing import Any
 from services.provisioner.engines import Flow
 from services.provisioner.spec import (
     LIMITS,
-    OWNER,
     QUOTA,
     SMTP_SECRET,
     STORE_SECRET,
@@ -36,6 +35,7 @@ from services.provisioner.spec import (
     Manifest,
     StoreSpec,
 )
+from shared.namespaces import OWNER
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 WEB_PORTS = (80, 443)

@@ -14,13 +14,20 @@ then applies the waves, each followed by `store.progress`:
    that, its web pod would offer anyone WordPress's installer); then a last delete check,
    the namespace's ready mark, and `store.ready`.
 
-A delete request found at any check (or heard while waiting) stops it: the namespace,
-if it is this store's, is removed, nothing more is published (the reaper reports the
-deletion) and the message is acked. Temporary errors retry with backoff (`nak` with a
-delay) until the consumer's last delivery; permanent ones publish `store.failed` and give
-up. Outcome events carry ids derived from the request's id (`<request id>:ready`), so a
-redelivery publishes duplicates the stream drops. The ack comes only after the outcome
-event's PubAck, because the pool applies the returned Outcome after this returns.
+A delete request found at any check (or heard while waiting) stops it, and the message
+is acked. Only the reaper deletes namespaces. Found before this delivery wrote anything,
+the request is the reaper's alone and nothing is published. Found once the waves began,
+the handler hands the store to the reaper with a `delete` request of its own (id
+`<request id>:delete`), published after its last write to Kubernetes: the user's request
+may have reached the reaper while the waves still ran (even before the namespace
+existed), and a namespace made after it would otherwise wait for the reaper's sweep. The
+reaper handles a repeated request idempotently (found by label, deterministic event ids).
+
+Temporary errors retry with backoff (`nak` with a delay) until the consumer's last
+delivery; permanent ones publish `store.failed` and give up. Outcome events carry ids
+derived from the request's id (`<request id>:ready`), so a redelivery publishes
+duplicates the stream drops. The ack comes only after the outcome event's PubAck,
+because the pool applies the returned Outcome after this returns.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from shared.worker import Delivery
 
 log = structlog.get_logger(__name__)
 ACTOR = "provisioner"
+HANDOFF_REASON = "provisioning stopped for the deletion; the reaper removes what was made"
 SecretValues = Callable[[Engine], dict[str, str]]
 
 
@@ -74,14 +82,12 @@ class StoreHandler:
         worker: str,
         deadline: float,
         max_deliver: int,
-        gone_wait: float,
         secret_values: SecretValues = random_secret_values,
     ) -> None:
         self.js, self.stream = js, stream
         self.cluster, self.plans, self.engines = cluster, plans, engines
         self.renderer, self.waves = renderer, waves
         self.worker, self.deadline, self.max_deliver = worker, deadline, max_deliver
-        self.gone_wait = gone_wait
         self.secret_values = secret_values
 
     async def __call__(self, delivery: Delivery) -> Outcome:
@@ -120,8 +126,8 @@ class StoreHandler:
         # Listen before looking, so a delete published in between is not missed.
         with self.waves.deletes.listen(spec.store_id) as deleted:
             if await self.waves.deletes.requested(spec.store_id):
-                log.info("store deleted before provisioning")
-                return await self._deleted(spec)
+                log.info("store deleted before provisioning; left to the reaper")
+                return "deleted", Outcome.ack()
             return await self._attempt(spec, event, delivery, deleted)
 
     async def _attempt(
@@ -139,7 +145,7 @@ class StoreHandler:
             await self._run_waves(spec, event, time.monotonic() + self.deadline, deleted)
         except StoreDeleted:
             log.info("store deleted during provisioning")
-            return await self._deleted(spec)
+            return await self._deleted(spec, event)
         except RenderError as exc:
             return await self._fail(
                 event, "render_failed", f"the {spec.engine.name} engine did not render: {exc}"
@@ -150,7 +156,7 @@ class StoreHandler:
             )
         except NotReady as exc:
             if await self.waves.deletes.requested(spec.store_id):
-                return await self._deleted(spec)
+                return await self._deleted(spec, event)
             return await self._fail(event, exc.code, str(exc))
         except KubeError as exc:
             return await self._kube_error(spec, event, delivery, exc)
@@ -219,7 +225,7 @@ class StoreHandler:
         self, spec: StoreSpec, event: StoreRequested, delivery: Delivery, exc: KubeError
     ) -> tuple[str, Outcome]:
         if await self.waves.deletes.requested(spec.store_id):
-            return await self._deleted(spec)
+            return await self._deleted(spec, event)
         failure = classify(exc)
         if not failure.temporary:
             return await self._fail(event, failure.code, failure.reason)
@@ -236,14 +242,12 @@ class StoreHandler:
         )
         return "retry", Outcome.retry(delay, failure.reason)
 
-    async def _deleted(self, spec: StoreSpec) -> tuple[str, Outcome]:
-        """Leave no namespace behind; publish nothing (the reaper reports the deletion)."""
-        try:
-            gone = await self.waves.remove_namespace(spec, self.gone_wait)
-        except KubeError as exc:
-            log.warning("could not remove the deleted store's namespace", error=str(exc))
-            return "retry", Outcome.retry(retry_delay(1), f"removing namespace: {exc}")
-        log.info("deleted store stopped", namespace=spec.namespace, namespace_gone=gone)
+    async def _deleted(self, spec: StoreSpec, event: StoreRequested) -> tuple[str, Outcome]:
+        """Stop writing, then ask the reaper (again) to delete the store: it removes the
+        namespace and reports the deletion; this publishes nothing else."""
+        handoff = {"requested_by": ACTOR, "reason": HANDOFF_REASON}
+        await self._publish(event, "delete", handoff, "delete")
+        log.info("deleted store stopped; handed to the reaper", namespace=spec.namespace)
         return "deleted", Outcome.ack()
 
     async def _fail(self, event: StoreRequested, code: str, reason: str) -> tuple[str, Outcome]:

@@ -1,14 +1,15 @@
 """The provisioner's Kubernetes adapter: server-side apply (field manager `storefleet`,
-forced), create-if-absent, get, list, delete and watch, on plain dict manifests, for the
-kinds in `services.provisioner.kinds`.
+forced), create-if-absent, get, list and watch, on plain dict manifests, for the kinds in
+`services.provisioner.kinds`. It deletes nothing: store namespaces are the reaper's to
+delete.
 
 kubernetes_asyncio has no generic apply, so this builds each object's URL from the static
 kind table and calls `ApiClient.call_api` with the apply-patch content type; requests go
 through the shared client's QPS/burst limiter. Every failure comes out as a
 `shared.kube_errors.KubeError` subclass saying whether a retry may help.
 
-Called by the handler (waves, readiness helpers, deletion), the status watch and the
-credentials responder.
+Called by the handler (waves, readiness helpers), the status watch and the credentials
+responder.
 """
 
 from __future__ import annotations
@@ -119,19 +120,6 @@ class StoreKube:
             f"list {kind.plural}",
             query=_selectors(labels, fields),
         )
-
-    async def delete(self, kind: Kind, name: str, namespace: str | None = None) -> bool:
-        """Ask for deletion (background propagation); False when it was already gone."""
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-        try:
-            await self._call(
-                "DELETE", kind.path(name, namespace), f"delete {kind.kind}/{name}", body=body
-            )
-        except NotFound:
-            return False
-        except Conflict:  # already being deleted
-            return True
-        return True
 
     async def server_version(self) -> str:
         version = await self._call("GET", "/version", "read the server version")

@@ -62,6 +62,5 @@ class ProvisionerSettings(CommonSettings, KubeSettings):
 
     ready_deadline_seconds: float = Field(600.0, gt=0, description="per delivery, to ready")
     apply_attempts: int = Field(6, ge=1, description="tries of one API call on temporary errors")
-    namespace_gone_seconds: float = Field(60.0, ge=0, description="wait after deleting one")
     pending_poll_seconds: float = Field(5.0, gt=0, description="consumer pending gauge period")
     worker_name: str = Field("", description="name in provisioning events; default host/pid")

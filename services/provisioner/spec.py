@@ -1,7 +1,8 @@
 """The typed store spec: everything the guardrails and the engine chart need to know
 about one store, built from a `store.requested` event, the plan catalog, the engine
-registry and the cluster's shape. Also the labels and annotations the platform puts on
-store objects, which the reaper and the credentials responder rely on.
+registry and the cluster's shape. Also the names of the store's own objects and the
+annotations on its namespace, which the credentials responder relies on; the labels that
+mark store objects come from `shared.namespaces`.
 
 Pure: no I/O. Called by the handler once per delivery; a request naming an unknown
 engine or plan raises `SpecError`, which fails the store.
@@ -15,15 +16,11 @@ from typing import Any
 
 from services.provisioner.engines import Engine
 from shared.events import StoreRequested
+from shared.namespaces import store_labels
 from shared.plans import Plan
 
 Manifest = dict[str, Any]
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-PLATFORM = "storefleet"
-STORE_ID = "storefleet.io/store-id"
-OWNER = "storefleet.io/owner"
-ENGINE = "storefleet.io/engine"
 URL_ANNOTATION = "storefleet.io/url"
 READY_ANNOTATION = "storefleet.io/ready-at"
 # The store's own Secret: random passwords and keys, made once, never rewritten.
@@ -89,7 +86,7 @@ class StoreSpec:
 
     def labels(self) -> dict[str, str]:
         """The labels every object of the store carries."""
-        return {MANAGED_BY: PLATFORM, STORE_ID: self.store_id, ENGINE: self.engine.name}
+        return store_labels(self.store_id, self.engine.name)
 
 
 def store_url(host: str, tls: bool, port: int | None) -> str:

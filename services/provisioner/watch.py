@@ -23,8 +23,8 @@ import structlog
 
 from services.provisioner.kinds import Kind, by_kind
 from services.provisioner.kubeapi import StoreKube
-from services.provisioner.spec import MANAGED_BY, PLATFORM
 from shared.kube_errors import Conflict
+from shared.namespaces import PLATFORM_SELECTOR
 
 log = structlog.get_logger(__name__)
 
@@ -38,12 +38,11 @@ class Feed:
     fields: str = ""
 
 
-PLATFORM_LABEL = f"{MANAGED_BY}={PLATFORM}"
 FEEDS = (
-    Feed(by_kind("Deployment"), labels=PLATFORM_LABEL),
-    Feed(by_kind("StatefulSet"), labels=PLATFORM_LABEL),
-    Feed(by_kind("Job"), labels=PLATFORM_LABEL),
-    Feed(by_kind("ResourceQuota"), labels=PLATFORM_LABEL),
+    Feed(by_kind("Deployment"), labels=PLATFORM_SELECTOR),
+    Feed(by_kind("StatefulSet"), labels=PLATFORM_SELECTOR),
+    Feed(by_kind("Job"), labels=PLATFORM_SELECTOR),
+    Feed(by_kind("ResourceQuota"), labels=PLATFORM_SELECTOR),
     Feed(by_kind("ServiceAccount"), fields="metadata.name=default"),
 )
 

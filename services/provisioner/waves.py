@@ -2,7 +2,8 @@
 kind order (concurrently within a kind group, each call retried on temporary errors),
 create the store Secret once, wait for a fresh namespace to settle and for workloads to
 become ready (fed by the status watch, cut short by a delete request or the deadline),
-mark the namespace ready, and remove a namespace whose store was deleted.
+and mark the namespace ready. It never deletes anything: a namespace whose store was
+deleted is the reaper's to remove.
 
 Called by the handler. Raises `KubeError` (after retries), `NotReady`, `StoreDeleted`.
 """
@@ -22,18 +23,10 @@ import structlog
 from services.provisioner.deletes import DeleteSignals
 from services.provisioner.engines import Workload
 from services.provisioner.failures import classify
-from services.provisioner.kinds import by_kind, kind_of, ref
+from services.provisioner.kinds import kind_of, ref
 from services.provisioner.kubeapi import StoreKube
 from services.provisioner.readiness import State, quota_counted, workload_state
-from services.provisioner.spec import (
-    MANAGED_BY,
-    PLATFORM,
-    QUOTA,
-    READY_ANNOTATION,
-    STORE_ID,
-    Manifest,
-    StoreSpec,
-)
+from services.provisioner.spec import QUOTA, READY_ANNOTATION, Manifest, StoreSpec
 from services.provisioner.watch import StatusWatch
 from shared.kube_errors import KubeError
 
@@ -156,25 +149,6 @@ class Waves:
             },
         }
         await self._retrying(lambda m: self.kube.apply(m, manager=STATUS_MANAGER), marker)
-
-    async def remove_namespace(self, spec: StoreSpec, wait: float) -> bool:
-        """Delete the store's namespace if it is ours, and wait up to `wait` seconds for it
-        to be gone. True when it is gone."""
-        kind = by_kind("Namespace")
-        found = await self.kube.get(kind, spec.namespace)
-        if found is None:
-            return True
-        labels = found.get("metadata", {}).get("labels") or {}
-        if labels.get(MANAGED_BY) != PLATFORM or labels.get(STORE_ID) != spec.store_id:
-            log.warning("namespace is not this store's; leaving it", namespace=spec.namespace)
-            return False
-        await self.kube.delete(kind, spec.namespace)
-        give_up = time.monotonic() + wait
-        while time.monotonic() < give_up:
-            if await self.kube.get(kind, spec.namespace) is None:
-                return True
-            await asyncio.sleep(0.5)
-        return False
 
 
 async def _first(*events: asyncio.Event, timeout: float) -> None:

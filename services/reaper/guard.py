@@ -1,12 +1,12 @@
-"""Which namespaces are store namespaces: the labels every store namespace carries, and
-the guard the reaper checks before each deletion.
+"""The reaper's view of a namespace, and the guard it checks before each deletion.
 
 Pure: imports no I/O library. Used by the reaper's Kubernetes adapter
 (`services.reaper.namespaces`) and its sweep planning (`services.reaper.sweep_plan`).
 
-A namespace is deleted only when it carries `app.kubernetes.io/managed-by=storefleet`
-and `storefleet.io/store-id=<the store's id>`, whatever its name: a namespace merely
-named like a store's, or labeled for another store, is never touched.
+The guard is the platform's ownership check (`shared.namespaces.belongs_to`): a
+namespace is deleted only when it carries `app.kubernetes.io/managed-by=storefleet` and
+`storefleet.io/store-id=<the store's id>`, whatever its name: a namespace merely named
+like a store's, or labeled for another store, is never touched.
 """
 
 from __future__ import annotations
@@ -16,17 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGER = "storefleet"
-STORE_ID = "storefleet.io/store-id"
-OWNER = "storefleet.io/owner"
-# Label selector of every store namespace.
-STORE_NAMESPACES = f"{MANAGED_BY}={MANAGER}"
-
-
-def selector_for(store_id: str) -> str:
-    """Label selector of one store's namespaces."""
-    return f"{STORE_NAMESPACES},{STORE_ID}={store_id}"
+from shared.namespaces import belongs_to, store_id_of
 
 
 @dataclass(frozen=True)
@@ -44,7 +34,7 @@ class NamespaceInfo:
 
     @property
     def store_id(self) -> str | None:
-        return self.labels.get(STORE_ID)
+        return store_id_of(self.labels)
 
     @property
     def terminating(self) -> bool:
@@ -53,5 +43,4 @@ class NamespaceInfo:
 
 def is_store_namespace(namespace: NamespaceInfo, store_id: str) -> bool:
     """The guard: managed by storefleet and labeled with this very store id."""
-    labels = namespace.labels
-    return bool(store_id) and labels.get(MANAGED_BY) == MANAGER and labels.get(STORE_ID) == store_id
+    return belongs_to(namespace.labels, store_id)

@@ -16,14 +16,10 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from services.reaper.guard import (
-    STORE_NAMESPACES,
-    NamespaceInfo,
-    is_store_namespace,
-    selector_for,
-)
+from services.reaper.guard import NamespaceInfo, is_store_namespace
 from shared.kube import kube_errors
 from shared.kube_errors import Conflict, NotFound
+from shared.namespaces import PLATFORM_SELECTOR, store_selector
 
 # Conditions the namespace controller sets while it cannot finish a deletion.
 _HOLDING_CONDITIONS = (
@@ -65,12 +61,12 @@ class Namespaces:
 
     async def of_store(self, store_id: str) -> list[NamespaceInfo]:
         """The namespaces labeled as this store's (normally one, or none)."""
-        found = await self._list(selector_for(store_id))
+        found = await self._list(store_selector(store_id))
         return [ns for ns in found if is_store_namespace(ns, store_id)]
 
     async def managed(self) -> list[NamespaceInfo]:
         """Every namespace labeled managed-by=storefleet."""
-        return await self._list(STORE_NAMESPACES)
+        return await self._list(PLATFORM_SELECTOR)
 
     async def _list(self, selector: str) -> list[NamespaceInfo]:
         found: list[NamespaceInfo] = []

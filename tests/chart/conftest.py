@@ -26,6 +26,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config import new_client_from_config
 
 from devtools.cluster import ensure_binaries
+from shared.namespaces import store_labels
 from tests.chart import helm
 from tests.chart.kube import delete_crds, ensure_monitoring_crds
 from tests.fixtures.cluster import KubeCluster
@@ -36,8 +37,6 @@ RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
 }
-MANAGED_BY = "app.kubernetes.io/managed-by"
-STORE_ID = "storefleet.io/store-id"
 
 
 @dataclass(frozen=True)
@@ -178,15 +177,16 @@ StoreNamespace = Callable[..., Awaitable[str]]
 
 @pytest.fixture
 async def store_namespace(kube_api: ApiClient) -> AsyncIterator[StoreNamespace]:
-    """Namespaces labelled as store namespaces (as the provisioner makes them), made by
-    the admin and deleted afterwards unless the test deleted them."""
+    """Namespaces labelled as store namespaces (with the labels the provisioner gives
+    them, from `shared.namespaces`), made by the admin and deleted afterwards unless the
+    test deleted them."""
     core = CoreV1Api(kube_api)
     made: list[str] = []
 
     async def make(**labels: str) -> str:
         store_id = str(uuid.uuid4())
         name = f"store-chart-{store_id[:8]}"
-        all_labels = {MANAGED_BY: "storefleet", STORE_ID: store_id, **RESTRICTED, **labels}
+        all_labels = {**store_labels(store_id, "woocommerce"), **RESTRICTED, **labels}
         await core.create_namespace({"metadata": {"name": name, "labels": all_labels}})
         made.append(name)
         return name

@@ -39,11 +39,10 @@ from services.reaper.namespaces import Namespaces
 from shared.events import Envelope, new_event, parse_event
 from shared.jetstream import publish_event
 from shared.kube_errors import Forbidden
+from shared.namespaces import MANAGED_BY, PLATFORM, STORE_ID
 from shared.service import Runtime
 from shared.subjects import subject_for
 from tests.chart.conftest import (
-    MANAGED_BY,
-    STORE_ID,
     ActAs,
     Platform,
     StoreNamespace,
@@ -198,7 +197,7 @@ async def test_the_provisioner_creates_only_labelled_store_namespaces(
 ) -> None:
     kube = StoreKube(await act_as(platform.user("provisioner")))
     store_id = str(uuid.uuid4())
-    labels = {MANAGED_BY: "storefleet", STORE_ID: store_id,
+    labels = {MANAGED_BY: PLATFORM, STORE_ID: store_id,
               "pod-security.kubernetes.io/enforce": "restricted"}  # fmt: skip
     name = f"store-chart-{store_id[:8]}"
 
@@ -282,9 +281,7 @@ async def test_the_gateway_and_the_auditor_are_refused_everywhere(
     await refused(core.list_namespaced_secret(store))
     await refused(core.create_namespaced_config_map(store, config_map("x", store)))
     await refused(apps.list_deployment_for_all_namespaces())
-    await refused(
-        core.create_namespace(namespace_manifest("store-x-1", **{MANAGED_BY: "storefleet"}))
-    )
+    await refused(core.create_namespace(namespace_manifest("store-x-1", **{MANAGED_BY: PLATFORM})))
     await refused(core.delete_namespace(store))
 
 

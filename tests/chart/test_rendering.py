@@ -21,6 +21,7 @@ from services.auditor.settings import AuditorSettings
 from services.gateway.settings import GatewaySettings
 from services.provisioner.settings import ProvisionerSettings
 from services.reaper.settings import ReaperSettings
+from shared.namespaces import MANAGED_BY, PLATFORM, STORE_ID
 from shared.settings import ENV_PREFIX
 from tests.chart import helm
 from tests.chart.helm import VALUES_FILES, Manifest, containers, env_of, named, of_kind, render
@@ -279,6 +280,20 @@ def test_the_admission_policy_binds_to_exactly_the_provisioner_and_the_reaper(
         "system:serviceaccount:shop-platform:storefleet-provisioner",
         "system:serviceaccount:shop-platform:storefleet-reaper",
     ]
+
+
+def test_the_admission_policy_knows_store_namespaces_by_the_labels_the_services_use(
+    helm_path: Path,
+) -> None:
+    """The policy spells the labels in CEL; the services take them from shared.namespaces."""
+    policy = of_kind(render(helm_path), "ValidatingAdmissionPolicy")[0]
+    variables = {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+    managed = f"labels['{MANAGED_BY}'] == '{PLATFORM}'"
+    has_store_id = f"labels['{STORE_ID}'] != ''"
+
+    for name in ("newIsStore", "oldIsStore"):
+        assert managed in variables[name] and has_store_id in variables[name], variables[name]
+    assert managed in variables["inStoreNamespace"], variables["inStoreNamespace"]
 
 
 def _nats_conf(manifests: list[Manifest]) -> str:

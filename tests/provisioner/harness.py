@@ -1,7 +1,8 @@
 """What the provisioner tests share: a stream of their own on the real `store.>` subjects,
 a log of every event in it, requests and deletes published as the gateway would, and the
 provisioner itself, either in this process (`running`) or as `python -m
-services.provisioner` (`spawn`), configured only through its settings.
+services.provisioner` (`spawn`), configured only through its settings. Tests of deletion
+also run the reaper in this process (`reaping`): only it deletes store namespaces.
 
 Each test gets a fresh stream name (STOREFLEET_STREAM_NAME) and its own store ids; the
 stream is deleted afterwards (two streams cannot share `store.>`), and so are the store
@@ -32,6 +33,8 @@ from nats.js import JetStreamContext
 
 from services.provisioner.app import main
 from services.provisioner.settings import ProvisionerSettings
+from services.reaper.app import main as reaper_main
+from services.reaper.settings import ReaperSettings
 from shared.events import Envelope, new_event, parse_event
 from shared.jetstream import ensure_stream, publish_event
 from shared.service import Runtime
@@ -39,6 +42,9 @@ from shared.subjects import PROVISIONER, stores_stream
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTCOMES = ("ready", "failed")
+# Longer than any test: the in-test reaper's sweep then leaves every namespace alone
+# (other tests' namespaces in the same cluster included).
+SWEEP_NEVER = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,31 @@ class Harness:
                 runtime.stopping.set()
                 await asyncio.wait_for(task, 60)
 
+    @contextlib.asynccontextmanager
+    async def reaping(self, database_url: str) -> AsyncIterator[Runtime]:
+        """The reaper's `main` on this test's stream until the block ends."""
+        settings = ReaperSettings(
+            nats_url=self.nats_url,
+            database_url=database_url,
+            stream_name=self.stream,
+            kubeconfig=str(self.kubeconfig),
+            health_port=0,
+            deletion_poll_seconds=0.2,
+            orphan_grace_seconds=SWEEP_NEVER,
+            provisioning_deadline_seconds=SWEEP_NEVER,
+            deletion_deadline_seconds=SWEEP_NEVER,
+            shutdown_grace_seconds=5,
+        )
+        async with AsyncExitStack() as stack:
+            runtime = Runtime("reaper", stack)
+            task = asyncio.create_task(reaper_main(settings, runtime), name="reaper main")
+            try:
+                await _started(runtime, task)
+                yield runtime
+            finally:
+                runtime.stopping.set()
+                await asyncio.wait_for(task, 60)
+
     def spawn(self, log: Path, **overrides: Any) -> subprocess.Popen[bytes]:
         """`python -m services.provisioner` in its own process group, logging to `log`."""
         env = {**os.environ, **self.env(**overrides), "PYTHONPATH": str(ROOT)}
@@ -267,6 +298,18 @@ async def _ready(runtime: Runtime, task: asyncio.Task[None], within: float = 30.
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"the provisioner was not ready within {within}s")
+        await asyncio.sleep(0.05)
+
+
+async def _started(runtime: Runtime, task: asyncio.Task[None], within: float = 30.0) -> None:
+    """Until the service has opened every resource."""
+    deadline = time.monotonic() + within
+    while not runtime.health.started:
+        if task.done():
+            task.result()
+            raise AssertionError(f"the {runtime.name} stopped during start-up")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the {runtime.name} did not start within {within}s")
         await asyncio.sleep(0.05)
 
 

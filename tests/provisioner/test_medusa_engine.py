@@ -22,8 +22,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.handler import random_secret_values
 from services.provisioner.kubeapi import StoreKube
-from services.provisioner.spec import STORE_ID, StoreSpec
+from services.provisioner.spec import StoreSpec
 from shared.events import StoreProgress, StoreReady
+from shared.namespaces import STORE_ID
 from tests.provisioner.harness import Harness, eventually
 from tests.provisioner.test_manifests import (
     PROFILES,

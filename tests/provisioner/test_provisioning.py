@@ -22,7 +22,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from nats.aio.client import Client as NATS
 from prometheus_client import REGISTRY
 
-from services.provisioner.spec import STORE_ID
+from shared.namespaces import STORE_ID
 from shared.plans import DEFAULT_PLANS
 from shared.subjects import CREDENTIALS_SUBJECT
 from tests.provisioner.harness import Harness, Store

@@ -19,7 +19,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, AppsV1Api, BatchV1Api, CoreV1Api, NetworkingV1Api
 
 from devtools.procs import free_port
-from services.provisioner.spec import STORE_ID
+from shared.namespaces import STORE_ID
 from tests.fixtures.cluster import KubeCluster
 from tests.provisioner.harness import Harness, Store
 from tests.provisioner.proxy import TcpProxy

@@ -25,13 +25,13 @@ from nats.js import JetStreamContext
 
 from devtools import procs
 from services.reaper.deletion import DeletionHandler, DeletionTiming, Publish
-from services.reaper.guard import MANAGED_BY, MANAGER, OWNER, STORE_ID
 from services.reaper.namespaces import Namespaces
 from services.reaper.records import Records
 from services.reaper.sweep_plan import SweepPolicy
 from shared.db import create_pool
 from shared.events import Envelope
 from shared.jetstream import publish_event
+from shared.namespaces import MANAGED_BY, OWNER, PLATFORM, STORE_ID
 from tests.auditor.lifecycle import store_stream
 from tests.fixtures.cluster import KubeCluster
 from tests.fixtures.nats import TestStream
@@ -92,7 +92,7 @@ def policy() -> SweepPolicy:
 
 
 def store_labels(store_id: str, owner: str | None = None) -> dict[str, str]:
-    return {MANAGED_BY: MANAGER, STORE_ID: store_id, OWNER: owner or str(uuid.uuid4())}
+    return {MANAGED_BY: PLATFORM, STORE_ID: store_id, OWNER: owner or str(uuid.uuid4())}
 
 
 @pytest.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
-from services.reaper.guard import MANAGED_BY, STORE_ID, NamespaceInfo, is_store_namespace
+from services.reaper.guard import NamespaceInfo, is_store_namespace
 from services.reaper.sweep_plan import (
     StoreRecord,
     StreamFacts,
     SweepPolicy,
     plan_sweep,
 )
+from shared.namespaces import MANAGED_BY, STORE_ID
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 POLICY = SweepPolicy(
