@@ -28,7 +28,7 @@ from playwright.async_api import Browser, async_playwright
 from devtools import procs
 from devtools.cluster import ensure_binaries
 from devtools.nats import LocalNats
-from devtools.platform import ensure_dashboard
+from devtools.dashboard import ensure_dashboard
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.cluster import KubeCluster
 from tests.fixtures.nats import ExternalNats
