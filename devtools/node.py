@@ -9,7 +9,7 @@ control plane that listens on the node's address so pods reach it through the
 `kubernetes` Service, then the node's agents (`devtools.node_agents`), which import the
 built images and apply the add-ons' objects. `stop_real_cluster()` stops it all
 and puts the host back; it also cleans up after a run that crashed or was killed. Used
-by `python -m devtools.cluster up --real` (`just cluster-up real`) and the `real_cluster`
+by `python -m devtools.cluster_cli up real` (`just cluster-up real`) and the `real_cluster`
 test fixture.
 """
 
