@@ -48,6 +48,7 @@ from nats.js import JetStreamContext
 
 from devtools import procs
 from devtools.cluster import LocalCluster, ensure_binaries
+from devtools.launcher import start_service
 from devtools.nats import LocalNats
 from devtools.volumes import VolumeBinder
 from services.provisioner.engines import ENGINES
@@ -263,12 +264,7 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return procs.start(
-        [sys.executable, "-m", "services.provisioner"],
-        log,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-    )
+    return start_service("provisioner", log, env)
 
 
 def new_cluster(args: argparse.Namespace, bins: Path, workdir: Path) -> BenchCluster:

@@ -13,7 +13,6 @@ import contextlib
 import os
 import random
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,6 +30,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from devtools import procs
 from devtools.cluster import ensure_binaries
+from devtools.launcher import ROOT, service_argv, settings_env, start_service
 from devtools.volumes import VolumeBinder
 from shared.db import create_pool
 from shared.events import Envelope, parse_event
@@ -38,7 +38,6 @@ from tests.fixtures.cluster import KubeCluster
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parents[2]
 SWEEP_SECONDS = 3.0
 SWEEPS = 'storefleet_reaper_sweeps_total{outcome="ok"}'
 
@@ -55,13 +54,8 @@ class Fleet:
     api: aiohttp.ClientSession | None = None
 
     def start(self, service: str, **settings: str) -> None:
-        env = {**self.env, **{f"STOREFLEET_{k.upper()}": v for k, v in settings.items()}}
-        self.procs[service] = procs.start(
-            [sys.executable, "-m", f"services.{service}"],
-            self.workdir / f"{service}.log",
-            env=env,
-            cwd=ROOT,
-        )
+        env = {**self.env, **settings_env(**settings)}
+        self.procs[service] = start_service(service, self.workdir / f"{service}.log", env)
 
     def logs(self) -> str:
         return "\n".join(
@@ -163,14 +157,7 @@ async def sign_in(fleet: Fleet) -> str:
     """Add a user with the operators' CLI, sign in, and take an API token."""
     username = f"e2e-{uuid.uuid4().hex[:8]}"
     added = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.gateway",
-        "users",
-        "add",
-        username,
-        "--max-stores",
-        "200",
+        *service_argv("gateway", "users", "add", username, "--max-stores", "200"),
         cwd=ROOT,
         env=fleet.env,
         stdout=asyncio.subprocess.PIPE,

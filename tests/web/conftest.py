@@ -27,6 +27,7 @@ from playwright.async_api import Browser, async_playwright
 
 from devtools import procs
 from devtools.cluster import ensure_binaries
+from devtools.launcher import ROOT, SERVICES, service_argv, start_service
 from devtools.nats import LocalNats
 from devtools.volumes import VolumeBinder
 from devtools.dashboard import ensure_dashboard
@@ -34,8 +35,6 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.cluster import KubeCluster
 from tests.fixtures.nats import ExternalNats
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("gateway", "provisioner", "reaper", "auditor")
 READY_SECONDS = 90.0
 
 
@@ -51,7 +50,7 @@ class RunningPlatform:
     def add_user(self, name: str) -> str:
         """`python -m services.gateway users add NAME`, as an operator would; the password."""
         done = subprocess.run(
-            [sys.executable, "-m", "services.gateway", "users", "add", name],
+            service_argv("gateway", "users", "add", name),
             env={**os.environ, **self.env},
             cwd=ROOT,
             capture_output=True,
@@ -129,8 +128,7 @@ async def platform(
             health = port if name == "gateway" else procs.free_port()
             env = _service_env(name, base, health, helm, volume_binder.storage_class)
             log = running.logs / f"{name}.log"
-            argv = [sys.executable, "-m", f"services.{name}"]
-            children.append(procs.start(argv, log, env=env, cwd=ROOT))
+            children.append(start_service(name, log, env))
             await _wait_ready(f"http://127.0.0.1:{health}/readyz", children[-1], log)
         yield running
     finally:
