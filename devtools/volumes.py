@@ -4,9 +4,10 @@ it, as an external provisioner would create one, and the volume goes when its cl
 Without it, pods with volume claims are never scheduled. The PV controller in
 kube-controller-manager does the binding; this only creates and deletes volumes.
 
-`VolumeBinder` watches claims in an asyncio task: the tests run it with `bound_volumes`
-(tests/provisioner, tests/e2e, tests/web, the provisioner benchmark), and `just up` runs
-it in a thread of its own with `BackgroundVolumes` (devtools/platform_start.py).
+`VolumeBinder` watches claims in an asyncio task: the tests' session fixture
+`volume_binder` (tests/fixtures/cluster.py) runs it with `bound_volumes`, the provisioner
+benchmark runs one directly, and `just up` runs one in a thread of its own with
+`BackgroundVolumes` (devtools/platform_start.py).
 `hold(namespace)` keeps a namespace's claims unbound until `release(namespace)`: a test's
 way to make storage slow, so a store stays mid-provisioning as long as it likes.
 """
