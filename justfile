@@ -49,11 +49,11 @@ bench *names:
 # start the local control plane (kind: kwok = simulated nodes, real = with a real worker
 # node); kubeconfig at .run/kubeconfig
 cluster-up kind="kwok":
-    {{python}} -m devtools.cluster up {{kind}} --dir .run/cluster --kubeconfig .run/kubeconfig
+    {{python}} -m devtools.cluster_cli up {{kind}} --dir .run/cluster --kubeconfig .run/kubeconfig
 
 # stop the local control plane, and its real node if it has one
 cluster-down:
-    {{python}} -m devtools.cluster down --dir .run/cluster
+    {{python}} -m devtools.cluster_cli down --dir .run/cluster
 
 # regenerate schemas/events from the event models
 schemas:

@@ -1,21 +1,17 @@
 """A real Kubernetes control plane as plain local processes: etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler and kwok, which stands in for kubelets on fake
 nodes (see docs/test-cluster.md). The session fixture in tests/fixtures/cluster.py starts
-one per test run; `python -m devtools.cluster up|down` (behind `just cluster-up`) starts a
-detached one for local work and writes its admin kubeconfig to .run/kubeconfig.
+one per test run; `python -m devtools.cluster_cli up|down` (behind `just cluster-up`)
+starts a detached one for local work and writes its admin kubeconfig to .run/kubeconfig.
 
 Everything listens on 127.0.0.1 at free ports, so several clusters can run side by side.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
-import shutil
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -344,72 +340,3 @@ def _fake_node(name: str) -> dict[str, Any]:
 def _ready(node: dict[str, Any]) -> bool:
     conditions = node.get("status", {}).get("conditions", [])
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-def _up(state: Path, kubeconfig: Path, real: bool) -> None:
-    from devtools import node  # node builds on this module
-
-    if running(state):
-        print(f"cluster already running; kubeconfig {kubeconfig}")
-        return
-    _down(state, kubeconfig, quiet=True)
-    state.mkdir(parents=True)
-    started = time.monotonic()
-    if real:
-        server = node.start_real_cluster(state).server
-        cluster_kubeconfig = state / "kubeconfig"
-    else:
-        cluster = LocalCluster(state, ensure_binaries())
-        cluster.start()
-        server, cluster_kubeconfig = cluster.server, cluster.kubeconfig
-    kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(cluster_kubeconfig, kubeconfig)
-    kubeconfig.chmod(0o600)
-    took = time.monotonic() - started
-    print(f"cluster up at {server} in {took:.1f}s; kubeconfig {kubeconfig}")
-    if real:
-        print(f"real node {node.NODE_NAME}; ingress at http://127.0.0.1:{node.INGRESS_PORT}")
-
-
-def _down(state: Path, kubeconfig: Path, quiet: bool = False) -> None:
-    from devtools import node
-
-    owner = node.running()
-    if owner is not None and Path(owner.get("cluster_dir", "")) == state:
-        node.stop_real_cluster()
-    elif owner is None:
-        node.stop_real_cluster()  # leftovers of a crashed run, if any
-    stop_recorded(state)
-    shutil.rmtree(state, ignore_errors=True)
-    with contextlib.suppress(FileNotFoundError):
-        kubeconfig.unlink()
-    if not quiet:
-        print("cluster down")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devtools.cluster", description=__doc__)
-    parser.add_argument("command", choices=["up", "down"])
-    parser.add_argument(
-        "kind",
-        nargs="?",
-        choices=["kwok", "real"],
-        default="kwok",
-        help="kwok: simulated nodes only; real: with a real worker node",
-    )
-    parser.add_argument("--dir", type=Path, default=REPO / ".run" / "cluster")
-    parser.add_argument("--kubeconfig", type=Path, default=REPO / ".run" / "kubeconfig")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "up":
-            _up(args.dir.resolve(), args.kubeconfig, real=args.kind == "real")
-        else:
-            _down(args.dir.resolve(), args.kubeconfig)
-    except (ClusterError, subprocess.CalledProcessError) as exc:
-        print(f"cluster {args.command} failed: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,13 +6,14 @@ kube-proxy and kube-router write firewall rules and ipsets, the bridge plugin se
 `ip_forward`. `snapshot()` records the parts of the host any of them may touch, before
 the node starts; `restore()` undoes everything the node did, with only that record and
 the host as it is (so it also cleans up after a crashed run); `compare()` says what still
-differs. `devtools.node` calls them; the node tests compare before and after.
+differs. `devtools.node` calls them; the node tests compare before and after. What the
+node may touch is listed in `devtools.node_host`; its firewall rules are handled in
+`devtools.firewall`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -24,60 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from devtools import procs
-
-# Where the node keeps its state: sockets and runtime state on tmpfs, images, pods'
-# volumes and the kubelet's root on disk. One node per machine, so fixed paths.
-STATE = Path("/run/storefleet-node")
-DATA = Path("/var/lib/storefleet-node")
-BRIDGE = "sf-br0"
-POD_CIDR = "10.244.0.0/24"
-NODE_IP = "10.244.0.1"
-# Paths a kubelet, containerd or the CNI plugins may create outside the node's own
-# directories. A path that was not there before the node started is removed with all it
-# holds; one that was (another runtime on the machine) keeps everything but the node's
-# own files: dead shim sockets in /run/containerd/s, and CNI results named after the
-# node's network in /var/lib/cni. The node keeps runc's state and its pods' network
-# namespaces under its own state directory (see devtools/node_config.py).
-HARD_CODED_DIRS = (
-    "/run/containerd",
-    "/var/lib/cni",
-    "/var/log/pods",
-    "/var/log/containers",
-    "/var/lib/kubelet",
-    "/etc/cni",
-    "/opt/cni",
-    "/var/lib/kube-router",
-    "/var/lib/containerd",
-    "/var/lib/rancher",
+from devtools.firewall import nft_text, remove_firewall
+from devtools.node_host import (
+    BRIDGE,
+    CGROUP_ROOTS,
+    CNI_NETWORK,
+    DATA,
+    HARD_CODED_DIRS,
+    MOUNT_SCOPE,
+    STATE,
+    SYSCTLS,
 )
-CNI_NETWORK = "storefleet"
-# Where a node's mounts can be: what the snapshot compares (builds and others' containers
-# elsewhere on the machine come and go on their own).
-MOUNT_SCOPE = (str(STATE), str(DATA), *HARD_CODED_DIRS, "/run/netns", "/sys/fs/cgroup")
-SYSCTLS = (
-    "net.ipv4.ip_forward",
-    "net.ipv4.conf.all.forwarding",
-    "net.ipv4.conf.default.forwarding",
-    "net.ipv6.conf.all.forwarding",
-    "net.ipv4.conf.all.route_localnet",
-    "net.ipv4.conf.all.rp_filter",
-    "kernel.panic",
-    "kernel.panic_on_oops",
-    "vm.overcommit_memory",
-    "vm.panic_on_oom",
-    "kernel.keys.root_maxkeys",
-    "kernel.keys.root_maxbytes",
-    "net.bridge.bridge-nf-call-iptables",
-    "net.bridge.bridge-nf-call-ip6tables",
-    "net.netfilter.nf_conntrack_max",
-    "net.netfilter.nf_conntrack_tcp_timeout_established",
-    "net.netfilter.nf_conntrack_tcp_timeout_close_wait",
-    "fs.inotify.max_user_instances",
-    "fs.inotify.max_user_watches",
-)
-# Firewall chains, ipsets and rules of kube-proxy, kube-router, the kubelet and CNI.
-FIREWALL_MARKS = ("KUBE-", "CNI-", "kube-router", BRIDGE, POD_CIDR.rsplit(".", 2)[0] + ".")
-CGROUP_ROOTS = ("kubepods",)
 
 
 def snapshot() -> dict[str, Any]:
@@ -90,7 +48,7 @@ def snapshot() -> dict[str, Any]:
             + _lines(["ip", "-6", "route", "show", "table", "all"])
         ),
         "netns": sorted(_lines(["ip", "netns", "list"], field=0)),
-        "nft": _nft_text(),
+        "nft": nft_text(),
         "ipsets": sorted(_lines(["ipset", "list", "-n"])),
         "mounts": sorted(p for p in _mount_points() if _within(p, MOUNT_SCOPE)),
         "sysctls": {key: read_sysctl(key) for key in SYSCTLS if read_sysctl(key) is not None},
@@ -137,7 +95,7 @@ def restore(baseline: dict[str, Any]) -> list[str]:
     done += _kill_node_processes()
     done += _unmount(baseline["mounts"])
     done += _remove_links()
-    done += _remove_firewall(baseline["nft"])
+    done += remove_firewall(baseline["nft"])
     done += _remove_ipsets(baseline["ipsets"])
     done += restore_sysctls(baseline["sysctls"])
     done += _remove_cgroups(baseline["cgroups"])
@@ -243,65 +201,6 @@ def _remove_links() -> list[str]:
         subprocess.run(["ip", "link", "delete", BRIDGE], check=True)
         done.append(f"deleted bridge {BRIDGE}")
     return done
-
-
-# -- firewall -------------------------------------------------------------------------------
-
-
-def _nft_text() -> str:
-    return subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
-
-
-def _remove_firewall(baseline_text: str) -> list[str]:
-    """Remove the node's chains and the rules that reach them, then the tables it created
-    that are left empty. Rules and chains of anyone else stay as they are."""
-    ruleset = json.loads(
-        subprocess.run(["nft", "-j", "list", "ruleset"], capture_output=True, text=True,
-                       check=True).stdout or '{"nftables": []}'
-    )["nftables"]  # fmt: skip
-    tables, chains, rules = _nft_objects(ruleset)
-    ours = [c for c in chains if _marked(c["name"])]
-    script = [f"flush chain {c['family']} {c['table']} {c['name']}" for c in ours]
-    script += [f"delete rule {r['family']} {r['table']} {r['chain']} handle {r['handle']}"
-               for r in rules if not _marked(r["chain"]) and _marked(json.dumps(r))]  # fmt: skip
-    script += [f"delete chain {c['family']} {c['table']} {c['name']}" for c in ours]
-    if script:
-        _nft_batch(script)
-    done = [f"nft: {line}" for line in script if not line.startswith("flush")]
-    done += _remove_empty_tables(tables, baseline_text)
-    return done
-
-
-def _nft_objects(
-    ruleset: list[dict[str, Any]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    def of(kind: str) -> list[dict[str, Any]]:
-        return [item[kind] for item in ruleset if kind in item]
-
-    return of("table"), of("chain"), of("rule")
-
-
-def _marked(text: str) -> bool:
-    return any(mark in text for mark in FIREWALL_MARKS)
-
-
-def _remove_empty_tables(tables: list[dict[str, Any]], baseline_text: str) -> list[str]:
-    done = []
-    for table in tables:
-        family, name = table["family"], table["name"]
-        if f"table {family} {name} " in baseline_text:
-            continue
-        listing = subprocess.run(["nft", "-j", "list", "table", family, name],
-                                 capture_output=True, text=True).stdout  # fmt: skip
-        if listing and not any("rule" in item for item in json.loads(listing)["nftables"]):
-            _nft_batch([f"delete table {family} {name}"])
-            done.append(f"nft: delete table {family} {name}")
-    return done
-
-
-def _nft_batch(lines: list[str]) -> None:
-    subprocess.run(["nft", "-f", "-"], input="\n".join(lines) + "\n", text=True, check=True,
-                   capture_output=True)  # fmt: skip
 
 
 def _remove_ipsets(baseline: list[str]) -> list[str]:

@@ -1,6 +1,7 @@
 """Images the real node itself runs (besides the pause sandbox): CoreDNS, the cluster
 DNS, as a static binary built by scripts/build-node-bins.sh in an image of its own.
-A recipe for devtools/image_build.py; devtools/node.py builds and imports it at start."""
+A recipe for devtools/image_build.py; devtools/node_agents.py builds and imports it at
+start."""
 
 from __future__ import annotations
 

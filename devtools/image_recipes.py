@@ -173,7 +173,7 @@ def helm_binary() -> Path:
 
 
 def _dashboard() -> Path:
-    from devtools.platform import ensure_dashboard
+    from devtools.dashboard import ensure_dashboard
 
     return ensure_dashboard()
 

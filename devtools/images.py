@@ -12,8 +12,9 @@ says, on stderr, what it built and what it reused. containerd stores each image 
 full name, `docker.io/storefleet/<name>:<tag>` (`reference()`); pods use
 `imagePullPolicy: Never` or `IfNotPresent`.
 
-devtools/node.py calls `build_images` and `import_images`. Building needs root (mmdebstrap,
-chroot), gcc, npm and network access to deb.debian.org, PyPI and the npm registry.
+devtools/node_agents.py calls `build_images`, devtools/node.py `import_images`. Building
+needs root (mmdebstrap, chroot), gcc, npm and network access to deb.debian.org, PyPI and
+the npm registry.
 """
 
 from __future__ import annotations

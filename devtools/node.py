@@ -6,80 +6,34 @@ pods on a bridge that has no uplink.
 `start_real_cluster()` claims the machine (one real node at a time: the node's paths
 and addresses are fixed), records the host as it is (`devtools.hostnet`), starts a
 control plane that listens on the node's address so pods reach it through the
-`kubernetes` Service, then the node's agents, imports the built images
-(`devtools.images`) and applies the add-ons' objects. `stop_real_cluster()` stops it all
+`kubernetes` Service, then the node's agents (`devtools.node_agents`), which import the
+built images and apply the add-ons' objects. `stop_real_cluster()` stops it all
 and puts the host back; it also cleans up after a run that crashed or was killed. Used
-by `python -m devtools.cluster up --real` (`just cluster-up real`) and the `real_cluster`
+by `python -m devtools.cluster_cli up real` (`just cluster-up real`) and the `real_cluster`
 test fixture.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools import hostnet, node_addons, procs
-from devtools.certs import kubeconfig
-from devtools.cluster import (
-    REPO,
-    SERVICE_RANGE,
-    ClusterError,
-    LocalCluster,
-    NodeIdentity,
-    ensure_binaries,
-    stop_recorded,
-)
-from devtools.node_config import (
-    NodeLayout,
-    cni_conflist,
-    containerd_toml,
-    kube_proxy_config,
-    kubelet_config,
-)
+from devtools import hostnet, procs
+from devtools.cluster import REPO, LocalCluster, NodeIdentity, ensure_binaries, stop_recorded
+from devtools.node_agents import LAYOUT, NODE_NAME, Agents, NodeError
 
-NODE_NAME = "storefleet-node"
-DNS_IP = "10.0.0.10"
 INGRESS_PORT = int(os.environ.get("STOREFLEET_INGRESS_PORT", "18080"))
-KUBE_ROUTER_HEALTH_PORT = 20244
-PAUSE_IMAGE = "docker.io/storefleet/pause:dev"
-COREDNS_IMAGE = "docker.io/storefleet/coredns:dev"
-HELPER_IMAGE = "docker.io/storefleet/toolbox:dev"
-NODE_IMAGES = ("pause", "coredns", "toolbox")
 BUILD_SCRIPT = REPO / "scripts" / "build-node-bins.sh"
-# Start order; they stop the other way round.
-AGENTS = ("containerd", "kubelet", "kube-proxy", "kube-router", "local-path-provisioner", "traefik")
-# Set once by the kubelet at start-up (it never checks them again): put back at once.
-KUBELET_SYSCTLS = ("kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory")
-START_TIMEOUT = 240.0
-LAYOUT = NodeLayout(
-    name=NODE_NAME,
-    ip=hostnet.NODE_IP,
-    bridge=hostnet.BRIDGE,
-    pod_cidr=hostnet.POD_CIDR,
-    service_cidr=SERVICE_RANGE,
-    dns_ip=DNS_IP,
-    state=hostnet.STATE,
-    data=hostnet.DATA,
-    pause_image=PAUSE_IMAGE,
-)
 OWNER = hostnet.STATE / "owner.json"
 BASELINE = hostnet.STATE / "baseline.json"
-
-
-class NodeError(ClusterError):
-    """The real node did not come up, or another one already runs on this machine."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +81,7 @@ def start_real_cluster(
             workdir, bin_dir, nodes=0, real_node=NodeIdentity(NODE_NAME, LAYOUT.ip)
         )
         cluster.start()
-        _Agents(cluster, binaries, ingress_port, images).start()
+        Agents(cluster, binaries, ingress_port, images).start()
     except BaseException:
         stop_real_cluster()
         raise
@@ -230,190 +184,6 @@ def _read_json(path: Path) -> dict[str, Any]:
         return dict(json.loads(path.read_text()))
     except (OSError, ValueError):
         return {}
-
-
-# -- the agents -----------------------------------------------------------------------------
-
-
-class _Agents:
-    """Starts the node's processes in order, each waited for before the next."""
-
-    def __init__(
-        self,
-        cluster: LocalCluster,
-        binaries: dict[str, Path],
-        ingress_port: int,
-        images: Sequence[str] | None,
-    ) -> None:
-        self.cluster = cluster
-        self.images = images
-        self.binaries = binaries
-        self.ingress_port = ingress_port
-        self.state = LAYOUT.state
-        self.logs = cluster.workdir / "logs" / "node"
-        self.deadline = time.monotonic() + START_TIMEOUT
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.admin_kubeconfig = self.state / "admin.kubeconfig"
-
-    def start(self) -> None:
-        self._write_configs()
-        self._containerd()
-        self._import_images()
-        self._kubelet()
-        self._spawn("kube-proxy", ["--config", str(self.state / "kube-proxy.json")])
-        self._kube_router()
-        self._apply_addons()
-        self._local_path()
-        self._traefik()
-        self._wait("kube-router healthy", lambda: _http_ok(
-            f"http://127.0.0.1:{KUBE_ROUTER_HEALTH_PORT}/healthz"))  # fmt: skip
-        self._wait("Traefik listening", lambda: _port_open(self.ingress_port))
-        self._wait("CoreDNS ready", self._dns_ready)
-
-    def _write_configs(self) -> None:
-        pki, ca = self.cluster.node_pki, self.cluster.ca_cert
-        server = self.cluster.server
-        for sub in ("bin", "cni/net.d", "containerd"):
-            (self.state / sub).mkdir(parents=True, exist_ok=True)
-        LAYOUT.volumes.mkdir(parents=True, exist_ok=True)
-        files = {
-            "containerd.toml": containerd_toml(LAYOUT),
-            "cni/net.d/10-storefleet.conflist": json.dumps(cni_conflist(LAYOUT), indent=2),
-            "kubelet.json": json.dumps(kubelet_config(LAYOUT, pki, ca), indent=2),
-            "kube-proxy.json": json.dumps(
-                kube_proxy_config(LAYOUT, self.state / "kube-proxy.kubeconfig"), indent=2),
-            "kubelet.kubeconfig": kubeconfig(
-                server, ca, pki.kubelet_cert, pki.kubelet_key, f"system:node:{NODE_NAME}"),
-            "kube-proxy.kubeconfig": kubeconfig(
-                server, ca, pki.proxy_cert, pki.proxy_key, "system:kube-proxy"),
-            "resolv.conf": "",
-        }  # fmt: skip
-        for name, text in files.items():
-            (self.state / name).write_text(text)
-        shutil.copyfile(self.cluster.kubeconfig, self.admin_kubeconfig)
-        # Agents run from links in the node's directory, so their command lines name it
-        # and a later run can tell them from anyone else's.
-        agents = {"containerd": Path("/usr/bin/containerd"), **self.binaries}
-        for name, target in agents.items():
-            link = self.state / "bin" / name
-            link.unlink(missing_ok=True)
-            link.symlink_to(target)
-
-    def _containerd(self) -> None:
-        self._spawn("containerd", ["--config", str(self.state / "containerd.toml")])
-        self._wait("containerd socket", LAYOUT.containerd_socket.exists)
-
-    def _import_images(self) -> None:
-        from devtools import images
-
-        # The node's own images are built if need be; the rest as `just images` left them.
-        latest = images.latest_archives()
-        if self.images is not None:
-            wanted = {images.recipe(name).name for name in self.images}
-            latest = {name: path for name, path in latest.items() if name in wanted}
-        archives = {**latest, **images.build_images(NODE_IMAGES)}
-        images.import_archives(str(LAYOUT.containerd_socket), archives.values())
-
-    def _kubelet(self) -> None:
-        before = {key: hostnet.read_sysctl(key) for key in KUBELET_SYSCTLS}
-        self._spawn("kubelet", [
-            f"--config={self.state / 'kubelet.json'}",
-            f"--kubeconfig={self.state / 'kubelet.kubeconfig'}",
-            f"--root-dir={LAYOUT.data / 'kubelet'}",
-            f"--cert-dir={LAYOUT.data / 'kubelet-pki'}",
-            f"--hostname-override={NODE_NAME}",
-            f"--node-ip={LAYOUT.ip}",
-            "--node-labels=storefleet.dev/node=real",
-            "--v=1",
-        ])  # fmt: skip
-        self._wait("the node Ready", self._node_ready)
-        hostnet.restore_sysctls({k: v for k, v in before.items() if v is not None})
-
-    def _kube_router(self) -> None:
-        self._spawn("kube-router", [
-            f"--kubeconfig={self.admin_kubeconfig}",
-            f"--hostname-override={NODE_NAME}",
-            "--run-firewall=true", "--run-router=false", "--run-service-proxy=false",
-            "--run-loadbalancer=false", "--enable-cni=false", "--enable-pod-egress=false",
-            "--enable-ipv4=true", "--enable-ipv6=false",
-            f"--service-cluster-ip-range={SERVICE_RANGE}",
-            f"--health-port={KUBE_ROUTER_HEALTH_PORT}", "--metrics-port=0",
-            "--iptables-sync-period=1m", "--v=1",
-        ])  # fmt: skip
-
-    def _apply_addons(self) -> None:
-        objects = node_addons.manifests(DNS_IP, COREDNS_IMAGE, HELPER_IMAGE, str(LAYOUT.volumes))
-        body = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
-        self.kubectl("apply", "--server-side", "-f", "-", input=body)
-
-    def _local_path(self) -> None:
-        self._spawn("local-path-provisioner", [
-            "--debug", "start",
-            f"--kubeconfig={self.admin_kubeconfig}",
-            f"--namespace={node_addons.LOCAL_PATH_NAMESPACE}",
-            "--service-account-name=local-path-provisioner",
-            f"--provisioner-name={node_addons.LOCAL_PATH_PROVISIONER}",
-            "--configmap-name=local-path-config",
-        ])  # fmt: skip
-
-    def _traefik(self) -> None:
-        self._spawn("traefik", [
-            "--global.checkNewVersion=false", "--global.sendAnonymousUsage=false",
-            f"--entryPoints.web.address=127.0.0.1:{self.ingress_port}",
-            "--providers.kubernetesIngress=true",
-            "--log.level=INFO",
-        ], env={"KUBECONFIG": str(self.admin_kubeconfig)})  # fmt: skip
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    def kubectl(self, *args: str, input: str | None = None) -> str:
-        done = subprocess.run(
-            [str(self.binaries["kubectl"]), f"--kubeconfig={self.admin_kubeconfig}", *args],
-            input=input, capture_output=True, text=True,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise NodeError(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
-        return done.stdout
-
-    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
-        argv = [str(self.state / "bin" / name), *args]
-        proc = procs.start(argv, self.logs / f"{name}.log", env=env, cwd=self.state)
-        self.procs[name] = proc
-        pid_dir = self.state / "pids"
-        pid_dir.mkdir(exist_ok=True)
-        (pid_dir / f"{name}.pid").write_text(str(proc.pid))
-
-    def _wait(self, what: str, check: Callable[[], bool]) -> None:
-        while time.monotonic() < self.deadline:
-            for name, proc in self.procs.items():
-                if proc.poll() is not None:
-                    tail = procs.tail(self.logs / f"{name}.log", 25)
-                    raise NodeError(f"{name} exited with {proc.returncode}:\n{tail}")
-            with contextlib.suppress(urllib.error.URLError, OSError, ValueError):
-                if check():
-                    return
-            time.sleep(0.2)
-        raise NodeError(f"timed out waiting for {what}; logs in {self.logs}")
-
-    def _node_ready(self) -> bool:
-        node = self.cluster.request("GET", f"/api/v1/nodes/{NODE_NAME}")
-        conditions = node.get("status", {}).get("conditions", [])
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-    def _dns_ready(self) -> bool:
-        path = "/apis/apps/v1/namespaces/kube-system/deployments/coredns"
-        status = self.cluster.request("GET", path).get("status", {})
-        return bool(status.get("readyReplicas", 0) >= 1)
-
-
-def _port_open(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
-
-
-def _http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as resp:
-        return bool(resp.status == 200)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,5 +46,5 @@ if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt w
   log "installing the dashboard's npm packages (npm ci in web/)"
   (cd web && npm ci --no-audit --no-fund --loglevel=error)
 fi
-.venv/bin/python -c "from devtools.platform import ensure_dashboard; ensure_dashboard()"
+.venv/bin/python -c "from devtools.dashboard import ensure_dashboard; ensure_dashboard()"
 log "ready"

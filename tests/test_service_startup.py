@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,19 +15,16 @@ import aiohttp
 import pytest
 
 from devtools import procs
+from devtools.launcher import ROOT, service_argv
 from devtools.nats import LocalNats
 from tests.fixtures.postgres import PostgresServer
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def run_to_exit(
     service: str, env: dict[str, str], timeout: float = 30
 ) -> tuple[int, list[str]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        f"services.{service}",
+        *service_argv(service),
         cwd=ROOT,
         env={
             **os.environ,
@@ -136,9 +132,7 @@ async def test_a_lost_nats_shows_in_readyz_and_heals_when_nats_returns(
         "STOREFLEET_DATABASE_URL": await postgres_server.create_database(),
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.auditor",
+        *service_argv("auditor"),
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
@@ -173,7 +167,7 @@ async def test_the_gateway_stays_ready_while_nats_is_down_and_ready_again_after(
     env = {**os.environ, "STOREFLEET_NATS_URL": nats.url, "STOREFLEET_HTTP_PORT": str(port),
            "STOREFLEET_DATABASE_URL": database_url}  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.gateway", cwd=ROOT, env=env,
+        *service_argv("gateway"), cwd=ROOT, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -214,9 +208,7 @@ async def test_sigterm_stops_a_service_cleanly(  # type: ignore[no-untyped-def]
         "STOREFLEET_HTTP_PORT": str(port),
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        f"services.{service}",
+        *service_argv(service),
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.DEVNULL,

@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from devtools import procs
+from devtools.launcher import ROOT, service_argv, start_service
 from shared.events import Envelope
 from tests.auditor.lifecycle import (
     audit_log,
@@ -32,11 +32,9 @@ from tests.auditor.lifecycle import (
 )
 from tests.fixtures.nats import TestStream
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def start_auditor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return procs.start([sys.executable, "-m", "services.auditor"], log, env=env, cwd=ROOT)
+    return start_service("auditor", log, env)
 
 
 async def stored(pool: asyncpg.Pool) -> int:
@@ -124,11 +122,7 @@ def varied_lives() -> list[Envelope]:
 
 async def run_rebuild(env: dict[str, str], *args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.auditor",
-        "rebuild",
-        *args,
+        *service_argv("auditor", "rebuild", *args),
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -33,6 +32,7 @@ from typing import Any
 import asyncpg
 
 from devtools import procs
+from devtools.launcher import start_service
 from devtools.nats import LocalNats
 from devtools.postgres import LocalPostgres
 from shared.db import create_pool, migrate
@@ -124,12 +124,7 @@ class Bench:
             "STOREFLEET_LOG_LEVEL": "warning",
             "STOREFLEET_STREAM_NAME": STREAM,
         }
-        self.auditor = procs.start(
-            [sys.executable, "-m", "services.auditor"],
-            self.workdir / f"{name}.log",
-            env=env,
-            cwd=ROOT,
-        )
+        self.auditor = start_service("auditor", self.workdir / f"{name}.log", env)
 
     def stop_auditor(self) -> None:
         if self.auditor is not None:

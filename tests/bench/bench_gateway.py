@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 
 from devtools import procs
+from devtools.launcher import start_service
 from devtools.nats import LocalNats
 from devtools.postgres import LocalPostgres
 from services.gateway import accounts
@@ -143,9 +144,7 @@ def start_gateway(workdir: Path, dsn: str, nats_url: str, port: int) -> subproce
         "STOREFLEET_RATE_LIMIT_REQUESTS": "10000000/minute",
         "STOREFLEET_RATE_LIMIT_CREATES": "10000000/minute",
     }
-    proc = procs.start(
-        [sys.executable, "-m", "services.gateway"], workdir / "gateway.log", env=env, cwd=ROOT
-    )
+    proc = start_service("gateway", workdir / "gateway.log", env)
     procs.wait_for_port(port, 60, proc=proc, log=workdir / "gateway.log")
     return proc
 

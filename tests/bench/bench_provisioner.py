@@ -8,7 +8,7 @@ workers and the scheduler's client QPS raised unless `--stock-cluster`):
 - ceiling: the API server's raw ceiling. The objects of `--stores` stores (guardrails,
   Secret, every engine object), rendered beforehand, are created directly with POSTs, all
   stores at once, no platform; stores per minute;
-- platform: nats-server, the tests' stand-in volume provisioner and `--processes`
+- platform: nats-server, the stand-in volume binder (devtools/volumes.py) and `--processes`
   provisioners (`python -m services.provisioner`, `--workers` each), then
   - `--concurrent` stores requested at once: from each request event to the `progress`
     of its workloads wave (every object but the Ingress applied), of its ingress wave
@@ -48,7 +48,9 @@ from nats.js import JetStreamContext
 
 from devtools import procs
 from devtools.cluster import LocalCluster, ensure_binaries
+from devtools.launcher import start_service
 from devtools.nats import LocalNats
+from devtools.volumes import VolumeBinder
 from services.provisioner.engines import ENGINES
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.handler import random_secret_values
@@ -60,7 +62,7 @@ from shared.events import Envelope, new_event, parse_event
 from shared.jetstream import connect, ensure_stream, publish_event
 from shared.plans import DEFAULT_PLANS
 from shared.subjects import stores_stream
-from tests.provisioner.volumes import STORAGE_CLASS, VolumeProvisioner
+from tests.fixtures.cluster import STORAGE_CLASS
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".run" / "bench" / "provisioner.json"
@@ -262,12 +264,7 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return procs.start(
-        [sys.executable, "-m", "services.provisioner"],
-        log,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-    )
+    return start_service("provisioner", log, env)
 
 
 def new_cluster(args: argparse.Namespace, bins: Path, workdir: Path) -> BenchCluster:
@@ -298,7 +295,7 @@ async def measure_platform(args: argparse.Namespace, bins: Path, workdir: Path) 
     nats.start()
     started: list[subprocess.Popen[bytes]] = []
     api = await new_client_from_config(config_file=str(cluster.kubeconfig), persist_config=False)
-    volumes = VolumeProvisioner(api)
+    volumes = VolumeBinder(api, STORAGE_CLASS)
     await volumes.ensure_class()
     volume_task = asyncio.create_task(volumes.run())
     nc = await connect(nats.url, "bench")

@@ -13,7 +13,6 @@ import contextlib
 import os
 import random
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,14 +30,14 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from devtools import procs
 from devtools.cluster import ensure_binaries
+from devtools.launcher import ROOT, service_argv, settings_env, start_service
+from devtools.volumes import VolumeBinder
 from shared.db import create_pool
 from shared.events import Envelope, parse_event
 from tests.fixtures.cluster import KubeCluster
-from tests.provisioner.volumes import VolumeProvisioner
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parents[2]
 SWEEP_SECONDS = 3.0
 SWEEPS = 'storefleet_reaper_sweeps_total{outcome="ok"}'
 
@@ -55,13 +54,8 @@ class Fleet:
     api: aiohttp.ClientSession | None = None
 
     def start(self, service: str, **settings: str) -> None:
-        env = {**self.env, **{f"STOREFLEET_{k.upper()}": v for k, v in settings.items()}}
-        self.procs[service] = procs.start(
-            [sys.executable, "-m", f"services.{service}"],
-            self.workdir / f"{service}.log",
-            env=env,
-            cwd=ROOT,
-        )
+        env = {**self.env, **settings_env(**settings)}
+        self.procs[service] = start_service(service, self.workdir / f"{service}.log", env)
 
     def logs(self) -> str:
         return "\n".join(
@@ -98,26 +92,13 @@ async def _until_ok(
 
 
 @pytest.fixture
-async def volume_provisioner(kube_api: ApiClient) -> AsyncIterator[VolumeProvisioner]:
-    volumes = VolumeProvisioner(kube_api)
-    await volumes.ensure_class()
-    task = asyncio.create_task(volumes.run(), name="fake volumes")
-    try:
-        yield volumes
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-@pytest.fixture
 async def fleet(
     tmp_path: Path,
     nats_server: Any,
     migrated_database_url: str,
     kube_cluster: KubeCluster,
     stores_stream_name: str,
-    volume_provisioner: VolumeProvisioner,
+    volume_binder: VolumeBinder,
 ) -> AsyncIterator[Fleet]:
     fleet = Fleet(
         tmp_path,
@@ -152,7 +133,7 @@ async def fleet(
             "provisioner",
             health_port=str(fleet.health_ports["provisioner"]),
             helm_binary=str(ensure_binaries() / "helm"),
-            storage_class=volume_provisioner.storage_class,
+            storage_class=volume_binder.storage_class,
             workers="64",
         )
         fleet.start(
@@ -176,14 +157,7 @@ async def sign_in(fleet: Fleet) -> str:
     """Add a user with the operators' CLI, sign in, and take an API token."""
     username = f"e2e-{uuid.uuid4().hex[:8]}"
     added = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.gateway",
-        "users",
-        "add",
-        username,
-        "--max-stores",
-        "200",
+        *service_argv("gateway", "users", "add", username, "--max-stores", "200"),
         cwd=ROOT,
         env=fleet.env,
         stdout=asyncio.subprocess.PIPE,
@@ -270,7 +244,7 @@ async def test_fifty_stores_deleted_at_random_moments_of_provisioning_end_delete
     fleet: Fleet,
     kube_api: ApiClient,
     migrated_database_url: str,
-    volume_provisioner: VolumeProvisioner,
+    volume_binder: VolumeBinder,
 ) -> None:
     rng = random.Random(50)
 
@@ -280,15 +254,15 @@ async def test_fifty_stores_deleted_at_random_moments_of_provisioning_end_delete
         # Storage binds after a random while, so each store spends a random time mid-
         # provisioning; the delete comes at another random moment.
         namespace = store["namespace"]
-        volume_provisioner.hold(namespace)
+        volume_binder.hold(namespace)
         bind_after, delete_after = rng.uniform(0.0, 6.0), rng.uniform(0.0, 6.0)
         await asyncio.sleep(min(bind_after, delete_after))
         if bind_after < delete_after:
-            await volume_provisioner.release(namespace)
+            await volume_binder.release(namespace)
             await asyncio.sleep(delete_after - bind_after)
         status, _ = await fleet.call("DELETE", f"/stores/{store['id']}")
         assert status == 202
-        await volume_provisioner.release(namespace, provision=False)
+        await volume_binder.release(namespace, provision=False)
         return store
 
     stores = await asyncio.gather(*(create_then_delete(n) for n in range(50)))

@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 from playwright.async_api import expect
 
-from devtools import hostnet, node, platform, procs
+from devtools import hostnet, node, platform_start, procs
 from tests.browser import chromium_page
 from tests.node.conftest import REASON
 from tests.real.platform import served
@@ -87,14 +87,14 @@ def test_dev_up_says_why_stores_run_on_simulated_nodes_where_they_cannot_run_for
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("STOREFLEET_LOCAL_NODE", "kwok")
-    assert platform.real_node_unavailable() == "STOREFLEET_LOCAL_NODE=kwok"
+    assert platform_start.real_node_unavailable() == "STOREFLEET_LOCAL_NODE=kwok"
     monkeypatch.delenv("STOREFLEET_LOCAL_NODE")
-    monkeypatch.setattr(platform.shutil, "which", lambda tool: None)
-    monkeypatch.setattr(platform.os, "geteuid", lambda: 0)
-    reason = platform.real_node_unavailable()
+    monkeypatch.setattr(platform_start.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(platform_start.os, "geteuid", lambda: 0)
+    reason = platform_start.real_node_unavailable()
     assert reason == "containerd and runc not installed (scripts/bootstrap.sh installs them)"
-    monkeypatch.setattr(platform.os, "geteuid", lambda: 1000)
-    assert platform.real_node_unavailable() == "the real node needs root"
+    monkeypatch.setattr(platform_start.os, "geteuid", lambda: 1000)
+    assert platform_start.real_node_unavailable() == "the real node needs root"
 
 
 async def _ready_store(dev: DevUp, name: str) -> dict[str, object]:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -31,6 +29,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from devtools.launcher import start_service
 from services.provisioner.app import main
 from services.provisioner.settings import ProvisionerSettings
 from services.reaper.app import main as reaper_main
@@ -40,7 +39,6 @@ from shared.jetstream import ensure_stream, publish_event
 from shared.service import Runtime
 from shared.subjects import PROVISIONER, stores_stream
 
-ROOT = Path(__file__).resolve().parents[2]
 OUTCOMES = ("ready", "failed")
 # Longer than any test: the in-test reaper's sweep then leaves every namespace alone
 # (other tests' namespaces in the same cluster included).
@@ -94,28 +92,19 @@ class EventLog:
         return await self.first(store_id, OUTCOMES, within)
 
 
+@dataclass
 class Harness:
-    def __init__(
-        self,
-        js: JetStreamContext,
-        nats_url: str,
-        kubeconfig: Path,
-        kube: ApiClient,
-        helm: Path,
-        storage_class: str,
-        workdir: Path,
-    ) -> None:
-        self.js = js
-        self.nats_url = nats_url
-        self.kubeconfig = kubeconfig
-        self.kube = kube
-        self.helm = helm
-        self.storage_class = storage_class
-        self.workdir = workdir
-        self.stream = f"T_PROV_{uuid.uuid4().hex[:10].upper()}"
-        self.events = EventLog()
-        self.stores: list[Store] = []
-        self._stack = AsyncExitStack()
+    js: JetStreamContext
+    nats_url: str
+    kubeconfig: Path
+    kube: ApiClient
+    helm: Path
+    storage_class: str
+    workdir: Path
+    stream: str = field(default_factory=lambda: f"T_PROV_{uuid.uuid4().hex[:10].upper()}")
+    events: EventLog = field(default_factory=EventLog)
+    stores: list[Store] = field(default_factory=list)
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -203,19 +192,7 @@ class Harness:
 
     def spawn(self, log: Path, **overrides: Any) -> subprocess.Popen[bytes]:
         """`python -m services.provisioner` in its own process group, logging to `log`."""
-        env = {**os.environ, **self.env(**overrides), "PYTHONPATH": str(ROOT)}
-        out = log.open("ab")
-        try:
-            return subprocess.Popen(
-                [sys.executable, "-m", "services.provisioner"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        finally:
-            out.close()
+        return start_service("provisioner", log, self.env(**overrides))
 
     # -- what the gateway would publish -----------------------------------------------
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.volumes import VolumeBinder
 from tests.provisioner.harness import Harness, eventually
-from tests.provisioner.volumes import VolumeProvisioner
 
 pytestmark = pytest.mark.cluster
 
@@ -26,10 +26,10 @@ async def test_a_store_deleted_before_a_worker_takes_it_never_gets_a_namespace(
 
 
 async def test_a_store_deleted_during_provisioning_never_becomes_ready_and_leaves_no_namespace(
-    harness: Harness, volume_provisioner: VolumeProvisioner, migrated_database_url: str
+    harness: Harness, volume_binder: VolumeBinder, migrated_database_url: str
 ) -> None:
     ids = harness.new_store()
-    volume_provisioner.hold(ids[2])  # its database volume stays unbound: it cannot get ready
+    volume_binder.hold(ids[2])  # its database volume stays unbound: it cannot get ready
     try:
         async with harness.running(workers=2), harness.reaping(migrated_database_url):
             store = await harness.request(ids=ids)
@@ -50,7 +50,7 @@ async def test_a_store_deleted_during_provisioning_never_becomes_ready_and_leave
 
             await harness.events.until(reported, within=30, what="the deletion's events")
     finally:
-        await volume_provisioner.release(ids[2], provision=False)
+        await volume_binder.release(ids[2], provision=False)
 
     types = harness.events.types(store.id)
     assert "ready" not in types

@@ -23,7 +23,7 @@ from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.handler import random_secret_values
 from services.provisioner.kubeapi import StoreKube
 from services.provisioner.spec import StoreSpec
-from shared.events import StoreProgress, StoreReady
+from shared.events import EVENT_MODELS
 from shared.namespaces import STORE_ID
 from tests.provisioner.harness import Harness, eventually
 from tests.provisioner.test_manifests import (
@@ -134,10 +134,10 @@ async def test_a_requested_medusa_store_becomes_ready_with_its_guardrails_and_de
         store = await harness.request(engine="medusa")
         outcome = await harness.events.outcome(store.id)
 
-        assert isinstance(outcome, StoreReady), outcome
+        assert isinstance(outcome, EVENT_MODELS["ready"]), outcome
         assert outcome.data.url == f"http://{store.slug}.stores.localhost"
         progress = harness.events.of_type(store.id, "progress")
-        waves = [e.data.wave for e in progress if isinstance(e, StoreProgress)]
+        waves = [e.data.wave for e in progress if isinstance(e, EVENT_MODELS["progress"])]
         assert waves == ["guardrails", "workloads", "setup", "ingress"]
 
         core, ns = CoreV1Api(kube_api), store.namespace

@@ -303,12 +303,12 @@ async def test_credentials_come_from_the_store_secret_once_it_is_ready(
 
 
 async def test_a_store_still_provisioning_has_no_credentials_yet(
-    harness: Harness, nc: NATS, volume_provisioner: Any
+    harness: Harness, nc: NATS, volume_binder: Any
 ) -> None:
     async with harness.running(workers=2):
         ids = harness.new_store()
         namespace = ids[2]
-        volume_provisioner.hold(namespace)
+        volume_binder.hold(namespace)
         try:
             store = await harness.request(ids=ids)
             await harness.events.first(store.id, ("progress",), within=60)
@@ -316,7 +316,7 @@ async def test_a_store_still_provisioning_has_no_credentials_yet(
                 CREDENTIALS_SUBJECT, json.dumps({"store_id": store.id}).encode(), timeout=10
             )
         finally:
-            await volume_provisioner.release(namespace)
+            await volume_binder.release(namespace)
         assert (await harness.events.outcome(store.id)).type == "ready"
 
     assert json.loads(reply.data)["error"]["code"] == "not_ready"

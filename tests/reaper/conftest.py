@@ -9,7 +9,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -24,10 +23,12 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from nats.js import JetStreamContext
 
 from devtools import procs
+from devtools.launcher import settings_env, start_service
 from services.reaper.deletion import DeletionHandler, DeletionTiming, Publish
 from services.reaper.namespaces import Namespaces
 from services.reaper.records import Records
 from services.reaper.sweep_plan import SweepPolicy
+from services.reaper.sweeper import Sweeper, SweeperLock
 from shared.db import create_pool
 from shared.events import Envelope
 from shared.jetstream import publish_event
@@ -35,8 +36,6 @@ from shared.namespaces import MANAGED_BY, OWNER, PLATFORM, STORE_ID
 from tests.auditor.lifecycle import store_stream
 from tests.fixtures.cluster import KubeCluster
 from tests.fixtures.nats import TestStream
-
-ROOT = Path(__file__).resolve().parents[2]
 
 HOLD = "storefleet.io/test-hold"  # a finalizer nobody removes but the test
 
@@ -89,6 +88,27 @@ def handler(namespaces: Namespaces, records: Records, publish: Publish) -> Delet
 def policy() -> SweepPolicy:
     """Everything is overdue at once: no grace, no deadlines."""
     return SweepPolicy(timedelta(0), timedelta(0), timedelta(0), timedelta(0))
+
+
+MakeSweeper = Callable[..., Sweeper]
+
+
+@pytest.fixture
+def make_sweeper(
+    migrated_database_url: str,
+    namespaces: Namespaces,
+    records: Records,
+    publish: Publish,
+    policy: SweepPolicy,
+) -> MakeSweeper:
+    """Sweepers over this test's database, cluster and stream, with the everything-overdue
+    `policy` unless given another."""
+
+    def make(sweep_policy: SweepPolicy = policy, interval: float = 1) -> Sweeper:
+        lock = SweeperLock(migrated_database_url)
+        return Sweeper(lock, namespaces, records, publish, sweep_policy, interval=interval)
+
+    return make
 
 
 def store_labels(store_id: str, owner: str | None = None) -> dict[str, str]:
@@ -155,11 +175,9 @@ def start_reaper(
             "STOREFLEET_HEALTH_PORT": str(procs.free_port()),
             "STOREFLEET_DELETION_POLL_SECONDS": "0.2",
             "STOREFLEET_LOG_LEVEL": "debug",
-            **{f"STOREFLEET_{key.upper()}": value for key, value in settings.items()},
+            **settings_env(**settings),
         }
-        proc = procs.start(
-            [sys.executable, "-m", "services.reaper"], tmp_path / f"{name}.log", env=env, cwd=ROOT
-        )
+        proc = start_service("reaper", tmp_path / f"{name}.log", env)
         proc.health_port = int(env["STOREFLEET_HEALTH_PORT"])  # type: ignore[attr-defined]
         started.append(proc)
         return proc

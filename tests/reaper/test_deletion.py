@@ -35,6 +35,7 @@ from tests.fixtures.nats import TestStream
 from tests.reaper.conftest import (
     HOLD,
     MakeNamespace,
+    MakeSweeper,
     StartReaper,
     kill,
     namespace_name,
@@ -116,10 +117,7 @@ async def test_a_namespace_named_like_a_store_but_not_labeled_as_it_survives_eve
     handler: DeletionHandler,
     make_namespace: MakeNamespace,
     namespaces: Namespaces,
-    records: Records,
-    publish: Publish,
-    policy: SweepPolicy,
-    migrated_database_url: str,
+    make_sweeper: MakeSweeper,
 ) -> None:
     sid, other = store_id(), store_id()
     bare = await make_namespace(namespace_name("bare"))
@@ -135,14 +133,7 @@ async def test_a_namespace_named_like_a_store_but_not_labeled_as_it_survives_eve
             event("ready", other),
         ],
     )
-    sweeper = Sweeper(
-        SweeperLock(migrated_database_url),
-        namespaces,
-        records,
-        publish,
-        policy,
-        interval=0.2,
-    )
+    sweeper = make_sweeper(interval=0.2)
 
     async with running_auditor(nc, pool, stream.name), running_reaper(js, stream, handler):
         await publish_all(js, stream.name, [event("delete", sid)])

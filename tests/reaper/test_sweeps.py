@@ -14,11 +14,10 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from services.reaper.deletion import DeletionHandler, Publish
+from services.reaper.deletion import DeletionHandler
 from services.reaper.namespaces import Namespaces
-from services.reaper.records import Records
 from services.reaper.sweep_plan import SweepPolicy
-from services.reaper.sweeper import Sweeper, SweeperLock
+from services.reaper.sweeper import SweeperLock
 from shared.worker import WorkerPool
 from tests.auditor.lifecycle import (
     consumer_caught_up,
@@ -34,6 +33,7 @@ from tests.auditor.lifecycle import (
 from tests.fixtures.nats import TestStream
 from tests.reaper.conftest import (
     MakeNamespace,
+    MakeSweeper,
     StartReaper,
     kill,
     metrics_of,
@@ -62,12 +62,6 @@ async def reaping(
         await task
 
 
-def sweeper(
-    dsn: str, namespaces: Namespaces, records: Records, publish: Publish, policy: SweepPolicy
-) -> Sweeper:
-    return Sweeper(SweeperLock(dsn), namespaces, records, publish, policy, interval=1)
-
-
 async def test_a_sweep_deletes_namespaces_whose_store_is_deleted_or_unknown_and_says_why(
     nc: NATS,
     js: JetStreamContext,
@@ -76,10 +70,7 @@ async def test_a_sweep_deletes_namespaces_whose_store_is_deleted_or_unknown_and_
     handler: DeletionHandler,
     make_namespace: MakeNamespace,
     namespaces: Namespaces,
-    records: Records,
-    publish: Publish,
-    policy: SweepPolicy,
-    migrated_database_url: str,
+    make_sweeper: MakeSweeper,
 ) -> None:
     deleted, unknown, live, stream_only = store_id(), store_id(), store_id(), store_id()
     names = {
@@ -102,9 +93,7 @@ async def test_a_sweep_deletes_namespaces_whose_store_is_deleted_or_unknown_and_
 
     async with reaping(nc, stream, pool, handler):
         await eventually(lambda: consumer_caught_up(js, stream.name), what="auditor caught up")
-        report = await sweeper(
-            migrated_database_url, namespaces, records, publish, policy
-        ).sweep_once()
+        report = await make_sweeper().sweep_once()
         for sid in (deleted, unknown):
             await eventually(
                 lambda sid=sid: gone(namespaces, names[sid]),
@@ -137,9 +126,7 @@ async def test_a_store_stuck_provisioning_past_its_deadline_is_failed_with_the_r
     pool: asyncpg.Pool,
     handler: DeletionHandler,
     namespaces: Namespaces,
-    records: Records,
-    publish: Publish,
-    migrated_database_url: str,
+    make_sweeper: MakeSweeper,
 ) -> None:
     stuck, busy = store_id(), store_id()
     long_ago = datetime.now(UTC) - timedelta(hours=2)
@@ -158,7 +145,7 @@ async def test_a_store_stuck_provisioning_past_its_deadline_is_failed_with_the_r
     policy = SweepPolicy(
         timedelta(minutes=5), timedelta(minutes=30), timedelta(minutes=15), timedelta(minutes=5)
     )
-    sweep = sweeper(migrated_database_url, namespaces, records, publish, policy)
+    sweep = make_sweeper(policy)
 
     async with reaping(nc, stream, pool, handler):
         await eventually(lambda: consumer_caught_up(js, stream.name), what="auditor caught up")
@@ -183,9 +170,7 @@ async def test_a_store_stuck_deleting_has_its_deletion_retried_until_the_namespa
     handler: DeletionHandler,
     make_namespace: MakeNamespace,
     namespaces: Namespaces,
-    records: Records,
-    publish: Publish,
-    migrated_database_url: str,
+    make_sweeper: MakeSweeper,
 ) -> None:
     sid = store_id()
     name = await make_namespace(namespace_name(), store_labels(sid))
@@ -207,7 +192,7 @@ async def test_a_store_stuck_deleting_has_its_deletion_retried_until_the_namespa
 
     async with reaping(nc, stream, pool, handler):
         await eventually(lambda: status_is(pool, sid, "deleting"), what="store deleting")
-        await sweeper(migrated_database_url, namespaces, records, publish, policy).sweep_once()
+        await make_sweeper(policy).sweep_once()
         await eventually(lambda: status_is(pool, sid, "deleted"), within=60, what="deleted")
 
     assert not await namespaces.exists(name)

@@ -1,7 +1,7 @@
 """The whole platform for the dashboard's end-to-end test: the gateway, provisioner, reaper
 and auditor as `python -m services.<name>` subprocesses over this test's own database and
-`store.>` stream, the session's real control plane (with the provisioner tests' stand-in
-storage driver, so store volumes bind), the built dashboard, and Debian's Chromium driven
+`store.>` stream, the session's real control plane (with the session's stand-in storage
+driver, so store volumes bind), the built dashboard, and Debian's Chromium driven
 by Playwright's client library. No browser is ever downloaded.
 
 Each service gets only environment settings, as a deployment would; logs go to the test's
@@ -27,15 +27,14 @@ from playwright.async_api import Browser, async_playwright
 
 from devtools import procs
 from devtools.cluster import ensure_binaries
+from devtools.launcher import ROOT, SERVICES, service_argv, start_service
 from devtools.nats import LocalNats
-from devtools.platform import ensure_dashboard
+from devtools.volumes import VolumeBinder
+from devtools.dashboard import ensure_dashboard
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.cluster import KubeCluster
 from tests.fixtures.nats import ExternalNats
-from tests.provisioner.volumes import VolumeProvisioner
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("gateway", "provisioner", "reaper", "auditor")
 READY_SECONDS = 90.0
 
 
@@ -51,7 +50,7 @@ class RunningPlatform:
     def add_user(self, name: str) -> str:
         """`python -m services.gateway users add NAME`, as an operator would; the password."""
         done = subprocess.run(
-            [sys.executable, "-m", "services.gateway", "users", "add", name],
+            service_argv("gateway", "users", "add", name),
             env={**os.environ, **self.env},
             cwd=ROOT,
             capture_output=True,
@@ -65,17 +64,6 @@ class RunningPlatform:
 def dashboard() -> Path:
     """web/dist, built now when missing or older than its sources."""
     return ensure_dashboard()
-
-
-@pytest.fixture
-async def store_volumes(kube_api: ApiClient) -> AsyncIterator[VolumeProvisioner]:
-    volumes = VolumeProvisioner(kube_api)
-    await volumes.ensure_class()
-    task = asyncio.create_task(volumes.run(), name="fake volumes")
-    yield volumes
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def _service_env(
@@ -115,7 +103,7 @@ async def platform(
     stores_stream_name: str,
     kube_cluster: KubeCluster,
     kube_api: ApiClient,
-    store_volumes: VolumeProvisioner,
+    volume_binder: VolumeBinder,
     tmp_path: Path,
 ) -> AsyncIterator[RunningPlatform]:
     port = procs.free_port()
@@ -138,10 +126,9 @@ async def platform(
         # The gateway first: it applies the migrations the others rely on.
         for name in SERVICES:
             health = port if name == "gateway" else procs.free_port()
-            env = _service_env(name, base, health, helm, store_volumes.storage_class)
+            env = _service_env(name, base, health, helm, volume_binder.storage_class)
             log = running.logs / f"{name}.log"
-            argv = [sys.executable, "-m", f"services.{name}"]
-            children.append(procs.start(argv, log, env=env, cwd=ROOT))
+            children.append(start_service(name, log, env))
             await _wait_ready(f"http://127.0.0.1:{health}/readyz", children[-1], log)
         yield running
     finally:

@@ -1,0 +1,200 @@
+"""What `just up` starts, in order, and how it stops them: Postgres, NATS and the local
+Kubernetes control plane (unless STOREFLEET_DATABASE_URL, STOREFLEET_NATS_URL or
+KUBECONFIG point at existing ones), the migrations, then the four services, each a
+`python -m services.<name>` process (devtools/launcher.py) logging to `.run/logs/`.
+
+Where the machine can run containers (root, containerd and runc installed, no other
+real node running), the control plane gets this machine's real worker node
+(devtools/node.py) with the store images `just images` builds, and stores really run.
+Elsewhere, or with STOREFLEET_LOCAL_NODE=kwok, it has simulated (kwok) nodes, whose pods
+never start; there, with no storage driver either, `BackgroundVolumes`
+(devtools/volumes.py) binds each volume claim of the StorageClass `storefleet-local` to a
+fresh hostPath volume, so store pods with volumes get scheduled.
+
+`devtools/platform.py` (the CLI) drives a `Platform`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from devtools import images, node, procs
+from devtools.admin import Admin
+from devtools.cluster import LocalCluster, ensure_binaries, stop_recorded
+from devtools.dashboard import WEB
+from devtools.launcher import SERVICES, start_service
+from devtools.nats import LocalNats
+from devtools.postgres import LocalPostgres
+from devtools.volumes import BackgroundVolumes
+from devtools.workspace import RUN, say, shown
+
+CLUSTER_DIR = RUN / "platform-cluster"
+STORAGE_CLASS = "storefleet-local"
+# What the engine charts' values-local.yaml run (WordPress cannot be built here).
+STORE_IMAGES = ("medusa", "postgres", "mariadb", "redis")
+READY_TIMEOUT = 120.0
+
+
+def real_node_unavailable() -> str | None:
+    """Why stores cannot run for real on this machine, or None when they can."""
+    if os.environ.get("STOREFLEET_LOCAL_NODE", "") == "kwok":
+        return "STOREFLEET_LOCAL_NODE=kwok"
+    if os.geteuid() != 0:
+        return "the real node needs root"
+    missing = [tool for tool in ("containerd", "runc") if shutil.which(tool) is None]
+    if missing:
+        return f"{' and '.join(missing)} not installed (scripts/bootstrap.sh installs them)"
+    owner = node.running()
+    if owner is not None:
+        return f"a real node already runs on this machine ({owner.get('cluster_dir')})"
+    return None
+
+
+class RealNode:
+    """The real node and its control plane, for `Platform.stops`."""
+
+    def stop(self) -> None:
+        node.stop_real_cluster()
+
+
+class Platform:
+    def __init__(self) -> None:
+        self.stops: list[object] = []
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.health: dict[str, str] = {}
+        self.env: dict[str, str] = {}
+        self.local_cluster = False
+        self.local_database = False
+        self.real_node: node.RealCluster | None = None
+        self.simulated_because = ""  # why stores run on simulated nodes, when they do
+
+    def start_backends(self) -> None:
+        if os.environ.get("STOREFLEET_DATABASE_URL"):
+            self.env["STOREFLEET_DATABASE_URL"] = os.environ["STOREFLEET_DATABASE_URL"]
+        else:
+            pg = LocalPostgres(RUN / "postgres" / "data", durable=True)
+            say(f"starting Postgres on 127.0.0.1:{pg.port}")
+            pg.start()
+            self.stops.append(pg)
+            with contextlib.suppress(subprocess.CalledProcessError):
+                pg.create_database("storefleet")
+            self.env["STOREFLEET_DATABASE_URL"] = pg.dsn("storefleet")
+            self.local_database = True
+        if os.environ.get("STOREFLEET_NATS_URL"):
+            self.env["STOREFLEET_NATS_URL"] = os.environ["STOREFLEET_NATS_URL"]
+        else:
+            nats = LocalNats(RUN / "nats")
+            say("starting NATS with JetStream")
+            nats.start()
+            self.stops.append(nats)
+            self.env["STOREFLEET_NATS_URL"] = nats.url
+        if os.environ.get("KUBECONFIG"):
+            self.env["KUBECONFIG"] = os.environ["KUBECONFIG"]
+        else:
+            self._start_cluster()
+
+    def _start_cluster(self) -> None:
+        # Apart from `just cluster-up`'s .run/cluster, so neither stops the other's.
+        stop_recorded(CLUSTER_DIR)  # leftovers of a run that did not stop cleanly
+        reason = real_node_unavailable()
+        if reason is None:
+            say("building the store images (first run: minutes), then starting the local "
+                "control plane with a real worker node")  # fmt: skip
+            images.build_images(STORE_IMAGES)
+            self.real_node = node.start_real_cluster(CLUSTER_DIR, images=STORE_IMAGES)
+            self.stops.append(RealNode())
+            self.env["KUBECONFIG"] = str(self.real_node.kubeconfig)
+            return
+        self.simulated_because = reason
+        say(f"starting the local Kubernetes control plane with simulated nodes ({reason})")
+        cluster = LocalCluster(CLUSTER_DIR, ensure_binaries())
+        cluster.start()
+        self.stops.append(cluster)
+        volumes = BackgroundVolumes(cluster.kubeconfig, STORAGE_CLASS)
+        volumes.start()
+        self.stops.append(volumes)
+        self.local_cluster = True
+        self.env["KUBECONFIG"] = str(cluster.kubeconfig)
+
+    def migrate(self) -> None:
+        from shared.db import migrate
+
+        applied = asyncio.run(migrate(self.env["STOREFLEET_DATABASE_URL"]))
+        say(f"migrations: {len(applied)} applied" if applied else "migrations: up to date")
+
+    def service_env(self, name: str, gateway_port: int, helm: Path) -> dict[str, str]:
+        """What `name` needs to run here; settings given by hand (STOREFLEET_*) win."""
+        env = {
+            "STOREFLEET_KUBECONFIG": self.env["KUBECONFIG"],
+            "STOREFLEET_HEALTH_HOST": "127.0.0.1",
+            "STOREFLEET_HTTP_HOST": "127.0.0.1",
+            "STOREFLEET_HTTP_PORT": str(gateway_port),
+            "STOREFLEET_COOKIE_SECURE": "false",  # plain http on localhost
+            "STOREFLEET_WEB_DIST": str(WEB / "dist"),
+            "STOREFLEET_HELM_BINARY": str(helm),
+        }
+        if self.local_cluster:
+            env["STOREFLEET_STORAGE_CLASS"] = STORAGE_CLASS
+        if self.real_node is not None:  # its Traefik, in kube-system as on k3s
+            env["STOREFLEET_INGRESS_CLASS"] = "traefik"
+            env["STOREFLEET_INGRESS_NAMESPACE"] = "kube-system"
+            env["STOREFLEET_PUBLIC_PORT"] = str(self.real_node.ingress_port)
+            env["STOREFLEET_DEFAULT_ENGINE"] = "medusa"  # WordPress cannot be pulled here
+        env = {k: v for k, v in env.items() if k not in os.environ}
+        port = gateway_port if name == "gateway" else procs.free_port()
+        self.health[name] = f"http://127.0.0.1:{port}/readyz"
+        return {**env, **self.env, "STOREFLEET_HEALTH_PORT": str(port)}
+
+    def start_services(self, gateway_port: int) -> None:
+        self.env["STOREFLEET_GATEWAY_URL"] = f"http://127.0.0.1:{gateway_port}"
+        helm = ensure_binaries() / "helm"
+        for name in SERVICES:
+            log = RUN / "logs" / f"{name}.log"
+            env = self.service_env(name, gateway_port, helm)
+            self.children[name] = start_service(name, log, env)
+            say(f"started {name} (log: {shown(log)})")
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        for name, url in self.health.items():
+            while not _answers(url):
+                child = self.children[name]
+                log = RUN / "logs" / f"{name}.log"
+                if child.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {child.returncode}:\n{procs.tail(log)}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} not ready after {timeout:.0f}s; see {log}")
+                time.sleep(0.2)
+
+    def write_env(self, admin: Admin) -> None:
+        values = {**self.env, "STOREFLEET_ADMIN_USER": admin.username}
+        values["STOREFLEET_ADMIN_PASSWORD"] = admin.password or ""
+        path = RUN / "env"
+        path.write_text("".join(f"{k}={v}\n" for k, v in sorted(values.items())))
+        path.chmod(0o600)  # it holds a password
+
+    def stop(self) -> None:
+        for child in self.children.values():  # all at once: each drains in its own time
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+        for child in reversed(self.children.values()):
+            procs.stop(child, timeout=25)
+        for backend in reversed(self.stops):
+            backend.stop()  # type: ignore[attr-defined]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
