@@ -1,7 +1,7 @@
 """A real Kubernetes control plane as plain local processes: etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler and kwok, which stands in for kubelets on fake
-nodes (see docs/test-cluster.md). The session fixture in tests/fixtures/cluster.py starts
-one per test run; `python -m devtools.cluster_cli up|down` (behind `just cluster-up`)
+nodes. The session fixture in tests/fixtures/cluster.py starts one per test run;
+`python -m devtools.cluster_cli up|down` (behind `just cluster-up`)
 starts a detached one for local work and writes its admin kubeconfig to .run/kubeconfig.
 
 Everything listens on 127.0.0.1 at free ports, so several clusters can run side by side.

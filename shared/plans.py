@@ -3,7 +3,7 @@ plan's name; the provisioner turns the chosen plan into a ResourceQuota, a Limit
 and the engine chart's resource values.
 
 Pure: no I/O imports. The catalog is a setting (`STOREFLEET_PLANS`, JSON mapping a name
-to a `Plan`); `DEFAULT_PLANS` holds the numbers of DESIGN section 4.
+to a `Plan`); `DEFAULT_PLANS` holds the defaults the engine charts are sized for.
 """
 
 from __future__ import annotations

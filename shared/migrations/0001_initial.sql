@@ -1,4 +1,4 @@
--- The system of record (DESIGN section 3): users, API tokens, stores, the outbox the
+-- The system of record (docs/architecture.md, section 3): users, API tokens, stores, the outbox the
 -- gateway publishes from, and the audit log the auditor writes.
 
 CREATE TABLE users (
