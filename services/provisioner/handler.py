@@ -37,7 +37,7 @@ from nats.js import JetStreamContext
 
 from services.provisioner import metrics
 from services.provisioner.engines import Engine
-from services.provisioner.failures import classify, retry_delay
+from services.provisioner.failures import RETRY, classify
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.render import EngineRefused, Renderer, RenderError, engine_manifests
 from services.provisioner.spec import Cluster, SpecError, StoreSpec, store_spec
@@ -229,7 +229,7 @@ class StoreHandler:
                 "retries_exhausted",
                 f"gave up after {delivery.num_delivered} attempts: {failure.reason}",
             )
-        delay = retry_delay(delivery.num_delivered)
+        delay = RETRY.delay(delivery.num_delivered)
         metrics.RETRIES.labels(reason=failure.code).inc()
         log.warning(
             "temporary failure, will retry", code=failure.code, error=failure.reason, delay=delay
@@ -242,7 +242,7 @@ class StoreHandler:
             gone = await self.waves.remove_namespace(spec, self.gone_wait)
         except KubeError as exc:
             log.warning("could not remove the deleted store's namespace", error=str(exc))
-            return "retry", Outcome.retry(retry_delay(1), f"removing namespace: {exc}")
+            return "retry", Outcome.retry(RETRY.delay(1), f"removing namespace: {exc}")
         log.info("deleted store stopped", namespace=spec.namespace, namespace_gone=gone)
         return "deleted", Outcome.ack()
 
