@@ -25,24 +25,31 @@ log = structlog.get_logger(__name__)
 
 # How long a cancelled task may take to run its cleanup before it is reported as stuck.
 CANCEL_DEADLINE = 5.0
+# On Python 3.11 `asyncio.wait_for` inside a library (nats-py's request/reply, which a
+# JetStream publish uses) returns a reply that raced a cancellation and drops the
+# cancellation, so a task can miss one: it is cancelled again this often until it ends.
+RECANCEL_EVERY = 1.0
 
 Work = Coroutine[Any, Any, None]
 
 
 async def stop_tasks(*tasks: asyncio.Task[Any], deadline: float = CANCEL_DEADLINE) -> None:
-    """Cancel `tasks` and wait up to `deadline` seconds for them to end.
+    """Cancel `tasks`, again every `RECANCEL_EVERY` seconds, until they end or `deadline`
+    seconds have passed.
 
     Those still running then are logged and left. Re-raises the first exception a task
     ended with, unless the caller itself is being cancelled (its cancellation comes
     first; the failures are logged instead).
     """
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deadline
     running = {task for task in tasks if not task.done()}
+    while running and (left := until - loop.time()) > 0:
+        for task in running:
+            task.cancel()
+        _, running = await asyncio.wait(running, timeout=min(left, RECANCEL_EVERY))
     for task in running:
-        task.cancel()
-    if running:
-        _, stuck = await asyncio.wait(running, timeout=deadline)
-        for task in stuck:
-            log.error("task ignored its cancellation; left running", task=task.get_name())
+        log.error("task ignored its cancellation; left running", task=task.get_name())
     _raise_first_failure(tasks)
 
 

@@ -48,6 +48,26 @@ async def test_a_task_that_ignores_its_cancellation_is_reported_after_the_deadli
         await task
 
 
+async def test_a_task_that_misses_one_cancellation_is_cancelled_again() -> None:
+    missed = 0
+
+    async def misses_one() -> None:
+        nonlocal missed
+        while True:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                if missed:
+                    raise
+                missed += 1  # as a library's wait_for does when a reply races the cancel
+
+    task = asyncio.create_task(misses_one(), name="misses one")
+    await asyncio.sleep(0)
+    await stop_tasks(task, deadline=5.0)
+    assert missed == 1
+    assert task.cancelled()
+
+
 async def test_a_cancellation_aimed_at_the_caller_propagates_while_it_waits() -> None:
     release = asyncio.Event()
     stubborn = asyncio.create_task(_ignores_cancel(release), name="stubborn")
