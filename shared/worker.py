@@ -1,11 +1,13 @@
 """A pool of workers on one durable pull consumer: bounded concurrency, one place that
 carries a handler's `Outcome` out against NATS, and a graceful shutdown.
 
-Called by the provisioner, the reaper and the auditor, each with its own handler
+Called by the provisioner and the reaper, each with its own handler
 (`Delivery -> Outcome`). The pool fetches only as many messages as it has free slots,
 keeps each message alive with `in_progress()` while its handler runs, then acks, naks
 with a delay (retry) or terms (give up). It emits nothing but JetStream acks and
 structlog records; an optional `on_settled` callback lets a service count outcomes.
+The auditor's batch consumer shares its ack helpers: `settle_quietly`, `keep_alive` and
+`keepalive_interval`.
 """
 
 from __future__ import annotations
