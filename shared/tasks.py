@@ -2,9 +2,10 @@
 service's work until it is told to stop, and stop tasks by cancelling them and waiting
 no longer than a deadline.
 
-Called by every service (the gateway's outbox relay, the provisioner's background tasks,
-the auditor's and the reaper's main, the auditor's consumer) and by `shared.worker`.
-Emits only structlog records.
+Called by every service: the gateway's outbox relay (`background`), the provisioner's
+status watch and pending gauge (`background`) and worker pool (`run_until_stopped`), the
+auditor's and the reaper's main (`run_until_stopped`), the auditor's consumer and
+`shared.worker` (`stop_tasks`). Emits only structlog records.
 
 Two rules hold throughout. Waiting is done with `asyncio.wait`, which leaves the awaited
 task alone, so a cancellation aimed at the caller always reaches the caller; and a task
