@@ -55,7 +55,8 @@ async def close_pool(pool: asyncpg.Pool, timeout: float = 10.0) -> None:
     """Close gracefully, but never wait forever: `Pool.close` waits for every connection
     to be released, so one stuck holder would hang a shutdown."""
     try:
-        await asyncio.wait_for(pool.close(), timeout)
+        async with asyncio.timeout(timeout):
+            await pool.close()
     except TimeoutError:
         log.warning("postgres pool did not close in time; terminating", seconds=timeout)
         pool.terminate()

@@ -1,4 +1,5 @@
-"""The event contract: one envelope, one typed payload per event type (docs/architecture.md, section 2).
+"""The event contract: one envelope, one typed payload per event type
+(docs/architecture.md, section 2).
 
 Every message on `store.>` is one JSON `Envelope`. Integrations depend on it, so:
 unknown fields are ignored (old consumers keep working when the contract grows), invalid

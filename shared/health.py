@@ -40,7 +40,8 @@ class Health:
     @staticmethod
     async def _run(check: Check) -> bool:
         try:
-            return await asyncio.wait_for(check(), CHECK_TIMEOUT)
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                return await check()
         except Exception:
             return False
 

@@ -97,7 +97,8 @@ async def connect(
     try:
         # With max_reconnect_attempts=-1 nats-py retries the first connect forever too,
         # so the deadline is ours.
-        await asyncio.wait_for(nc.connect(**options), timeout)
+        async with asyncio.timeout(timeout):
+            await nc.connect(**options)
     except (TimeoutError, OSError, nats.errors.Error) as exc:
         await nc.close()
         raise NatsUnavailable(shown) from exc

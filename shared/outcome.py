@@ -1,7 +1,8 @@
 """What a message handler decided, as a value: ack, retry after a delay, or give up.
 
 Pure: handlers return an `Outcome`; one place (`shared.worker`) carries it out against
-NATS. Modelled on kopf's frozen outcome dataclass.
+NATS. Modelled on kopf's frozen outcome dataclass. Retry delays come from
+`shared.backoff.Backoff`.
 """
 
 from __future__ import annotations
@@ -33,11 +34,6 @@ class Outcome:
     @classmethod
     def give_up(cls, reason: str) -> Outcome:
         return cls(Verdict.GIVE_UP, reason=reason)
-
-
-def backoff_delay(num_delivered: int, base: float = 1.0, cap: float = 60.0) -> float:
-    """Retry delay after the `num_delivered`-th attempt: base, 2*base, 4*base, ... up to cap."""
-    return float(min(cap, base * 2 ** max(0, num_delivered - 1)))
 
 
 class TemporaryError(Exception):

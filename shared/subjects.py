@@ -69,7 +69,7 @@ def stores_stream(
 # first entry and stretches every delayed nak by the schedule (delay + backoff[n] -
 # backoff[0]), which makes retry timing hard to reason about. Instead a dead worker's
 # message comes back after ack_wait, and handlers choose retry delays themselves with
-# `shared.outcome.backoff_delay` (exponential in the delivery count).
+# a `shared.backoff.Backoff` (exponential in the delivery count).
 PROVISIONER = ConsumerSpec(
     durable="provisioner",
     filter_subject=type_filter("requested"),

@@ -1,11 +1,13 @@
 """A pool of workers on one durable pull consumer: bounded concurrency, one place that
 carries a handler's `Outcome` out against NATS, and a graceful shutdown.
 
-Called by the provisioner, the reaper and the auditor, each with its own handler
+Called by the provisioner and the reaper, each with its own handler
 (`Delivery -> Outcome`). The pool fetches only as many messages as it has free slots,
 keeps each message alive with `in_progress()` while its handler runs, then acks, naks
 with a delay (retry) or terms (give up). It emits nothing but JetStream acks and
 structlog records; an optional `on_settled` callback lets a service count outcomes.
+The auditor's batch consumer shares its ack helpers: `settle_quietly`, `keep_alive` and
+`keepalive_interval`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -21,9 +23,11 @@ import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig
 
 from shared.events import Envelope, parse_event
 from shared.outcome import Outcome, PermanentError, TemporaryError, Verdict
+from shared.tasks import stop_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -113,7 +117,7 @@ class WorkerPool:
         sub = await self._js.pull_subscribe_bind(durable=self._durable, stream=self._stream)
         try:
             if self._interval is None:
-                self._interval = await _default_interval(sub)
+                self._interval = keepalive_interval((await sub.consumer_info()).config)
             self._log.info("worker pool started", concurrency=self._concurrency)
             while not self._stopping.is_set():
                 free = self._concurrency - len(self._inflight)
@@ -142,7 +146,7 @@ class WorkerPool:
         # Hand back what arrives after stop() or beyond our slots (nats-py can return
         # leftovers of an earlier pull), so nobody sits on it until its ack wait ends.
         if self._stopping.is_set() or len(self._inflight) >= self._concurrency:
-            await _settle_quietly(msg.nak())
+            await settle_quietly(msg.nak())
             return
         task = asyncio.create_task(self._process(msg), name=f"handle {msg.subject}")
         self._inflight[task] = msg
@@ -155,13 +159,14 @@ class WorkerPool:
     async def _process(self, msg: Msg) -> None:
         delivery = Delivery.from_msg(msg)
         started = time.monotonic()
-        keepalive = asyncio.create_task(self._keep_alive(msg))
+        assert self._interval is not None
+        keepalive = asyncio.create_task(
+            keep_alive(lambda: (msg,), self._interval), name=f"keep alive {msg.subject}"
+        )
         try:
             outcome = await self._decide(delivery)
         finally:
-            keepalive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keepalive
+            await stop_tasks(keepalive)
         await self._apply(msg, delivery, outcome)
         if self._on_settled is not None:
             try:
@@ -190,11 +195,11 @@ class WorkerPool:
         """The one place an outcome is carried out against NATS."""
         if outcome.verdict is Verdict.ACK:
             # ack_sync waits for the server to confirm, so "acked" means stored as acked.
-            done = _settle_quietly(msg.ack_sync(timeout=5.0))
+            done = settle_quietly(msg.ack_sync(timeout=5.0))
         elif outcome.verdict is Verdict.RETRY:
-            done = _settle_quietly(msg.nak(delay=outcome.delay or None))
+            done = settle_quietly(msg.nak(delay=outcome.delay or None))
         else:
-            done = _settle_quietly(msg.term())
+            done = settle_quietly(msg.term())
         if not await done:
             self._log.warning(
                 "could not settle message; it will be redelivered after its ack wait",
@@ -213,13 +218,6 @@ class WorkerPool:
                 reason=outcome.reason,
             )
 
-    async def _keep_alive(self, msg: Msg) -> None:
-        assert self._interval is not None
-        while True:
-            await asyncio.sleep(self._interval)
-            if not await _settle_quietly(msg.in_progress()):
-                self._log.warning("in-progress ack failed", subject=msg.subject)
-
     async def _drain(self) -> None:
         """Let in-flight handlers finish within the grace period; hand back the rest."""
         if not self._inflight:
@@ -230,15 +228,13 @@ class WorkerPool:
         if not late:
             return
         messages = [self._inflight[task] for task in late]
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        await stop_tasks(*late)
         # A bare nak redelivers at once, to another worker or to our replacement.
-        await asyncio.gather(*(_settle_quietly(msg.nak()) for msg in messages))
+        await asyncio.gather(*(settle_quietly(msg.nak()) for msg in messages))
         self._log.warning("handed back unfinished messages", dropped=len(messages))
 
 
-async def _settle_quietly(call: Awaitable[object]) -> bool:
+async def settle_quietly(call: Awaitable[object]) -> bool:
     """Await one ack-family call; False if NATS refused it or the connection is gone."""
     try:
         await call
@@ -247,7 +243,18 @@ async def _settle_quietly(call: Awaitable[object]) -> bool:
     return True
 
 
-async def _default_interval(sub: JetStreamContext.PullSubscription) -> float:
-    config = (await sub.consumer_info()).config
+async def keep_alive(held: Callable[[], Collection[Msg]], interval: float) -> None:
+    """Every `interval` seconds, tell the server that each message `held()` returns is
+    still being worked on, so none is redelivered meanwhile. Runs until cancelled."""
+    while True:
+        await asyncio.sleep(interval)
+        failed = [msg for msg in list(held()) if not await settle_quietly(msg.in_progress())]
+        if failed:
+            log.warning("in-progress ack failed", subject=failed[0].subject, count=len(failed))
+
+
+def keepalive_interval(config: ConsumerConfig) -> float:
+    """A third of the shortest ack deadline of a consumer: its `ack_wait`, or the first
+    entry of a `backoff` that replaces it."""
     deadlines = [config.ack_wait or 30.0, *(config.backoff or [])]
     return max(0.05, min(deadlines) / 3)

@@ -7,8 +7,6 @@ Called from `services.auditor.__main__` through `shared.service.run_service`.
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
 
 from services.auditor.consumer import AuditConsumer
@@ -17,6 +15,7 @@ from services.auditor.settings import AuditorSettings
 from shared.resources import open_database, open_nats
 from shared.service import Runtime
 from shared.subjects import AUDITOR
+from shared.tasks import CANCEL_DEADLINE, run_until_stopped
 
 log = structlog.get_logger(__name__)
 
@@ -38,12 +37,13 @@ async def main(settings: AuditorSettings, runtime: Runtime) -> None:
         writers=settings.store_writers,
     )
     runtime.mark_started()
-    consuming = asyncio.create_task(consumer.run(), name="auditor consumer")
-    stopping = asyncio.create_task(runtime.stopping.wait())
-    await asyncio.wait({consuming, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    consumer.stop()
-    stopping.cancel()
-    await consuming  # re-raises if the consumer died on its own
+    await run_until_stopped(
+        runtime.stopping,
+        {"auditor consumer": consumer.run()},
+        consumer.stop,
+        # The consumer stores what it holds within the grace period, then hands back the rest.
+        grace=settings.shutdown_grace_seconds + CANCEL_DEADLINE,
+    )
 
 
 async def rebuild_main(settings: AuditorSettings, runtime: Runtime, in_place: bool) -> None:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import time
 from asyncio import FIRST_COMPLETED
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import asyncpg
@@ -29,13 +29,15 @@ import nats.errors
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerInfo
 
 from services.auditor import metrics
 from services.auditor.projection import AuditEvent
 from services.auditor.pull import PullFeed
 from services.auditor.store import BatchResult, SlugConflict, store_batch
+from shared.backoff import Backoff
 from shared.events import InvalidEvent, parse_event
+from shared.tasks import stop_tasks
+from shared.worker import keep_alive, keepalive_interval, settle_quietly
 
 log = structlog.get_logger(__name__)
 
@@ -72,8 +74,7 @@ class Storer:
         self, pool: asyncpg.Pool, retry_delay: float = 1.0, max_delay: float = 30.0
     ) -> None:
         self._pool = pool
-        self._retry_delay = retry_delay
-        self._max_delay = max_delay
+        self._backoff = Backoff(base=retry_delay, cap=max_delay)
 
     async def store(
         self, events: Sequence[AuditEvent], give_up: asyncio.Event | None = None
@@ -93,7 +94,7 @@ class Storer:
             except TRANSIENT as exc:
                 attempt += 1
                 metrics.STORE_ERRORS.labels(type(exc).__name__).inc()
-                delay = min(self._retry_delay * 2 ** (attempt - 1), self._max_delay)
+                delay = self._backoff.delay(attempt)
                 log.warning(
                     "could not store batch, retrying",
                     error=str(exc),
@@ -145,7 +146,8 @@ class AuditConsumer:
         info = await self._nc.jetstream().consumer_info(self._stream, self._durable)
         await feed.start()
         keepalive = asyncio.create_task(
-            self._keep_alive(_keepalive_interval(info)), name="auditor keepalive"
+            keep_alive(self._held_messages, keepalive_interval(info.config)),
+            name="auditor keepalive",
         )
         log.info(
             "auditor consuming",
@@ -168,11 +170,10 @@ class AuditConsumer:
                 self._held.append(msgs)
                 writing.add(asyncio.create_task(self._handle(msgs), name="auditor batch"))
             if writing:
-                _raise_failures((await asyncio.wait(writing))[0])
+                done, writing = (await asyncio.wait(writing))[0], set()
+                _raise_failures(done)
         finally:
-            for task in (*writing, keepalive):
-                task.cancel()
-            await asyncio.gather(*writing, keepalive, return_exceptions=True)
+            await stop_tasks(*writing, keepalive)
             with contextlib.suppress(nats.errors.Error):
                 self._held.append(await feed.close())
             await self._hand_back()
@@ -196,7 +197,7 @@ class AuditConsumer:
                 reason=reason,
             )
             metrics.EVENTS_REJECTED.labels("invalid").inc()
-            await _quietly(msg.term())
+            await settle_quietly(msg.term())
         try:
             result = await self._storer.store([e for _, e in good], self._abandon)
         except POISON as exc:
@@ -225,9 +226,9 @@ class AuditConsumer:
                     error=str(exc),
                 )
                 metrics.EVENTS_REJECTED.labels("refused").inc()
-                await _quietly(msg.term())
+                await settle_quietly(msg.term())
             else:
-                await _quietly(msg.ack())
+                await settle_quietly(msg.ack())
         return True
 
     def _observe(self, msgs: Sequence[Msg], result: BatchResult, seconds: float) -> None:
@@ -243,18 +244,15 @@ class AuditConsumer:
             metrics.UNPROJECTED.labels(reason).inc()
             log.info("store events kept in the log only", store_id=store_id, reason=reason)
 
-    async def _keep_alive(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            for batch in list(self._held):
-                await asyncio.gather(*(_quietly(m.in_progress()) for m in batch))
+    def _held_messages(self) -> list[Msg]:
+        return [m for batch in self._held for m in batch]
 
     async def _hand_back(self) -> None:
         """Nak what was fetched but not stored, so it is redelivered at once."""
-        held = [m for batch in self._held for m in batch]
+        held = self._held_messages()
         self._held.clear()
         if held:
-            await asyncio.gather(*(_quietly(m.nak()) for m in held))
+            await asyncio.gather(*(settle_quietly(m.nak()) for m in held))
             log.warning("handed back unstored messages", count=len(held))
 
 
@@ -265,18 +263,4 @@ def _raise_failures(done: set[asyncio.Task[None]]) -> None:
 
 async def _ack_all(msgs: Sequence[Msg]) -> None:
     for msg in msgs:
-        await _quietly(msg.ack())
-
-
-async def _quietly(call: Awaitable[object]) -> bool:
-    try:
-        await call
-    except nats.errors.Error:
-        return False
-    return True
-
-
-def _keepalive_interval(info: ConsumerInfo) -> float:
-    config = info.config
-    deadlines = [config.ack_wait or 30.0, *(config.backoff or [])]
-    return max(0.05, min(deadlines) / 3)
+        await settle_quietly(msg.ack())

@@ -114,7 +114,8 @@ class PullFeed:
 
     async def _wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), max(0.0, seconds))
+            async with asyncio.timeout(max(0.0, seconds)):
+                await self._changed.wait()
 
     async def _pause_after_conflict(self) -> None:
         if self._conflict:

@@ -13,7 +13,6 @@ auth.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from shared.health import Health, add_health_routes
 from shared.resources import open_nats
 from shared.service import Runtime
 from shared.settings import SettingsError
+from shared.tasks import background
 
 BODY_LIMIT = 16 * 1024
 
@@ -124,15 +124,8 @@ async def _relay(app: web.Application) -> AsyncIterator[None]:
         poll=settings.outbox_poll_seconds,
         batch=settings.outbox_batch,
     )
-    task = asyncio.create_task(worker.run(), name="outbox relay")
-    yield
-    # Python 3.11's wait_for can swallow a cancellation that races a wake-up, so
-    # cancel until the task has really ended rather than once.
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=1.0)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with background(worker.run(), "outbox relay"):
+        yield
 
 
 def _add_spa(app: web.Application, dist: Path) -> None:

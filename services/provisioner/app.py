@@ -8,11 +8,8 @@ in reverse order; the pool is stopped first so in-flight stores finish or are ha
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
-from collections.abc import Coroutine
-from typing import Any
 
 import nats.errors
 import structlog
@@ -33,6 +30,7 @@ from shared.resources import open_kube, open_nats
 from shared.service import Runtime
 from shared.settings import SettingsError
 from shared.subjects import PROVISIONER
+from shared.tasks import CANCEL_DEADLINE, background, run_until_stopped
 from shared.worker import WorkerPool
 
 log = structlog.get_logger(__name__)
@@ -84,17 +82,6 @@ async def _check_helm(settings: ProvisionerSettings) -> None:
     log.info("helm found", version=version)
 
 
-def _background(runtime: Runtime, coro: Coroutine[Any, Any, None], name: str) -> None:
-    task = asyncio.create_task(coro, name=name)
-
-    async def cancel() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    runtime.stack.push_async_callback(cancel)
-
-
 async def _watch_pending(js: JetStreamContext, stream: str, every: float) -> None:
     """Keep the consumer's pending counts in a gauge, for autoscaling and alerts."""
     while True:
@@ -114,18 +101,15 @@ async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
     await _check_helm(settings)
 
     watch = StatusWatch(kube)
-    _background(runtime, watch.run(), "status watch")
+    await runtime.stack.enter_async_context(background(watch.run(), "status watch"))
     deletes = DeleteSignals(nc, js, settings.stream_name)
     await deletes.start()
     runtime.stack.push_async_callback(deletes.stop)
     responder = CredentialsResponder(nc, kube)
     await responder.start()
     runtime.stack.push_async_callback(responder.stop)
-    _background(
-        runtime,
-        _watch_pending(js, settings.stream_name, settings.pending_poll_seconds),
-        "pending gauge",
-    )
+    pending = _watch_pending(js, settings.stream_name, settings.pending_poll_seconds)
+    await runtime.stack.enter_async_context(background(pending, "pending gauge"))
 
     async def watching() -> bool:
         return watch.healthy
@@ -159,17 +143,10 @@ async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
         concurrency=settings.workers,
         grace=settings.shutdown_grace_seconds,
     )
-    await _run_pool(pool, runtime)
-
-
-async def _run_pool(pool: WorkerPool, runtime: Runtime) -> None:
-    task = asyncio.create_task(pool.run(), name="worker pool")
-    stopping = asyncio.create_task(runtime.stopping.wait())
-    try:
-        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        pool.stop()
-        stopping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stopping
-        await task  # drains in-flight stores within the grace period; re-raises a crash
+    await run_until_stopped(
+        runtime.stopping,
+        {"worker pool": pool.run()},
+        pool.stop,
+        # In-flight stores finish within the grace period or are handed back.
+        grace=settings.shutdown_grace_seconds + CANCEL_DEADLINE,
+    )

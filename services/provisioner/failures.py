@@ -8,13 +8,15 @@ object (400/422), an exceeded quota, and other refusals (403). One 500 is perman
 server-side apply answers an object it cannot decode (a malformed quantity, say) with
 "failed to convert new object", and no retry changes that.
 
-Pure: no I/O. Called by the handler.
+Pure: no I/O. Called by the handler, which also takes its redelivery delays from
+`RETRY`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.backoff import Backoff
 from shared.kube_errors import Forbidden, Invalid, KubeError, NotFound
 
 # Admission messages that clear up by themselves within moments in a fresh namespace.
@@ -57,6 +59,5 @@ def classify(exc: KubeError) -> Failure:
     return Failure("kubernetes_error", text, False)
 
 
-def retry_delay(attempt: int, first: float = 5.0, cap: float = 120.0) -> float:
-    """Delay before redelivery `attempt` + 1: 5 s, 10 s, 20 s, ... up to two minutes."""
-    return float(min(cap, first * 2.0 ** max(0, attempt - 1)))
+# Delay before redelivery `attempt` + 1: 5 s, 10 s, 20 s, ... up to two minutes.
+RETRY = Backoff(base=5.0, cap=120.0)

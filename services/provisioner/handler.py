@@ -44,7 +44,7 @@ from nats.js import JetStreamContext
 
 from services.provisioner import metrics
 from services.provisioner.engines import Engine
-from services.provisioner.failures import classify, retry_delay
+from services.provisioner.failures import RETRY, classify
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.render import EngineRefused, Renderer, RenderError, engine_manifests
 from services.provisioner.spec import Cluster, SpecError, StoreSpec, store_spec
@@ -235,7 +235,7 @@ class StoreHandler:
                 "retries_exhausted",
                 f"gave up after {delivery.num_delivered} attempts: {failure.reason}",
             )
-        delay = retry_delay(delivery.num_delivered)
+        delay = RETRY.delay(delivery.num_delivered)
         metrics.RETRIES.labels(reason=failure.code).inc()
         log.warning(
             "temporary failure, will retry", code=failure.code, error=failure.reason, delay=delay

@@ -136,7 +136,8 @@ class Renderer:
             env={**os.environ, "HELM_NO_PLUGINS": "1"},
         )
         try:
-            out, err = await asyncio.wait_for(proc.communicate(stdin), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                out, err = await proc.communicate(stdin)
         except TimeoutError:
             proc.kill()
             await proc.wait()

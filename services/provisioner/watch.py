@@ -23,6 +23,7 @@ import structlog
 
 from services.provisioner.kinds import Kind, by_kind
 from services.provisioner.kubeapi import StoreKube
+from shared.backoff import Backoff
 from shared.kube_errors import Conflict
 from shared.namespaces import PLATFORM_SELECTOR
 
@@ -38,6 +39,8 @@ class Feed:
     fields: str = ""
 
 
+# Between re-lists of a broken feed: 0.5 s, 1 s, 2 s, ... up to 10 s.
+RELIST = Backoff(base=0.5, cap=10.0)
 FEEDS = (
     Feed(by_kind("Deployment"), labels=PLATFORM_SELECTOR),
     Feed(by_kind("StatefulSet"), labels=PLATFORM_SELECTOR),
@@ -64,12 +67,11 @@ class StatusWatch:
         kube: StoreKube,
         feeds: Sequence[Feed] = FEEDS,
         *,
-        first_delay: float = 0.5,
-        max_delay: float = 10.0,
+        backoff: Backoff = RELIST,
     ) -> None:
         self._kube = kube
         self._feeds = feeds
-        self._first_delay, self._max_delay = first_delay, max_delay
+        self._backoff = backoff
         self._objects: dict[Key, dict[str, Any]] = {}
         self._listeners: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._live: dict[str, bool] = {feed.kind.kind: False for feed in feeds}
@@ -98,12 +100,12 @@ class StatusWatch:
         await asyncio.gather(*(self._follow(feed) for feed in self._feeds))
 
     async def _follow(self, feed: Feed) -> None:
-        delay = self._first_delay
+        failures = 0
         while True:
             try:
                 version = await self._relist(feed)
                 self._live[feed.kind.kind] = True
-                delay = self._first_delay
+                failures = 0
                 while True:  # each watch ends after its timeout; resume where it stopped
                     async for event in self._kube.watch(
                         feed.kind, version, labels=feed.labels, fields=feed.fields
@@ -113,11 +115,12 @@ class StatusWatch:
                 self._live[feed.kind.kind] = False  # history expired: list again at once
             except Exception as exc:  # KubeError, or a garbled event: a feed must not die
                 self._live[feed.kind.kind] = False
+                failures += 1
+                delay = self._backoff.delay(failures)
                 log.warning(
                     "status watch interrupted", kind=feed.kind.kind, error=str(exc), retry_in=delay
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_delay)
 
     async def _relist(self, feed: Feed) -> str:
         listing = await self._kube.list(feed.kind, labels=feed.labels, fields=feed.fields)

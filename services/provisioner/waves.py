@@ -28,10 +28,13 @@ from services.provisioner.kubeapi import StoreKube
 from services.provisioner.readiness import State, quota_counted, workload_state
 from services.provisioner.spec import QUOTA, READY_ANNOTATION, Manifest, StoreSpec
 from services.provisioner.watch import StatusWatch
+from shared.backoff import Backoff
 from shared.kube_errors import KubeError
 
 log = structlog.get_logger(__name__)
 STATUS_MANAGER = "storefleet-status"
+# Between attempts of one Kubernetes call: 0.25 s, 0.5 s, 1 s, ... up to 4 s.
+APPLY_RETRY = Backoff(base=0.25, cap=4.0)
 
 
 class StoreDeleted(Exception):
@@ -52,7 +55,7 @@ class Waves:
     watch: StatusWatch
     deletes: DeleteSignals
     attempts: int = 6
-    first_backoff: float = 0.25
+    backoff: Backoff = APPLY_RETRY
     recheck: float = 5.0
 
     async def apply(
@@ -70,7 +73,6 @@ class Waves:
         return [ref(m) for m, _ in calls]
 
     async def _retrying(self, call: Callable[[Manifest], Any], manifest: Manifest) -> Any:
-        delay = self.first_backoff
         for attempt in range(1, self.attempts + 1):
             try:
                 return await call(manifest)
@@ -78,8 +80,7 @@ class Waves:
                 if attempt == self.attempts or not classify(exc).temporary:
                     raise
                 log.info("retrying", object=ref(manifest), error=str(exc), attempt=attempt)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 4.0)
+                await asyncio.sleep(self.backoff.delay(attempt))
         raise AssertionError("unreachable")
 
     async def settled(self, spec: StoreSpec, deadline: float, deleted: asyncio.Event) -> None:

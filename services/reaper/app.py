@@ -7,7 +7,6 @@ Called from `services.reaper.__main__` through `shared.service.run_service`.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from nats.js import JetStreamContext
@@ -23,6 +22,7 @@ from shared.jetstream import publish_event
 from shared.resources import open_database, open_kube, open_nats
 from shared.service import Runtime
 from shared.subjects import REAPER
+from shared.tasks import CANCEL_DEADLINE, run_until_stopped
 from shared.worker import WorkerPool
 
 
@@ -71,11 +71,15 @@ async def main(settings: ReaperSettings, runtime: Runtime) -> None:
         settings.sweep_interval_seconds,
     )
     runtime.mark_started()
-    deleting = asyncio.create_task(workers.run(), name="reaper deletions")
-    sweeping = asyncio.create_task(sweeper.run(runtime.stopping), name="reaper sweeps")
-    stopping = asyncio.create_task(runtime.stopping.wait())
-    await asyncio.wait({deleting, sweeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    runtime.stopping.set()
-    workers.stop()
-    await asyncio.gather(deleting, sweeping)
-    stopping.cancel()
+
+    def stop() -> None:
+        runtime.stopping.set()  # the sweeper watches it
+        workers.stop()
+
+    await run_until_stopped(
+        runtime.stopping,
+        {"reaper deletions": workers.run(), "reaper sweeps": sweeper.run(runtime.stopping)},
+        stop,
+        # In-flight deletions finish within the grace period or are handed back.
+        grace=settings.shutdown_grace_seconds + CANCEL_DEADLINE,
+    )

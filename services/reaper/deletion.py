@@ -25,10 +25,11 @@ from services.reaper import metrics, notices
 from services.reaper.guard import NamespaceInfo
 from services.reaper.namespaces import Namespaces, NotAStoreNamespace
 from services.reaper.records import Records
+from shared.backoff import Backoff
 from shared.events import Envelope, InvalidEvent
 from shared.kube_errors import KubeError
 from shared.logs import bound
-from shared.outcome import Outcome, backoff_delay
+from shared.outcome import Outcome
 from shared.worker import Delivery
 
 log = structlog.get_logger(__name__)
@@ -43,6 +44,10 @@ class DeletionTiming:
     retry_seconds: float = 30.0  # redelivery delay while a namespace is still terminating
     error_retry_seconds: float = 2.0  # first delay after an API or NATS error, then doubling
 
+    def error_backoff(self) -> Backoff:
+        """Redelivery delays after API or NATS errors, by delivery count, up to a minute."""
+        return Backoff(base=self.error_retry_seconds, cap=60.0)
+
 
 class DeletionHandler:
     def __init__(
@@ -56,6 +61,7 @@ class DeletionHandler:
         self._records = records
         self._publish = publish
         self._timing = timing
+        self._errors = timing.error_backoff()
 
     async def __call__(self, delivery: Delivery) -> Outcome:
         try:
@@ -64,7 +70,7 @@ class DeletionHandler:
             metrics.DELETIONS.labels("invalid").inc()
             return Outcome.give_up(f"not a store event: {exc}")
         with bound(store_id=request.store_id, correlation_id=request.correlation_id):
-            delay = backoff_delay(delivery.num_delivered, self._timing.error_retry_seconds)
+            delay = self._errors.delay(delivery.num_delivered)
             try:
                 return await self._delete(request)
             except KubeError as exc:

@@ -113,7 +113,8 @@ class Sweeper:
                 if leading:
                     await self._sweep_logged()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), self._interval)
+                    async with asyncio.timeout(self._interval):
+                        await stopping.wait()
         finally:
             metrics.LEADER.set(0)
             await self._lock.release()

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from services.provisioner.engines import ENGINES, Workload
-from services.provisioner.failures import classify, retry_delay
+from services.provisioner.failures import RETRY, classify
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.readiness import workload_state
 from services.provisioner.render import EngineRefused, Renderer, RenderError, engine_manifests
@@ -299,7 +299,7 @@ def test_errors_that_clear_up_are_retried_and_refusals_are_not() -> None:
         "failed to convert new object (ns/q; /v1, Kind=ResourceQuota)", 500
     )
     assert not classify(undecodable).temporary
-    assert [retry_delay(n) for n in (1, 2, 3, 9)] == [5.0, 10.0, 20.0, 120.0]
+    assert [RETRY.delay(n) for n in (1, 2, 3, 9)] == [5.0, 10.0, 20.0, 120.0]
 
 
 def test_a_store_url_names_the_ingress_port_only_when_it_is_not_the_schemes_own() -> None:
