@@ -7,9 +7,9 @@ health port, which the Ingress does not route.
 `main` is what `python -m services.gateway` runs (through `shared.service.run_service`);
 `build_app` is the aiohttp application over resources the caller opened, which the
 tests serve in-process. It stores each shared resource under its own `web.AppKey` (those
-of `context`, plus `auth.CALLERS_KEY`, `ratelimit.LIMITS_KEY`, `sse.OWNERS_KEY` and `streams.STREAMS_KEY`) and
-hands the middlewares what they use. Middlewares, outermost first: errors, rate limits,
-auth.
+of `context`, plus `auth.CALLERS_KEY`, `ratelimit.LIMITS_KEY`, `sse.OWNERS_KEY` and
+`streams.STREAMS_KEY`) and hands the middlewares what they use. Middlewares, outermost
+first: errors, rate limits, auth.
 """
 
 from __future__ import annotations

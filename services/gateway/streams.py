@@ -65,7 +65,9 @@ class OpenStream:
         try:
             found = await current_caller(pool, self.who)
         except DB_ERRORS as exc:
-            log.warning("cannot re-check a stream's credential; ending it", error=type(exc).__name__)
+            log.warning(
+                "cannot re-check a stream's credential; ending it", error=type(exc).__name__
+            )
             return False
         if found is None:
             return False
