@@ -140,14 +140,18 @@ async def test_a_replay_from_zero_is_bounded_and_says_reset(make_gateway: MakeGa
 
 
 async def test_a_reset_id_resumes_with_the_events_after_it(make_gateway: MakeGateway) -> None:
-    gateway = await make_gateway(**RELAXED, sse_replay_max_events=0)
+    gateway = await make_gateway(**RELAXED, sse_replay_max_events=3)
     user = await gateway.add_user()
-    store = await gateway.create_store(user)
     http = gateway.client(user)
+    async with http.get(STREAM) as resp:
+        await wait_connected(resp)
+        store = await gateway.create_store(user)
+        await read_frames(resp, 1)  # `requested` is in the stream
+    await progress(gateway, store)  # four events: more than three back from 0
     async with http.get(STREAM, params={"last_event_id": "0"}) as resp:
         async with asyncio.timeout(10):
             reset = await next_frame(resp)
-    await progress(gateway, store)
+    await progress(gateway, store)  # three more after the reset's id
 
     async with http.get(STREAM, headers={"Last-Event-ID": str(reset.id)}) as resp:
         frames = await read_frames(resp, 3)
