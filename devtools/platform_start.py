@@ -150,7 +150,7 @@ class Platform:
             env["STOREFLEET_PUBLIC_PORT"] = str(self.real_node.ingress_port)
             env["STOREFLEET_DEFAULT_ENGINE"] = "medusa"  # WordPress cannot be pulled here
         env = {k: v for k, v in env.items() if k not in os.environ}
-        port = gateway_port if name == "gateway" else procs.free_port()
+        port = procs.free_port()  # the gateway's /readyz is not on its public port
         self.health[name] = f"http://127.0.0.1:{port}/readyz"
         return {**env, **self.env, "STOREFLEET_HEALTH_PORT": str(port)}
 

@@ -1,10 +1,11 @@
-"""`/healthz`, `/readyz` and `/metrics` for the worker services (the gateway mounts the
-same handlers on its own app). Readiness is a set of named checks, each a cheap async
-call that says whether a dependency (NATS, Postgres, the API server) answers now; a
-503 body names the failing ones so an operator sees why a pod is not ready. A check
-added with `required=False` names a dependency the service works on without (the
-gateway's NATS: its outbox holds events meanwhile): when it fails the service stays
-ready, status `degraded`, so the ingress keeps routing to it."""
+"""`/healthz`, `/readyz` and `/metrics` on every service's health port (`health_app`,
+served by `shared.service`); the gateway also answers `/healthz` on its public port.
+Readiness is a set of named checks, each a cheap async call that says whether a
+dependency (NATS, Postgres, the API server) answers now; a 503 body names the failing
+ones so an operator sees why a pod is not ready. A check added with `required=False`
+names a dependency the service works on without (the gateway's NATS: its outbox holds
+events meanwhile): when it fails the service stays ready, status `degraded`, so the
+ingress keeps routing to it."""
 
 from __future__ import annotations
 

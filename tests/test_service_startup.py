@@ -164,7 +164,8 @@ async def test_the_gateway_stays_ready_while_nats_is_down_and_ready_again_after(
     nats.start()
     port = procs.free_port()
     database_url = await postgres_server.create_database()
-    env = {**os.environ, "STOREFLEET_NATS_URL": nats.url, "STOREFLEET_HTTP_PORT": str(port),
+    env = {**os.environ, "STOREFLEET_NATS_URL": nats.url, "STOREFLEET_HEALTH_PORT": str(port),
+           "STOREFLEET_HTTP_PORT": str(procs.free_port()),
            "STOREFLEET_DATABASE_URL": database_url}  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         *service_argv("gateway"), cwd=ROOT, env=env,
@@ -205,7 +206,7 @@ async def test_sigterm_stops_a_service_cleanly(  # type: ignore[no-untyped-def]
         "STOREFLEET_DATABASE_URL": database_url,
         "STOREFLEET_STREAM_NAME": stores_stream_name,
         "STOREFLEET_HEALTH_PORT": str(port),
-        "STOREFLEET_HTTP_PORT": str(port),
+        "STOREFLEET_HTTP_PORT": str(procs.free_port()),
     }
     proc = await asyncio.create_subprocess_exec(
         *service_argv(service),

@@ -19,4 +19,4 @@ if len(sys.argv) > 1:
 else:
     from services.gateway.app import main
 
-    run_service("gateway", settings, lambda runtime: main(settings, runtime), serve_health=False)
+    run_service("gateway", settings, lambda runtime: main(settings, runtime))

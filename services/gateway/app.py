@@ -1,13 +1,15 @@
 """The gateway process: applies migrations, opens Postgres and NATS, runs the outbox
-relay, and serves the API under `/api/v1`, `/healthz`, `/readyz`, `/metrics` and, when
-`web/dist` exists, the SPA at `/`.
+relay and the credential listener, and serves the API under `/api/v1`, `/healthz` and,
+when `web/dist` exists, the SPA at `/` on its public port. `/readyz` and `/metrics` are
+not on the public port: `shared.service.run_service` serves them (and `/healthz`) on the
+health port, which the Ingress does not route.
 
 `main` is what `python -m services.gateway` runs (through `shared.service.run_service`);
 `build_app` is the aiohttp application over resources the caller opened, which the
 tests serve in-process. It stores each shared resource under its own `web.AppKey` (those
-of `context`, plus `auth.CALLERS_KEY`, `ratelimit.LIMITS_KEY` and `sse.OWNERS_KEY`) and
-hands the middlewares what they use. Middlewares, outermost first: errors, rate limits,
-auth.
+of `context`, plus `auth.CALLERS_KEY`, `ratelimit.LIMITS_KEY`, `sse.OWNERS_KEY` and
+`streams.STREAMS_KEY`) and hands the middlewares what they use. Middlewares, outermost
+first: errors, rate limits, auth.
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ from services.gateway.owners import OwnerCache
 from services.gateway.ratelimit import LIMITS_KEY, RateLimits, rate_limit_middleware
 from services.gateway.settings import GatewaySettings
 from services.gateway.sse import OWNERS_KEY
+from services.gateway.streams import STREAMS_KEY, CredentialListener, OpenStreams
 from services.gateway.views import API
 from shared.db import close_pool, create_pool, migrate
-from shared.health import Health, add_health_routes
+from shared.health import HEALTH_KEY, Health, healthz
 from shared.resources import open_nats
 from shared.service import Runtime
 from shared.settings import SettingsError
@@ -60,7 +63,8 @@ BODY_LIMIT = 16 * 1024
 def build_app(
     settings: GatewaySettings, pool: asyncpg.Pool, nc: NATS, js: JetStreamContext, health: Health
 ) -> web.Application:
-    """The gateway's application; its cleanup context runs the outbox relay."""
+    """The gateway's application; its cleanup context runs the outbox relay and the
+    credential listener."""
     limits = RateLimits(settings)
     callers = CallerCache(settings.auth_cache_seconds)
     app = web.Application(
@@ -79,15 +83,18 @@ def build_app(
     app[LIMITS_KEY] = limits
     app[CALLERS_KEY] = callers
     app[OWNERS_KEY] = OwnerCache(pool)
+    app[STREAMS_KEY] = OpenStreams(settings.sse_streams_per_user, settings.sse_recheck_seconds)
     _add_routes(app, health)
     app.cleanup_ctx.append(_relay)
+    app.cleanup_ctx.append(_credential_listener)
     app.on_shutdown.append(_end_streams)
     _add_spa(app, settings.web_dist)
     return app
 
 
 def _add_routes(app: web.Application, health: Health) -> None:
-    add_health_routes(app, health)
+    app[HEALTH_KEY] = health
+    app.router.add_get("/healthz", healthz)
     for module in (
         routes_auth,
         routes_users,
@@ -125,6 +132,13 @@ async def _relay(app: web.Application) -> AsyncIterator[None]:
         batch=settings.outbox_batch,
     )
     async with background(worker.run(), "outbox relay"):
+        yield
+
+
+async def _credential_listener(app: web.Application) -> AsyncIterator[None]:
+    dsn = app[SETTINGS_KEY].database_url.get_secret_value()
+    listener = CredentialListener(dsn, app[STREAMS_KEY], app[CALLERS_KEY])
+    async with background(listener.run(), "credential listener"):
         yield
 
 

@@ -1,6 +1,8 @@
 """The gateway's settings (environment, prefix STOREFLEET_), read once in `__main__` and
-passed down. Engines and plans offered to users, rate limits, sessions, the outbox relay's
-pace and the credentials request timeout all live here; see each field's description."""
+passed down. Engines and plans offered to users, rate limits, sessions, event streams, the
+outbox relay's pace and the credentials request timeout all live here; see each field's
+description. `health_port` (from `CommonSettings`) is where `/healthz`, `/readyz` and
+`/metrics` are served, apart from the public `http_port`."""
 
 from __future__ import annotations
 
@@ -48,6 +50,15 @@ class GatewaySettings(CommonSettings):
     outbox_poll_seconds: float = Field(2.0, gt=0, description="relay poll when no NOTIFY comes")
     outbox_batch: int = Field(100, ge=1, le=10_000)
     sse_keepalive_seconds: float = Field(15.0, gt=0)
+    sse_recheck_seconds: float = Field(
+        30.0, gt=0, description="how often an open event stream re-checks its credential"
+    )
+    sse_streams_per_user: int = Field(
+        5, ge=1, description="open event streams per user per replica"
+    )
+    sse_replay_max_events: int = Field(
+        1000, ge=0, description="most stream events a Last-Event-ID replays; older ids get `reset`"
+    )
     web_dist: Path = Field(Path("web/dist"), description="built SPA served at / when present")
 
     @model_validator(mode="after")

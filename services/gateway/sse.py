@@ -4,15 +4,24 @@ consumer on `store.>` (or `store.*.<id>` when `store_id` narrows it to one store
 
 The SSE `id:` of each event is its stream sequence, so a reconnect with `Last-Event-ID`
 (header, or `last_event_id` for clients that cannot set one) resumes right after it,
-without gaps; without one the stream starts with new events. Events of stores the
-caller does not own are skipped, using `OwnerCache`. Frames: `id`, `event` (the event
-type), `data` (the envelope JSON); a comment line every keep-alive interval.
+without gaps; without one the stream starts with new events. A Last-Event-ID more than
+`sse_replay_max_events` behind the stream's end replays nothing: the stream opens with a
+`reset` event (its id is the stream's last sequence) telling the client to re-read the
+store list, then carries new events. Events of stores the caller does not own are
+skipped, using `OwnerCache`. Frames: `id`, `event` (the event type), `data` (the envelope
+JSON); a comment line every keep-alive interval.
+
+A user holds at most `sse_streams_per_user` streams on a replica (429 beyond), and a
+stream ends, after an `end` event, once its token or session no longer holds (see
+`streams`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from dataclasses import dataclass
 
 import nats.errors
 import prometheus_client
@@ -27,6 +36,7 @@ from services.gateway.auth import caller
 from services.gateway.context import JETSTREAM_KEY, POOL_KEY, SETTINGS_KEY, STOPPING_KEY
 from services.gateway.errors import ApiError
 from services.gateway.owners import OwnerCache
+from services.gateway.streams import STREAMS_KEY, OpenStream
 from services.gateway.validation import query_uuid
 from services.gateway.views import API
 from shared.subjects import ALL_STORE_SUBJECTS, SUBJECT_ROOT
@@ -36,7 +46,11 @@ routes = web.RouteTableDef()
 
 OWNERS_KEY = web.AppKey("owners", OwnerCache)
 CLIENTS = prometheus_client.Gauge("storefleet_gateway_sse_clients", "open event streams")
-WAKE_SECONDS = 1.0  # how often an idle stream checks for shutdown
+WAKE_SECONDS = 1.0  # how often an idle stream checks for shutdown and a prompted re-check
+ENDED = (
+    b'event: end\ndata: {"code": "unauthenticated", "message":'
+    b' "the credential of this stream was revoked or has expired"}\n\n'
+)
 
 
 def last_event_id(request: web.Request) -> int | None:
@@ -69,6 +83,34 @@ async def _visible(owners: OwnerCache, who: Caller, store_id: str) -> bool:
     return who.is_admin or await owners.owner_of(store_id) == who.id
 
 
+@dataclass(frozen=True)
+class Start:
+    """Where a stream starts: after sequence `after` (None: new events only), and the
+    `reset` frame to send first when the client's Last-Event-ID was too far back."""
+
+    after: int | None
+    reset: bytes | None = None
+
+
+async def start_of(app: web.Application, after: int | None) -> Start:
+    """Bound the replay: more than `sse_replay_max_events` back starts at the end instead."""
+    settings = app[SETTINGS_KEY]
+    if after is None:
+        return Start(None)
+    info = await app[JETSTREAM_KEY].stream_info(settings.stream_name)
+    last = info.state.last_seq
+    if last - after <= settings.sse_replay_max_events:
+        return Start(after)
+    limit = settings.sse_replay_max_events
+    body = json.dumps(
+        {
+            "reason": "replay_limit",
+            "message": f"Last-Event-ID is more than {limit} events back; re-read the store list",
+        }
+    )
+    return Start(last, b"id: %d\nevent: reset\ndata: %s\n\n" % (last, body.encode()))
+
+
 @routes.get(f"{API}/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
     who = caller(request)
@@ -76,42 +118,55 @@ async def stream(request: web.Request) -> web.StreamResponse:
     if only is not None:
         await store_db.visible_store(request.app[POOL_KEY], who, only)
     after = last_event_id(request)
-    subject = f"{SUBJECT_ROOT}.*.{only}" if only else ALL_STORE_SUBJECTS
-    sub = await request.app[JETSTREAM_KEY].subscribe(
-        subject,
-        stream=request.app[SETTINGS_KEY].stream_name,
-        ordered_consumer=True,
-        config=consumer_config(after),
-    )
-    try:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-store",
-                "X-Accel-Buffering": "no",
-            }
+    with request.app[STREAMS_KEY].open(who) as opened:
+        start = await start_of(request.app, after)
+        subject = f"{SUBJECT_ROOT}.*.{only}" if only else ALL_STORE_SUBJECTS
+        sub = await request.app[JETSTREAM_KEY].subscribe(
+            subject,
+            stream=request.app[SETTINGS_KEY].stream_name,
+            ordered_consumer=True,
+            config=consumer_config(start.after),
         )
-        await response.prepare(request)
-        await response.write(b"retry: 2000\n: connected\n\n")
-        CLIENTS.inc()
         try:
-            await _relay(request.app, who, sub, response)
+            return await _serve(request, opened, sub, start)
         finally:
-            CLIENTS.dec()
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+
+
+async def _serve(
+    request: web.Request, opened: OpenStream, sub: object, start: Start
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    await response.write(b"retry: 2000\n: connected\n\n")
+    if start.reset is not None and not await _write(response, start.reset):
         return response
+    CLIENTS.inc()
+    try:
+        await _relay(request.app, opened, sub, response)
     finally:
-        with contextlib.suppress(nats.errors.Error):
-            await sub.unsubscribe()
+        CLIENTS.dec()
+    return response
 
 
 async def _relay(
-    app: web.Application, who: Caller, sub: object, response: web.StreamResponse
+    app: web.Application, opened: OpenStream, sub: object, response: web.StreamResponse
 ) -> None:
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
     keepalive = app[SETTINGS_KEY].sse_keepalive_seconds
-    owners, stopping = app[OWNERS_KEY], app[STOPPING_KEY]
+    owners, stopping, pool = app[OWNERS_KEY], app[STOPPING_KEY], app[POOL_KEY]
     while not stopping.is_set():
+        if not await opened.credential_holds(pool):
+            await _write(response, ENDED)
+            return
         try:
             msg: Msg = await sub.next_msg(timeout=WAKE_SECONDS)  # type: ignore[attr-defined]
         except TimeoutError:
@@ -124,7 +179,7 @@ async def _relay(
             log.warning("event stream ended", error=type(exc).__name__)
             return
         tokens = msg.subject.split(".")
-        if len(tokens) != 3 or not await _visible(owners, who, tokens[2]):
+        if len(tokens) != 3 or not await _visible(owners, opened.who, tokens[2]):
             continue
         sequence = msg.metadata.sequence.stream
         if not await _write(response, frame(sequence, tokens[1], msg.data)):

@@ -133,8 +133,12 @@ async def seed(dsn: str) -> str:
         await pool.close()
 
 
-def start_gateway(workdir: Path, dsn: str, nats_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_gateway(
+    workdir: Path, dsn: str, nats_url: str, port: int, health_port: int
+) -> subprocess.Popen[bytes]:
     env = {
+        "STOREFLEET_HEALTH_HOST": "127.0.0.1",
+        "STOREFLEET_HEALTH_PORT": str(health_port),
         "STOREFLEET_DATABASE_URL": dsn,
         "STOREFLEET_NATS_URL": nats_url,
         "STOREFLEET_HTTP_HOST": "127.0.0.1",
@@ -191,10 +195,10 @@ async def run(seconds: float) -> dict[str, Any]:
         nats.start()
         dsn = postgres.create_database(f"bench_{uuid.uuid4().hex[:8]}")
         token = await seed(dsn)
-        port = procs.free_port()
-        gateway = start_gateway(workdir, dsn, nats.url, port)
+        port, health_port = procs.free_port(), procs.free_port()
+        gateway = start_gateway(workdir, dsn, nats.url, port, health_port)
         url = f"http://127.0.0.1:{port}"
-        await wait_ready(url)
+        await wait_ready(f"http://127.0.0.1:{health_port}")
         figures = await measure(url, token, seconds)
     finally:
         if gateway is not None:

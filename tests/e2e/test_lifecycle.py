@@ -114,8 +114,9 @@ async def fleet(
     )
     http_port = procs.free_port()
     fleet.gateway_url = f"http://127.0.0.1:{http_port}"
-    fleet.health_ports = {name: procs.free_port() for name in ("auditor", "reaper", "provisioner")}
-    fleet.health_ports["gateway"] = http_port
+    fleet.health_ports = {
+        name: procs.free_port() for name in ("auditor", "reaper", "provisioner", "gateway")
+    }
     try:
         fleet.start(
             "auditor", health_port=str(fleet.health_ports["auditor"]), fetch_timeout_seconds="0.3"
@@ -123,6 +124,7 @@ async def fleet(
         fleet.start(
             "gateway",
             http_port=str(http_port),
+            health_port=str(fleet.health_ports["gateway"]),
             cookie_secure="false",
             rate_limit_requests="100000/minute",
             rate_limit_creates="1000/minute",

@@ -1,6 +1,7 @@
 """The gateway in-process for tests: a real Postgres database and a real NATS server, a
 `STORES`-shaped stream of this test's own (unique name, deleted afterwards), and the
-aiohttp app on a loopback port. `make_gateway(**settings)` starts one; `gateway` is one
+aiohttp app on a loopback port, its health app (`/readyz`, `/metrics`) on another
+(`Harness.ops_url`). `make_gateway(**settings)` starts one; `gateway` is one
 with rate limits raised out of the way. Users come from `Harness.add_user`, each with an
 API token; `Harness.client(user)` is an HTTP session that sends it."""
 
@@ -25,7 +26,7 @@ from services.gateway.app import build_app, keep_session
 from services.gateway.security import digest, hash_password, new_api_token
 from services.gateway.settings import GatewaySettings
 from shared.db import close_pool, create_pool
-from shared.health import Health
+from shared.health import Health, health_app
 from shared.jetstream import connect, ensure_stream
 from shared.subjects import stores_stream
 
@@ -54,6 +55,7 @@ class Harness:
     nc: NATS
     js: JetStreamContext
     api_routes: set[tuple[str, str]]
+    ops_url: str = ""
     sessions: list[aiohttp.ClientSession] = field(default_factory=list)
     _hash: str = field(default_factory=lambda: hash_password("secret-password"))
 
@@ -74,6 +76,12 @@ class Harness:
         # unsafe: keep cookies from an IP-address host such as 127.0.0.1
         kwargs.setdefault("cookie_jar", aiohttp.CookieJar(unsafe=True))
         session = aiohttp.ClientSession(base_url=self.url, headers=headers, **kwargs)
+        self.sessions.append(session)
+        return session
+
+    def ops_client(self) -> aiohttp.ClientSession:
+        """A session on the health port, where `/readyz` and `/metrics` are served."""
+        session = aiohttp.ClientSession(base_url=self.ops_url)
         self.sessions.append(session)
         return session
 
@@ -129,7 +137,7 @@ async def gateway_stream(js: JetStreamContext, stores_stream_name: str) -> str:
 async def make_gateway(
     migrated_database_url: str, nats_server: Any, gateway_stream: str
 ) -> AsyncIterator[MakeGateway]:
-    opened: list[tuple[TestServer, Harness]] = []
+    opened: list[tuple[TestServer, TestServer, Harness]] = []
 
     async def make(**overrides: Any) -> Harness:
         values = {
@@ -149,16 +157,20 @@ async def make_gateway(
         app = build_app(settings, pool, nc, js, health)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
+        ops = TestServer(health_app(health), host="127.0.0.1")
+        await ops.start_server()
         url = str(server.make_url("")).rstrip("/")
         harness = Harness(url, settings, pool, nc, js, api_routes(app))
-        opened.append((server, harness))
+        harness.ops_url = str(ops.make_url("")).rstrip("/")
+        opened.append((server, ops, harness))
         return harness
 
     yield make
-    for server, harness in reversed(opened):
+    for server, ops, harness in reversed(opened):
         for session in harness.sessions:
             await session.close()
         await server.close()
+        await ops.close()
         await harness.nc.close()
         await close_pool(harness.pool)
 

@@ -1,5 +1,6 @@
-"""What the gateway serves besides the API: health, readiness and metrics, the SPA's
-files when they are built, and JSON error bodies for unknown paths and methods."""
+"""What the gateway serves besides the API: health, readiness and metrics (the last two on
+its health port), the SPA's files when they are built, and JSON error bodies for unknown
+paths and methods."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ async def test_health_readiness_and_metrics_answer(make_gateway: MakeGateway) ->
     http = gateway.client()
     async with http.get("/healthz") as resp:
         assert resp.status == 200
+    http = gateway.ops_client()
     async with http.get("/readyz") as resp:
         assert resp.status == 200, await resp.text()
     async with http.get("/metrics") as resp:

@@ -125,7 +125,7 @@ async def platform(
     try:
         # The gateway first: it applies the migrations the others rely on.
         for name in SERVICES:
-            health = port if name == "gateway" else procs.free_port()
+            health = procs.free_port()
             env = _service_env(name, base, health, helm, volume_binder.storage_class)
             log = running.logs / f"{name}.log"
             children.append(start_service(name, log, env))
