@@ -1,9 +1,11 @@
-"""What makes a namespace a store namespace, in one place: the labels the platform puts on
-every object of a store, and the ownership check ("is this namespace ours, and is it
-this store's").
+"""What makes a namespace a store namespace, in one place: its name (derived from the
+store's slug and id), the labels the platform puts on every object of a store, and the
+ownership check ("is this namespace ours, and is it this store's").
 
-Pure: imports no I/O library. Used by the provisioner, which writes the labels (its
-store spec, guardrails and status watch) and finds a store's namespace by them (the
+Pure: imports no I/O library. The gateway names a new store's namespace with
+`namespace_for`; the provisioner refuses a request whose namespace is not that name, so
+a forged event cannot aim it at another namespace. The provisioner also writes the
+labels (its store spec, guardrails and status watch) and finds a store's namespace by them (the
 credentials responder), and by the reaper, which lists store namespaces by them and
 checks ownership before each deletion. The chart's admission policy spells the same
 label names in CEL; its tests take the names from here, so the two cannot drift apart.
@@ -23,6 +25,11 @@ OWNER = "storefleet.io/owner"
 ENGINE = "storefleet.io/engine"
 # Label selector of every object the platform made for a store, namespaces included.
 PLATFORM_SELECTOR = f"{MANAGED_BY}={PLATFORM}"
+
+
+def namespace_for(slug: str, store_id: str) -> str:
+    """`store-<slug>-<first 6 hex chars of the id>`: at most 43 characters, a DNS label."""
+    return f"store-{slug}-{store_id.replace('-', '')[:6]}"
 
 
 def store_labels(store_id: str, engine: str) -> dict[str, str]:

@@ -1,6 +1,7 @@
-"""The gateway's decisions about stores, as pure functions: how a name becomes a slug and
-a namespace, which slugs are reserved, whether a user may create one more store, and
-what a delete does in each status (a retry: `shared.lifecycle.can_retry`).
+"""The gateway's decisions about stores, as pure functions: how a name becomes a slug
+(its namespace is `shared.namespaces.namespace_for`), which names and slugs are refused,
+whether a user may create one more store, and what a delete does in each status (a
+retry: `shared.lifecycle.can_retry`).
 
 Pure: no I/O imports. Called by `validation` (names and slugs) and `store_db` (quota and
 the delete decision inside the create and delete transactions).
@@ -70,6 +71,12 @@ class SlugError(ValueError):
         self.code = code
 
 
+def reads_as_option(name: str) -> bool:
+    """True for a name starting with `-`: a command-line tool handed it as an argument
+    would read it as an option (wp-cli's `--exec=<php>` runs code), so it is refused."""
+    return name.startswith("-")
+
+
 def slugify(name: str) -> str:
     """A DNS label of at most 30 characters from a display name, or `SlugError`."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
@@ -79,11 +86,6 @@ def slugify(name: str) -> str:
     if slug in RESERVED_SLUGS:
         raise SlugError("reserved_slug", f"the name {slug!r} is reserved; choose another")
     return slug
-
-
-def namespace_for(slug: str, store_id: str) -> str:
-    """`store-<slug>-<first 6 hex chars of the id>`: at most 43 characters, a DNS label."""
-    return f"store-{slug}-{store_id.replace('-', '')[:6]}"
 
 
 def quota_allows(stores_in_use: int, max_stores: int) -> bool:

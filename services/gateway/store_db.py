@@ -25,12 +25,12 @@ from services.gateway.rules import (
     DeleteDecision,
     StoreRequest,
     decide_delete,
-    namespace_for,
     quota_allows,
 )
 from services.gateway.sql import Params
 from shared.events import Delete, Envelope, Requested, new_event
 from shared.lifecycle import LIVE, Status, can_retry
+from shared.namespaces import namespace_for
 
 _SELECT = (
     "SELECT s.id, s.owner_id, s.name, s.slug, s.namespace, s.engine, s.plan, s.status, s.url,"
@@ -39,6 +39,7 @@ _SELECT = (
 )
 _VISIBLE = "s.id = $1 AND (s.owner_id = $2 OR $3)"
 _LIVE = sorted(LIVE)
+ADMIN_DELETE_REASON = "deleted by an administrator"
 # Serializes creates of one slug (hashtextextended's seed), so two cannot both find it free.
 _SLUG_LOCK_SEED = 0x51A6
 
@@ -202,7 +203,9 @@ async def request_delete(
             " WHERE id = $1",
             store_id,
         )
-        reason = "" if str(row["owner_id"]) == caller.id else f"administrator {caller.username}"
+        # The owner reads this reason: who the administrator was stays in `requested_by`
+        # (a user id) and the audit log, never their username.
+        reason = "" if str(row["owner_id"]) == caller.id else ADMIN_DELETE_REASON
         event = new_event(
             "delete",
             str(store_id),

@@ -18,7 +18,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from services.gateway.errors import ApiError, not_found, unprocessable
-from services.gateway.rules import NAME_MAX, NAME_MIN, SlugError, StoreRequest, slugify
+from services.gateway.rules import (
+    NAME_MAX,
+    NAME_MIN,
+    SlugError,
+    StoreRequest,
+    reads_as_option,
+    slugify,
+)
 from services.gateway.settings import GatewaySettings
 
 M = TypeVar("M", bound=BaseModel)
@@ -88,6 +95,13 @@ def store_request(body: CreateStoreBody, settings: GatewaySettings) -> StoreRequ
     name = body.name.strip()
     if len(name) < NAME_MIN or any(not ch.isprintable() for ch in name):
         raise unprocessable("name", "the name must be 3-40 printable characters")
+    if reads_as_option(name):
+        raise ApiError(
+            400,
+            "name_starts_with_dash",
+            "the name must not start with '-'; begin with a letter or digit",
+            "name",
+        )
     try:
         slug = slugify(name)
     except SlugError as exc:

@@ -1,5 +1,7 @@
 """What a Kubernetes error means for a store: worth retrying, or a failure to report,
-with a code for machines and a reason a user can read.
+with a code for machines and the raw text for operators. `OWNER_REASONS` holds what a
+store owner reads for each code whose raw text comes from the API server, helm or a pod
+(that text can name cluster internals, so it goes to the operator's log only).
 
 Temporary: the API server unreachable, 5xx and 429, timeouts, conflicts, a namespace
 whose quota status is not computed yet or whose `default` ServiceAccount does not exist
@@ -57,6 +59,25 @@ def classify(exc: KubeError) -> Failure:
             return Failure("quota_exceeded", f"the store does not fit its plan: {text}", False)
         return Failure("forbidden", f"the cluster refused the store: {text}", False)
     return Failure("kubernetes_error", text, False)
+
+
+# What `store.failed` tells the owner, per code, instead of the raw text.
+OWNER_REASONS = {
+    "render_failed": "the store's engine could not be prepared",
+    "apply_refused": "the cluster refused the store's configuration",
+    "quota_exceeded": "the store does not fit its plan",
+    "forbidden": "the cluster refused to create the store",
+    "kubernetes_error": "the cluster could not create the store",
+    "retries_exhausted": "the cluster stayed unavailable; gave up after several attempts",
+    "workload_failed": "a part of the store failed to start",
+    "not_ready_in_time": "the store was not ready in time",
+}
+OPERATOR_HINT = "; an operator can see the details"
+
+
+def owner_reason(code: str) -> str:
+    """The short, stable reason an owner reads for `code`."""
+    return OWNER_REASONS.get(code, "the store could not be created") + OPERATOR_HINT
 
 
 # Delay before redelivery `attempt` + 1: 5 s, 10 s, 20 s, ... up to two minutes.

@@ -44,10 +44,16 @@ from nats.js import JetStreamContext
 
 from services.provisioner import metrics
 from services.provisioner.engines import Engine
-from services.provisioner.failures import RETRY, classify
+from services.provisioner.failures import RETRY, classify, owner_reason
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.render import EngineRefused, Renderer, RenderError, engine_manifests
-from services.provisioner.spec import Cluster, SpecError, StoreSpec, store_spec
+from services.provisioner.spec import (
+    Cluster,
+    SpecError,
+    StoreSpec,
+    check_namespace,
+    store_spec,
+)
 from services.provisioner.waves import NotReady, StoreDeleted, Waves
 from shared.events import InvalidEvent, Payload, StoreRequested, new_event
 from shared.jetstream import publish_event
@@ -120,9 +126,10 @@ class StoreHandler:
 
     async def _provision(self, event: StoreRequested, delivery: Delivery) -> tuple[str, Outcome]:
         try:
+            check_namespace(event)
             spec = store_spec(event, self.cluster, self.plans, self.engines)
         except SpecError as exc:
-            return await self._fail(event, exc.code, str(exc))
+            return await self._fail(event, exc.code, str(exc), exc.detail)
         # Listen before looking, so a delete published in between is not missed.
         with self.waves.deletes.listen(spec.store_id) as deleted:
             if await self.waves.deletes.requested(spec.store_id):
@@ -147,7 +154,7 @@ class StoreHandler:
             log.info("store deleted during provisioning")
             return await self._deleted(spec, event)
         except RenderError as exc:
-            return await self._fail(
+            return await self._fail_raw(
                 event, "render_failed", f"the {spec.engine.name} engine did not render: {exc}"
             )
         except EngineRefused as exc:
@@ -157,7 +164,7 @@ class StoreHandler:
         except NotReady as exc:
             if await self.waves.deletes.requested(spec.store_id):
                 return await self._deleted(spec, event)
-            return await self._fail(event, exc.code, str(exc))
+            return await self._fail_raw(event, exc.code, str(exc))
         except KubeError as exc:
             return await self._kube_error(spec, event, delivery, exc)
         await self._publish(event, "ready", {"url": spec.url}, "ready")
@@ -228,9 +235,9 @@ class StoreHandler:
             return await self._deleted(spec, event)
         failure = classify(exc)
         if not failure.temporary:
-            return await self._fail(event, failure.code, failure.reason)
+            return await self._fail_raw(event, failure.code, failure.reason)
         if delivery.num_delivered >= self.max_deliver:
-            return await self._fail(
+            return await self._fail_raw(
                 event,
                 "retries_exhausted",
                 f"gave up after {delivery.num_delivered} attempts: {failure.reason}",
@@ -250,11 +257,20 @@ class StoreHandler:
         log.info("deleted store stopped; handed to the reaper", namespace=spec.namespace)
         return "deleted", Outcome.ack()
 
-    async def _fail(self, event: StoreRequested, code: str, reason: str) -> tuple[str, Outcome]:
+    async def _fail(
+        self, event: StoreRequested, code: str, reason: str, detail: str = ""
+    ) -> tuple[str, Outcome]:
+        """Publish `store.failed` with `code` and `reason`, the platform's own words that
+        the owner reads; `detail` (raw text from the API server, helm or a pod, which may
+        name cluster internals) goes to the operator's log line only."""
         metrics.FAILURES.labels(reason=code).inc()
         await self._publish(event, "failed", {"code": code, "reason": reason}, "failed")
-        log.warning("store failed", code=code, reason=reason)
-        return "failed", Outcome.give_up(reason)
+        log.warning("store failed", code=code, reason=reason, detail=detail)
+        return "failed", Outcome.give_up(detail or reason)
+
+    async def _fail_raw(self, event: StoreRequested, code: str, detail: str) -> tuple[str, Outcome]:
+        """Fail the store with the owner's reason for `code`, keeping `detail` for operators."""
+        return await self._fail(event, code, owner_reason(code), detail)
 
     async def _publish(
         self, event: StoreRequested, event_type: str, data: Payload | dict[str, Any], suffix: str

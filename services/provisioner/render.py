@@ -123,7 +123,9 @@ class Renderer:
     async def render(self, spec: StoreSpec, cluster: Cluster) -> str:
         if not (self.charts_dir / spec.engine.chart / "Chart.yaml").is_file():
             raise RenderError(f"engine chart {spec.engine.chart!r} is missing")
-        values = json.dumps(chart_values(spec, cluster)).encode()
+        # Unescaped UTF-8: helm's YAML parser refuses the surrogate pairs `\ud83d\uded2`
+        # that an ASCII-only dump makes of a name with an emoji in it.
+        values = json.dumps(chart_values(spec, cluster), ensure_ascii=False).encode()
         async with self._slots:
             return await self._run(self.argv(spec.engine.chart, spec.namespace), values)
 

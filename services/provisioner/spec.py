@@ -5,7 +5,8 @@ annotations on its namespace, which the credentials responder relies on; the lab
 mark store objects come from `shared.namespaces`.
 
 Pure: no I/O. Called by the handler once per delivery; a request naming an unknown
-engine or plan raises `SpecError`, which fails the store.
+engine or plan, or a namespace other than the store's own (`check_namespace`), raises
+`SpecError`, which fails the store.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from services.provisioner.engines import Engine
 from shared.events import StoreRequested
-from shared.namespaces import store_labels
+from shared.namespaces import namespace_for, store_labels
 from shared.plans import Plan
 
 Manifest = dict[str, Any]
@@ -33,11 +34,13 @@ PASSWORD_KEY = "admin-password"
 
 
 class SpecError(Exception):
-    """The request cannot be provisioned as asked; `code` and the message reach the user."""
+    """The request cannot be provisioned as asked; `code` and the message reach the user,
+    `detail` only the operator's log."""
 
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: str, reason: str, detail: str = "") -> None:
         super().__init__(reason)
         self.code = code
+        self.detail = detail  # for the operator's log only
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,18 @@ def store_url(host: str, tls: bool, port: int | None) -> str:
     scheme = "https" if tls else "http"
     default = 443 if tls else 80
     return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def check_namespace(event: StoreRequested) -> None:
+    """`SpecError` unless the request names the namespace derived from its own slug and
+    store id: the event's namespace is never trusted to aim the provisioner elsewhere."""
+    expected = namespace_for(event.data.slug, event.store_id)
+    if event.data.namespace != expected:
+        raise SpecError(
+            "namespace_mismatch",
+            "the request named a namespace that is not this store's; nothing was created",
+            f"the request named namespace {event.data.namespace!r}; the store's is {expected!r}",
+        )
 
 
 def store_spec(

@@ -150,8 +150,9 @@ class DeletionHandler:
             return Outcome.retry(delay, str(exc))
         metrics.DELETIONS.labels("refused").inc()
         log.error("the API server refused the deletion", error=str(exc))
-        reason = f"Kubernetes refused to delete the store's namespace: {exc}"
+        # The owner reads the event; the API server's own text stays in the log above.
+        reason = "Kubernetes refused to delete the store's namespace; an operator can see why"
         await self._publish(
             notices.delete_refused(request.store_id, request.id, reason, request.correlation_id)
         )
-        return Outcome.give_up(reason)
+        return Outcome.give_up(f"{reason}: {exc}")

@@ -262,6 +262,14 @@ class Harness:
         return True
 
 
+def failure_detail(logs: list[dict[str, Any]]) -> str:
+    """The raw text (API server, helm) the provisioner logged for operators when a store
+    failed, from `structlog.testing.capture_logs`; owners read only the event's reason."""
+    failed = [entry for entry in logs if entry.get("event") == "store failed"]
+    assert len(failed) == 1, failed
+    return str(failed[0]["detail"])
+
+
 async def _ready(runtime: Runtime, task: asyncio.Task[None], within: float = 30.0) -> None:
     """Like a readiness probe: every check of the service passes, the watch included."""
     deadline = time.monotonic() + within

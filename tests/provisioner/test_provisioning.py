@@ -21,11 +21,12 @@ from kubernetes_asyncio.client import (
 from kubernetes_asyncio.client.exceptions import ApiException
 from nats.aio.client import Client as NATS
 from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from shared.namespaces import STORE_ID
 from shared.plans import DEFAULT_PLANS
 from shared.subjects import CREDENTIALS_SUBJECT
-from tests.provisioner.harness import Harness, Store
+from tests.provisioner.harness import Harness, Store, failure_detail
 from tests.provisioner.netpol import Cluster, Endpoint
 
 pytestmark = pytest.mark.cluster
@@ -329,15 +330,18 @@ async def test_a_spec_the_api_server_refuses_fails_the_store_with_its_reason(
         **DEFAULT_PLANS,
         "odd": DEFAULT_PLANS["small"].model_copy(update={"limits_memory": "-8Gi"}),
     }
-    async with harness.running(workers=2, plans={k: p.model_dump() for k, p in plans.items()}):
-        store = await harness.request(plan="odd")
-        outcome = await harness.events.outcome(store.id)
+    with capture_logs() as logs:
+        async with harness.running(workers=2, plans={k: p.model_dump() for k, p in plans.items()}):
+            store = await harness.request(plan="odd")
+            outcome = await harness.events.outcome(store.id)
 
     assert outcome.type == "failed"
     assert outcome.data.code == "apply_refused"
-    assert "store-quota" in outcome.data.reason
-    assert "limits.memory" in outcome.data.reason
-    assert "must be greater than or equal to 0" in outcome.data.reason
+    # The API server's own words are for operators: in the log, not in the owner's event.
+    reason = failure_detail(logs)
+    assert "store-quota" in reason
+    assert "limits.memory" in reason
+    assert "must be greater than or equal to 0" in reason
     await harness.consumer_settled()
 
 
@@ -352,13 +356,14 @@ async def test_a_store_whose_engine_chart_does_not_render_fails_before_anything_
     harness: Harness, tmp_path: Path
 ) -> None:
     charts = _chart_copy(tmp_path, '{{ fail "the chart is broken on purpose" }}\n')
-    async with harness.running(workers=2, charts_dir=str(charts)):
-        store = await harness.request()
-        outcome = await harness.events.outcome(store.id)
+    with capture_logs() as logs:
+        async with harness.running(workers=2, charts_dir=str(charts)):
+            store = await harness.request()
+            outcome = await harness.events.outcome(store.id)
 
     assert outcome.type == "failed"
     assert outcome.data.code == "render_failed"
-    assert "the chart is broken on purpose" in outcome.data.reason
+    assert "the chart is broken on purpose" in failure_detail(logs)
     assert not await harness.namespace_exists(store.namespace)
 
 

@@ -1,7 +1,9 @@
-"""The attack tests of issue 19 reuse the in-process gateway of tests/gateway and the helm
-binary of tests/chart."""
+"""Fixtures of the attack tests (issue 19), taken from the suites whose code they attack:
+the in-process gateway (tests/gateway), the helm binary (tests/chart) and the provisioner
+harness (tests/provisioner)."""
 
 from tests.chart.conftest import helm_path
 from tests.gateway.conftest import gateway, gateway_stream, make_gateway
+from tests.provisioner.conftest import harness, helm_binary
 
-__all__ = ["gateway", "gateway_stream", "helm_path", "make_gateway"]
+__all__ = ["gateway", "gateway_stream", "harness", "helm_binary", "helm_path", "make_gateway"]

@@ -1,6 +1,11 @@
 #!/bin/sh
 # Store setup with wp-cli. Idempotent: every step checks or converges, so a re-run (the
 # Job retried, or re-created on a redelivered request) leaves the same store.
+#
+# Values from the environment never stand alone as arguments: wp-cli reads any argument
+# starting with `-` as an option (`--exec=<php>` runs code), and the store's name is the
+# owner's text. They reach wp-cli on stdin (`wp option update <key>` reads its value there
+# when the value is omitted) or glued to their option (`--title=...`).
 set -eu
 
 log() { echo "setup: $*"; }
@@ -25,8 +30,8 @@ else
   wp core install --url="$STORE_URL" --title="$STORE_NAME" --admin_user="$ADMIN_USER" \
     --admin_password="$ADMIN_PASSWORD" --admin_email="$ADMIN_EMAIL" --skip-email
 fi
-wp option update blogname "$STORE_NAME"
-wp option update admin_email "$ADMIN_EMAIL"
+printf '%s' "$STORE_NAME" | wp option update blogname
+printf '%s' "$ADMIN_EMAIL" | wp option update admin_email
 wp rewrite structure '/%postname%/'
 
 installed="$(wp plugin get woocommerce --field=version 2>/dev/null || true)"
@@ -37,8 +42,8 @@ fi
 wp plugin is-active woocommerce || wp plugin activate woocommerce
 
 log "configuring the shop"
-wp option update woocommerce_default_country "$STORE_COUNTRY"
-wp option update woocommerce_currency "$STORE_CURRENCY"
+printf '%s' "$STORE_COUNTRY" | wp option update woocommerce_default_country
+printf '%s' "$STORE_CURRENCY" | wp option update woocommerce_currency
 # Open for business at once: no "coming soon" page, no onboarding wizard, no nags.
 wp option update woocommerce_coming_soon no
 wp option update woocommerce_store_pages_only no
