@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-
 from typing import Any
 
 import pytest
