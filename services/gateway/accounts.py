@@ -8,14 +8,17 @@ listing users). Secrets arrive here already hashed.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from shared.lifecycle import LIVE
 
 _CALLER_COLUMNS = "u.id, u.username, u.role, u.max_stores, u.created_at"
+_TOKEN_COLUMNS = "id, name, scope, created_at, expires_at, last_used_at"
+# A token authenticates while neither revoked nor expired (no expiry: tokens made before 0005).
+_TOKEN_LIVE = "t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())"
 
 
 class UserExists(Exception):
@@ -32,14 +35,25 @@ class Caller:
     max_stores: int | None
     via: str  # "cookie" or "token"
     credential: str  # the session's or token's digest
+    scope: str = "full"  # a token's scope, "read" or "full"; a session is "full"
+    expires_at: datetime | None = None  # a token's expiry; sessions expire in Postgres
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def read_only(self) -> bool:
+        return self.scope == "read"
+
 
 def _caller(row: asyncpg.Record, via: str, credential: str) -> Caller:
     return Caller(str(row["id"]), row["username"], row["role"], row["max_stores"], via, credential)
+
+
+def _token_caller(row: asyncpg.Record, credential: str) -> Caller:
+    found = _caller(row, "token", credential)
+    return replace(found, scope=row["scope"], expires_at=row["expires_at"])
 
 
 async def create_user(
@@ -133,36 +147,47 @@ async def caller_by_session(pool: asyncpg.Pool, session_digest: str) -> Caller |
 async def caller_by_token(pool: asyncpg.Pool, token_digest: str) -> Caller | None:
     # Stamping last use at most once a minute keeps reads from turning into writes.
     row = await pool.fetchrow(
-        f"WITH hit AS (SELECT {_CALLER_COLUMNS}, t.id AS token_id, t.last_used_at"
-        " FROM api_tokens t JOIN users u ON u.id = t.user_id"
-        " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled),"
+        f"WITH hit AS (SELECT {_CALLER_COLUMNS}, t.id AS token_id, t.last_used_at,"
+        " t.scope, t.expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id"
+        f" WHERE t.token_hash = $1 AND {_TOKEN_LIVE} AND NOT u.disabled),"
         " stamp AS (UPDATE api_tokens SET last_used_at = now() WHERE id IN (SELECT token_id"
         " FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
         " SELECT * FROM hit",
         token_digest,
     )
-    return None if row is None else _caller(row, "token", token_digest)
+    return None if row is None else _token_caller(row, token_digest)
 
 
 async def create_token(
-    pool: asyncpg.Pool, user_id: str, name: str, token_digest: str
+    pool: asyncpg.Pool,
+    user_id: str,
+    name: str,
+    token_digest: str,
+    *,
+    scope: str = "full",
+    lifetime: timedelta | None = None,
 ) -> asyncpg.Record:
+    """A new token of `scope`, expiring `lifetime` from now (never when None)."""
     row: asyncpg.Record = await pool.fetchrow(
-        "INSERT INTO api_tokens (id, user_id, name, token_hash) VALUES ($1, $2, $3, $4)"
-        " RETURNING id, name, created_at, last_used_at",
+        "INSERT INTO api_tokens (id, user_id, name, token_hash, scope, expires_at)"
+        " VALUES ($1, $2, $3, $4, $5, now() + $6)"
+        f" RETURNING {_TOKEN_COLUMNS}",
         uuid.uuid4(),
         uuid.UUID(user_id),
         name,
         token_digest,
+        scope,
+        lifetime,
     )
     return row
 
 
 async def list_tokens(pool: asyncpg.Pool, user_id: str) -> list[asyncpg.Record]:
+    """The user's tokens that still authenticate: not revoked, not expired."""
     return list(
         await pool.fetch(
-            "SELECT id, name, created_at, last_used_at FROM api_tokens"
-            " WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id",
+            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens t"
+            f" WHERE user_id = $1 AND {_TOKEN_LIVE} ORDER BY created_at, id",
             uuid.UUID(user_id),
         )
     )

@@ -7,9 +7,10 @@ health port, which the Ingress does not route.
 `main` is what `python -m services.gateway` runs (through `shared.service.run_service`);
 `build_app` is the aiohttp application over resources the caller opened, which the
 tests serve in-process. It stores each shared resource under its own `web.AppKey` (those
-of `context`, plus `auth.CALLERS_KEY`, `ratelimit.LIMITS_KEY`, `sse.OWNERS_KEY` and
-`streams.STREAMS_KEY`) and hands the middlewares what they use. Middlewares, outermost
-first: errors, rate limits, auth.
+of `context`, plus `auth.CALLERS_KEY`, `ratelimit.LIMITS_KEY`, `hashing.HASHING_KEY`,
+`sse.OWNERS_KEY` and `streams.STREAMS_KEY`) and hands the middlewares what they use.
+Middlewares, outermost first: errors, rate limits, auth; `headers.security_headers` adds
+the security headers to every answer as it is prepared.
 """
 
 from __future__ import annotations
@@ -42,10 +43,13 @@ from services.gateway.context import (
     STOPPING_KEY,
 )
 from services.gateway.errors import error_middleware
+from services.gateway.hashing import HASHING_KEY, PasswordHashing
+from services.gateway.headers import security_headers
 from services.gateway.openapi import DOCUMENT_PATH
 from services.gateway.outbox import OutboxRelay
 from services.gateway.owners import OwnerCache
 from services.gateway.ratelimit import LIMITS_KEY, RateLimits, rate_limit_middleware
+from services.gateway.security import session_cookie
 from services.gateway.settings import GatewaySettings
 from services.gateway.sse import OWNERS_KEY
 from services.gateway.streams import STREAMS_KEY, CredentialListener, OpenStreams
@@ -72,9 +76,12 @@ def build_app(
         middlewares=[
             error_middleware,
             rate_limit_middleware(limits, settings.trust_forwarded_for),
-            auth_middleware(pool, callers, settings.allowed_origins),
+            auth_middleware(
+                pool, callers, settings.allowed_origins, session_cookie(settings.cookie_secure)
+            ),
         ],
     )
+    app.on_response_prepare.append(security_headers(settings))
     app[SETTINGS_KEY] = settings
     app[POOL_KEY] = pool
     app[NATS_KEY] = nc
@@ -82,11 +89,13 @@ def build_app(
     app[STOPPING_KEY] = asyncio.Event()
     app[LIMITS_KEY] = limits
     app[CALLERS_KEY] = callers
+    app[HASHING_KEY] = PasswordHashing(settings.login_hash_workers, settings.login_queue)
     app[OWNERS_KEY] = OwnerCache(pool)
     app[STREAMS_KEY] = OpenStreams(settings.sse_streams_per_user, settings.sse_recheck_seconds)
     _add_routes(app, health)
     app.cleanup_ctx.append(_relay)
     app.cleanup_ctx.append(_credential_listener)
+    app.on_cleanup.append(_stop_hashing)
     app.on_shutdown.append(_end_streams)
     _add_spa(app, settings.web_dist)
     return app
@@ -118,6 +127,10 @@ def _serve_document(document: bytes) -> Handler:
 
 async def _end_streams(app: web.Application) -> None:
     app[STOPPING_KEY].set()
+
+
+async def _stop_hashing(app: web.Application) -> None:
+    app[HASHING_KEY].close()
 
 
 async def _relay(app: web.Application) -> AsyncIterator[None]:

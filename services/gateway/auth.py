@@ -2,16 +2,20 @@
 token for programs, session cookie for the SPA) and refuses cross-site use of the cookie.
 
 `app.build_app` makes the middleware with `auth_middleware` over the pool, a
-`CallerCache` (also under `CALLERS_KEY`, where logout and token revocation reach it) and the
-operator's extra origins. It runs after the rate limiter, before the handlers; handlers read
-the result with `caller(request)`. Unauthenticated calls get 401, a cookie-authenticated
-state change from a foreign Origin gets 403.
+`CallerCache` (also under `CALLERS_KEY`, where logout and token revocation reach it), the
+operator's extra origins and the session cookie's name (`security.session_cookie`: only
+that cookie is read, so a same-named cookie without the `__Host-` prefix, which a sibling
+host may set, is ignored). It runs after the rate limiter, before the handlers; handlers
+read the result with `caller(request)`. Unauthenticated calls (and expired tokens) get 401,
+a cookie-authenticated state change from a foreign Origin gets 403, and so does anything
+but GET, HEAD or OPTIONS with a `read` token.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -20,12 +24,7 @@ from aiohttp.typedefs import Handler, Middleware
 from services.gateway import accounts
 from services.gateway.accounts import Caller
 from services.gateway.errors import ApiError
-from services.gateway.security import (
-    SESSION_COOKIE,
-    digest,
-    origin_allowed,
-    request_origin,
-)
+from services.gateway.security import digest, origin_allowed, request_origin
 from services.gateway.views import API
 
 if TYPE_CHECKING:
@@ -52,7 +51,10 @@ class CallerCache:
         entry = self._entries.get(credential)
         if entry is None or entry[0] < time.monotonic():
             return None
-        return entry[1]
+        found = entry[1]
+        if found.expires_at is not None and found.expires_at <= datetime.now(UTC):
+            return None  # an expired token is not served from the cache either
+        return found
 
     def put(self, found: Caller) -> None:
         if self._ttl <= 0:
@@ -86,9 +88,10 @@ def unauthenticated(message: str = "sign in or send an API token") -> ApiError:
 
 
 def auth_middleware(
-    pool: asyncpg.Pool, callers: CallerCache, allowed_origins: list[str]
+    pool: asyncpg.Pool, callers: CallerCache, allowed_origins: list[str], cookie: str
 ) -> Middleware:
-    """The middleware that puts the caller on every `/api/v1` request but the public ones."""
+    """The middleware that puts the caller on every `/api/v1` request but the public ones;
+    `cookie` is the session cookie's name."""
 
     @web.middleware
     async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -98,17 +101,21 @@ def auth_middleware(
             if request.path.endswith("/login"):
                 check_login_origin(request, allowed_origins)
             return await handler(request)
-        who = await authenticate(request, pool, callers)
+        who = await authenticate(request, pool, callers, cookie)
         if who.via == "cookie":
             check_cookie_origin(request, allowed_origins)
+        check_scope(request, who)
         request[CALLER_KEY] = who
         return await handler(request)
 
     return authenticated
 
 
-async def authenticate(request: web.Request, pool: asyncpg.Pool, callers: CallerCache) -> Caller:
-    """The caller by bearer token, else by session cookie; 401 when neither proves one."""
+async def authenticate(
+    request: web.Request, pool: asyncpg.Pool, callers: CallerCache, cookie: str
+) -> Caller:
+    """The caller by bearer token, else by the session cookie named `cookie`; 401 when
+    neither proves one."""
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
@@ -116,9 +123,9 @@ async def authenticate(request: web.Request, pool: asyncpg.Pool, callers: Caller
             raise unauthenticated("the Authorization header must be `Bearer <token>`")
         found = await _recall(callers, digest(token.strip()), pool, accounts.caller_by_token)
         if found is None:
-            raise unauthenticated("the API token is unknown or revoked")
+            raise unauthenticated("the API token is unknown, expired or revoked")
         return found
-    session = request.cookies.get(SESSION_COOKIE)
+    session = request.cookies.get(cookie)
     if session:
         found = await _recall(callers, digest(session), pool, accounts.caller_by_session)
         if found is not None:
@@ -148,6 +155,12 @@ def check_cookie_origin(request: web.Request, allowed: list[str]) -> None:
         raise ApiError(
             403, "cross_site_request", "this request came from another site; it was refused"
         )
+
+
+def check_scope(request: web.Request, who: Caller) -> None:
+    """A read-only token may look, never change."""
+    if who.read_only and request.method not in SAFE_METHODS:
+        raise ApiError(403, "read_only_token", "this API token may only read (GET)")
 
 
 def check_login_origin(request: web.Request, allowed: list[str]) -> None:

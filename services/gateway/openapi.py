@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from services.gateway import validation, views
+from services.gateway.security import session_cookie
 from shared.lifecycle import STATUSES
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
@@ -74,7 +75,7 @@ OPERATIONS = (
         "post",
         "/tokens",
         "createToken",
-        "Create an API token; shown once",
+        "Create an API token (scope, expiry); shown once; only with a session, not a token",
         201,
         views.NewToken,
         validation.CreateTokenBody,
@@ -369,13 +370,16 @@ def build_document() -> dict[str, Any]:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "an API token from POST /tokens",
+                    "description": "an API token from POST /tokens; a `read` token may only"
+                    " GET, an expired one gets 401",
                 },
                 "session": {
                     "type": "apiKey",
                     "in": "cookie",
-                    "name": "storefleet_session",
-                    "description": "set by POST /auth/login",
+                    "name": session_cookie(secure=True),
+                    "description": "set by POST /auth/login; named"
+                    f" `{session_cookie(secure=False)}` when the gateway serves plain HTTP"
+                    " (cookie_secure=false)",
                 },
             },
         },

@@ -1,12 +1,14 @@
 """Abuse limits with the `limits` package: every `/api/` request counts against its client
-address (default 100 per 15 minutes), and store creations against the user (default 10
-per 15 minutes). A refused request gets 429 with `Retry-After`; answers carry the
-`RateLimit-*` headers (IETF draft) so clients can pace themselves.
+address (default 100 per 15 minutes), store creations against the user (default 10
+per 15 minutes), and login attempts against both the client address and the username
+tried (defaults 30 and 10 per 5 minutes), before any password is hashed. A refused
+request gets 429 with `Retry-After`; answers carry the `RateLimit-*` headers (IETF
+draft) so clients can pace themselves.
 
 Storage is in memory by default; `STOREFLEET_RATE_LIMIT_STORAGE` takes any `limits`
 storage URI (redis://..., memcached://...) so several replicas share the counts.
 `app.build_app` makes one `RateLimits`, hands it to `rate_limit_middleware` (per client)
-and stores it under `LIMITS_KEY` for the create route (per user).
+and stores it under `LIMITS_KEY` for the create route (per user) and login.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def _strategy(uri: str, kinds: tuple[type[RateLimiter], ...]) -> RateLimiter:
 
 
 class RateLimits:
-    """The two limits of the gateway over one `limits` storage."""
+    """The gateway's limits over one `limits` storage."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         uri = settings.rate_limit_storage
@@ -74,12 +76,24 @@ class RateLimits:
         self._creates = _strategy(uri, (MovingWindowRateLimiter, SlidingWindowCounterRateLimiter))
         self.requests = parse(settings.rate_limit_requests)
         self.creates = parse(settings.rate_limit_creates)
+        self.login_client = parse(settings.rate_limit_login_client)
+        self.login_account = parse(settings.rate_limit_login_account)
 
     async def hit_request(self, client: str) -> Verdict:
         return await _hit(self._requests, self.requests, "client", client)
 
     async def hit_create(self, user_id: str) -> Verdict:
         return await _hit(self._creates, self.creates, "create", user_id)
+
+    async def hit_login(self, client: str, username: str) -> Verdict:
+        """One login attempt from `client` for `username`; the refusal, else the tighter."""
+        by_client = await _hit(self._creates, self.login_client, "login-client", client)
+        if not by_client.allowed:
+            return by_client
+        by_account = await _hit(
+            self._creates, self.login_account, "login-account", username.casefold()
+        )
+        return min(by_client, by_account, key=lambda v: (v.allowed, v.remaining))
 
 
 LIMITS_KEY = web.AppKey("limits", RateLimits)

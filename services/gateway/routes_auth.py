@@ -1,7 +1,11 @@
 """Routes about the caller: signing in and out with a session cookie, `/me`, and the
 API tokens programs use (created, listed, revoked; shown once, stored hashed).
 
-Login sets an HttpOnly, SameSite=Strict cookie; its digest is a row in `sessions`.
+Login counts the attempt against the client address and the username (429 beyond),
+then checks the password through the bounded `hashing.PasswordHashing` (429 when its
+queue is full), and sets an HttpOnly, SameSite=Strict cookie, `__Host-` prefixed when
+Secure; its digest is a row in `sessions`. Only a session may create tokens; each has a
+scope (`read` or `full`) and expires.
 """
 
 from __future__ import annotations
@@ -13,14 +17,10 @@ from aiohttp import web
 from services.gateway import accounts
 from services.gateway.auth import CALLERS_KEY, caller, unauthenticated
 from services.gateway.context import POOL_KEY, SETTINGS_KEY
-from services.gateway.errors import json_reply, not_found
-from services.gateway.security import (
-    SESSION_COOKIE,
-    digest,
-    new_api_token,
-    new_session_id,
-    verify_password_async,
-)
+from services.gateway.errors import ApiError, json_reply, not_found
+from services.gateway.hashing import HASHING_KEY, HashingBusy
+from services.gateway.ratelimit import LIMITS_KEY, client_address, headers_for, refusal
+from services.gateway.security import digest, new_api_token, new_session_id, session_cookie
 from services.gateway.validation import CreateTokenBody, LoginBody, path_id, read_body
 from services.gateway.views import API, Me, NewToken, TokenList, token_view, user_view
 
@@ -43,16 +43,20 @@ async def me_view(request: web.Request, user_id: str) -> Me:
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     pool, settings = request.app[POOL_KEY], request.app[SETTINGS_KEY]
+    client = client_address(request, settings.trust_forwarded_for)
+    verdict = await request.app[LIMITS_KEY].hit_login(client, body.username)
+    if not verdict.allowed:
+        raise refusal(verdict, "sign-in attempts")
     row = await accounts.login_row(pool, body.username)
     stored = None if row is None or row["disabled"] else row["password_hash"]
-    if not await verify_password_async(stored, body.password) or row is None:
+    if not await _password_matches(request, stored, body.password) or row is None:
         raise unauthenticated("wrong username or password")
     session = new_session_id()
     ttl = timedelta(hours=settings.session_ttl_hours)
     await accounts.open_session(pool, str(row["id"]), digest(session), ttl)
-    response = json_reply(await me_view(request, str(row["id"])))
+    response = json_reply(await me_view(request, str(row["id"])), headers=headers_for(verdict))
     response.set_cookie(
-        SESSION_COOKIE,
+        session_cookie(settings.cookie_secure),
         session,
         max_age=int(ttl.total_seconds()),
         path="/",
@@ -63,6 +67,18 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
+async def _password_matches(request: web.Request, stored: str | None, password: str) -> bool:
+    try:
+        return await request.app[HASHING_KEY].verify(stored, password)
+    except HashingBusy:
+        raise ApiError(
+            429,
+            "login_busy",
+            "too many sign-ins at once; retry shortly",
+            headers={"Retry-After": "1"},
+        ) from None
+
+
 @routes.post(f"{API}/auth/logout")
 async def logout(request: web.Request) -> web.Response:
     who = caller(request)
@@ -70,7 +86,11 @@ async def logout(request: web.Request) -> web.Response:
         await accounts.close_session(request.app[POOL_KEY], who.credential)
         request.app[CALLERS_KEY].forget_user(who.id)
     response = web.Response(status=204)
-    response.del_cookie(SESSION_COOKIE, path="/")
+    response.del_cookie(
+        session_cookie(request.app[SETTINGS_KEY].cookie_secure),
+        path="/",
+        secure=request.app[SETTINGS_KEY].cookie_secure,
+    )
     return response
 
 
@@ -81,10 +101,19 @@ async def me(request: web.Request) -> web.Response:
 
 @routes.post(f"{API}/tokens")
 async def create_token(request: web.Request) -> web.Response:
+    who = caller(request)
+    if who.via != "cookie":
+        # A leaked token must not outlive its own revocation or expiry through children.
+        raise ApiError(403, "session_required", "only a signed-in session may create API tokens")
     body = await read_body(request, CreateTokenBody)
     token = new_api_token()
     row = await accounts.create_token(
-        request.app[POOL_KEY], caller(request).id, body.name, digest(token)
+        request.app[POOL_KEY],
+        who.id,
+        body.name,
+        digest(token),
+        scope=body.scope,
+        lifetime=timedelta(days=body.expires_in_days),
     )
     created: NewToken = {**token_view(row), "token": token}
     return json_reply(created, status=201, headers={"Cache-Control": "no-store"})

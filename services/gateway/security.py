@@ -1,15 +1,15 @@
 """Secrets and the decisions around them: argon2id password hashes, random passwords,
-API tokens and session ids (stored only as SHA-256 digests), and whether a request's
-Origin may use the session cookie.
+API tokens and session ids (stored only as SHA-256 digests), the session cookie's name,
+and whether a request's Origin may use the session cookie.
 
 No network or database I/O. Called by `auth` (every request), `routes_auth` (login,
-tokens) and `cli` (new users). Hashing and verifying are CPU-heavy on purpose; callers
-in the event loop run them in a thread (`hash_password_async`, `verify_password_async`).
+tokens), `hashing` (login's bounded verifier) and `cli` (new users). Hashing and
+verifying are CPU- and memory-heavy on purpose (`HASH_MEMORY_MIB` each); the event loop
+reaches them only through `hashing.PasswordHashing`, which bounds how many run at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 from urllib.parse import urlsplit
@@ -19,8 +19,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 TOKEN_PREFIX = "sf_"
 SESSION_COOKIE = "storefleet_session"
+# Browsers take a `__Host-` cookie only when Secure, with Path=/ and no Domain, so no
+# sibling host (a store on another subdomain of the site) can set or shadow it.
+HOST_PREFIX = "__Host-"
 # argon2-cffi's defaults are argon2id with RFC 9106's low-memory parameters.
 _HASHER = PasswordHasher()
+HASH_MEMORY_MIB = _HASHER.memory_cost // 1024  # what one hash or verification allocates
 # Verified when the user does not exist, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
@@ -36,12 +40,10 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-async def hash_password_async(password: str) -> str:
-    return await asyncio.to_thread(hash_password, password)
-
-
-async def verify_password_async(password_hash: str | None, password: str) -> bool:
-    return await asyncio.to_thread(verify_password, password_hash, password)
+def session_cookie(secure: bool) -> str:
+    """The session cookie's name: `__Host-` prefixed when Secure (browsers refuse the
+    prefix on a cookie that is not), the bare name for plain-HTTP development."""
+    return HOST_PREFIX + SESSION_COOKIE if secure else SESSION_COOKIE
 
 
 def new_password() -> str:

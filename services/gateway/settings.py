@@ -1,8 +1,9 @@
 """The gateway's settings (environment, prefix STOREFLEET_), read once in `__main__` and
-passed down. Engines and plans offered to users, rate limits, sessions, event streams, the
-outbox relay's pace and the credentials request timeout all live here; see each field's
-description. `health_port` (from `CommonSettings`) is where `/healthz`, `/readyz` and
-`/metrics` are served, apart from the public `http_port`."""
+passed down. Engines and plans offered to users, rate limits, login's hashing bound,
+sessions and security headers, event streams, the outbox relay's pace and the credentials
+request timeout all live here; see each field's description. `health_port` (from
+`CommonSettings`) is where `/healthz`, `/readyz` and `/metrics` are served, apart from the
+public `http_port`."""
 
 from __future__ import annotations
 
@@ -33,15 +34,30 @@ class GatewaySettings(CommonSettings):
     rate_limit_storage: str = Field("memory://", description="`limits` storage URI, e.g. redis://")
     rate_limit_requests: str = Field("100/15 minutes", description="per client address")
     rate_limit_creates: str = Field("10/15 minutes", description="store creations per user")
-    trust_forwarded_for: bool = Field(
-        False, description="take the client address from the last X-Forwarded-For entry"
+    rate_limit_login_client: str = Field("30/5 minutes", description="login attempts per address")
+    rate_limit_login_account: str = Field(
+        "10/5 minutes", description="login attempts per username, known or not"
     )
+    trust_forwarded_for: bool = Field(
+        False,
+        description="take the client address from the last X-Forwarded-For entry, and TLS"
+        " from X-Forwarded-Proto",
+    )
+    login_hash_workers: int = Field(
+        2, ge=1, le=16, description="argon2id checks at once, 64 MiB each (see gateway.hashing)"
+    )
+    login_queue: int = Field(32, ge=0, description="logins waiting for a check; beyond: 429")
 
     session_ttl_hours: float = Field(12.0, gt=0)
     auth_cache_seconds: float = Field(
         2.0, ge=0, description="how long a replica trusts a checked token or session; 0: never"
     )
-    cookie_secure: bool = Field(True, description="mark the session cookie Secure (TLS only)")
+    cookie_secure: bool = Field(
+        True, description="a Secure `__Host-` session cookie (TLS only); false: plain HTTP"
+    )
+    hsts_seconds: int = Field(
+        31_536_000, ge=0, description="Strict-Transport-Security max-age on TLS answers; 0: none"
+    )
     allowed_origins: list[str] = Field(
         default_factory=list, description="extra Origins trusted for cookie requests"
     )

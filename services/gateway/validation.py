@@ -12,7 +12,7 @@ import binascii
 import json
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -31,6 +31,8 @@ from services.gateway.settings import GatewaySettings
 M = TypeVar("M", bound=BaseModel)
 PAGE_DEFAULT = 50
 PAGE_MAX = 100
+TOKEN_DAYS_DEFAULT = 90
+TOKEN_DAYS_MAX = 365
 _PRINTABLE = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
@@ -61,6 +63,15 @@ class LoginBody(Body):
 
 class CreateTokenBody(Body):
     name: str = Field(min_length=1, max_length=64, description="what the token is for")
+    scope: Literal["read", "full"] = Field(
+        "full", description="`read`: GET requests only; `full`: whatever its user may do"
+    )
+    expires_in_days: int = Field(
+        TOKEN_DAYS_DEFAULT,
+        ge=1,
+        le=TOKEN_DAYS_MAX,
+        description=f"days until the token stops working, at most {TOKEN_DAYS_MAX}",
+    )
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:

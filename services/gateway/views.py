@@ -132,7 +132,15 @@ class Catalog(TypedDict):
 class Token(TypedDict):
     id: Uuid
     name: str
+    scope: Annotated[
+        Literal["read", "full"],
+        Field(description="`read`: GET requests only; `full`: whatever its user may do"),
+    ]
     created_at: Timestamp
+    expires_at: Annotated[
+        Timestamp | None,
+        Field(description="when it stops working; null: tokens made before expiry existed"),
+    ]
     last_used_at: Timestamp | None
 
 

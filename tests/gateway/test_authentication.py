@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 
 from services.gateway import accounts
 from services.gateway.openapi import DOCUMENT_PATH
-from tests.gateway.conftest import Harness
+from tests.gateway.conftest import Harness, TestUser
 
 API = "/api/v1"
 
@@ -80,7 +81,11 @@ async def test_a_wrong_password_or_unknown_user_gets_the_same_401(gateway: Harne
 
 
 async def signed_in(gateway: Harness) -> object:
-    user = await gateway.add_user()
+    return await signed_in_as(gateway, await gateway.add_user())
+
+
+async def signed_in_as(gateway: Harness, user: TestUser) -> Any:
+    """A session of `user` signed in with the session cookie."""
     http = gateway.client()
     async with http.post(
         f"{API}/auth/login", json={"username": user.username, "password": user.password}
@@ -132,7 +137,9 @@ async def test_api_tokens_are_shown_once_listed_without_secret_and_revocable(
 ) -> None:
     user = await gateway.add_user()
     http = gateway.client(user)
-    async with http.post(f"{API}/tokens", json={"name": "ci"}) as resp:
+    browser = await signed_in_as(gateway, user)  # only a session may create tokens
+    own_origin = {"Origin": gateway.url}
+    async with browser.post(f"{API}/tokens", json={"name": "ci"}, headers=own_origin) as resp:
         assert resp.status == 201
         created = await resp.json()
     assert created["token"].startswith("sf_")

@@ -1,6 +1,7 @@
-"""Fixtures of the attack tests (issue 19), taken from the suites whose code they attack:
-the in-process gateway (tests/gateway), the helm binary (tests/chart) and the provisioner
-harness (tests/provisioner)."""
+"""Fixtures of the attack tests (issue 19; `pytest tests/security`), taken from the suites
+whose code they attack: the in-process gateway (tests/gateway), the helm binary
+(tests/chart) and the provisioner harness (tests/provisioner). Tests that need a real
+gateway process start one through `devtools.launcher` themselves."""
 
 from tests.chart.conftest import helm_path
 from tests.gateway.conftest import gateway, gateway_stream, make_gateway
