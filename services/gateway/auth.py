@@ -5,10 +5,10 @@ token for programs, session cookie for the SPA) and refuses cross-site use of th
 `CallerCache` (also under `CALLERS_KEY`, where logout and token revocation reach it), the
 operator's extra origins and the session cookie's name (`security.session_cookie`: only
 that cookie is read, so a same-named cookie without the `__Host-` prefix, which a sibling
-host may set, is ignored). It runs after the rate limiter, before the handlers; handlers
-read the result with `caller(request)`. Unauthenticated calls (and expired tokens) get 401,
-a cookie-authenticated state change from a foreign Origin gets 403, and so does anything
-but GET, HEAD or OPTIONS with a `read` token.
+host may set, is ignored). It runs before the rate limiter (which counts per user) and
+the handlers; handlers read the result with `caller(request)`. Unauthenticated calls (and
+expired tokens) get 401, a cookie-authenticated state change from a foreign Origin gets
+403, and so does anything but GET, HEAD or OPTIONS with a `read` token.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ origin and talks only to its own origin (fetch and EventSource under /api/v1), s
 Content-Security-Policy allows `'self'` and nothing inline; `frame-ancestors 'none'`
 (and X-Frame-Options for older browsers) keeps any site, a store's included, from
 framing it. Strict-Transport-Security goes on answers that travelled over TLS: to the
-gateway itself, or to the proxy in front when `trust_forwarded_for` is set and it says
+gateway itself, or to a trusted proxy in front (`proxies.ProxyTrust`) that says
 `X-Forwarded-Proto: https`.
 
 `app.build_app` registers `security_headers(settings)` on `on_response_prepare`, which
@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from services.gateway.proxies import ProxyTrust
 from services.gateway.settings import GatewaySettings
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -45,22 +46,22 @@ ALWAYS = {
 Hook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
 
 
-def over_tls(request: web.Request, trust_forwarded: bool) -> bool:
+def over_tls(request: web.Request, proxies: ProxyTrust) -> bool:
     """Whether the client reached us over TLS, directly or through a trusted proxy."""
     if request.secure:
         return True
-    forwarded = request.headers.get("X-Forwarded-Proto") if trust_forwarded else None
-    return forwarded is not None and forwarded.split(",")[-1].strip().lower() == "https"
+    return proxies.over_tls(request.remote, request.headers.get("X-Forwarded-Proto"))
 
 
 def security_headers(settings: GatewaySettings) -> Hook:
     """The `on_response_prepare` hook that adds the headers above to each answer."""
     hsts = f"max-age={settings.hsts_seconds}"
+    proxies = settings.proxy_trust()
 
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
         for name, value in ALWAYS.items():
             response.headers.setdefault(name, value)
-        if settings.hsts_seconds and over_tls(request, settings.trust_forwarded_for):
+        if settings.hsts_seconds and over_tls(request, proxies):
             response.headers["Strict-Transport-Security"] = hsts
 
     return add_headers

@@ -1,14 +1,26 @@
-"""Abuse limits with the `limits` package: every `/api/` request counts against its client
-address (default 100 per 15 minutes), store creations against the user (default 10
-per 15 minutes), and login attempts against both the client address and the username
-tried (defaults 30 and 10 per 5 minutes), before any password is hashed. A refused
-request gets 429 with `Retry-After`; answers carry the `RateLimit-*` headers (IETF
-draft) so clients can pace themselves.
+"""Abuse limits with the `limits` package. Every `/api/` call counts against its caller:
+the signed-in user (default 3000 per 15 minutes, at most 60 in any 10 seconds), or for a
+call without credentials (login, the OpenAPI document) the client address. Store
+creations count against the user (default 10 per 15 minutes), and login attempts
+against both the client address and the username tried (defaults 30 and 10 per 5
+minutes), before any password is hashed. A refused request gets 429 with `Retry-After`;
+answers carry the `RateLimit-*` headers (IETF draft) so clients can pace themselves.
 
-Storage is in memory by default; `STOREFLEET_RATE_LIMIT_STORAGE` takes any `limits`
-storage URI (redis://..., memcached://...) so several replicas share the counts.
-`app.build_app` makes one `RateLimits`, hands it to `rate_limit_middleware` (per client)
-and stores it under `LIMITS_KEY` for the create route (per user) and login.
+The per-user defaults: a busy dashboard session makes a handful of calls per page and
+holds one event stream, an integration a few calls a second; 3000 per 15 minutes is
+3.3 a second sustained, and 60 per 10 seconds lets a page load burst without letting one
+token hammer the database. Keying by user means a team behind one NAT address, or one
+busy integration, locks out nobody else.
+
+The client address comes from `proxies.ProxyTrust` (X-Forwarded-For only from the
+trusted proxies). Storage is in memory by default (then each replica counts alone);
+`STOREFLEET_RATE_LIMIT_STORAGE=redis://host:6379/0` (the `coredis` client) shares the
+counts between replicas. If the storage cannot be reached, requests are let through and
+a warning is logged at most once a minute: a Redis outage must not take the API down.
+
+`app.build_app` makes one `RateLimits`, hands it to `rate_limit_middleware` (which runs
+after authentication, so it knows the user) and stores it under `LIMITS_KEY` for the
+create route (per user) and login.
 """
 
 from __future__ import annotations
@@ -17,19 +29,26 @@ import math
 import time
 from dataclasses import dataclass
 
+import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse, parse_many
 from limits.aio.strategies import (
     FixedWindowRateLimiter,
     MovingWindowRateLimiter,
     RateLimiter,
     SlidingWindowCounterRateLimiter,
 )
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 
+from services.gateway.auth import CALLER_KEY
 from services.gateway.errors import ApiError
+from services.gateway.proxies import ProxyTrust
 from services.gateway.settings import GatewaySettings
+
+log = structlog.get_logger(__name__)
+WARN_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +75,8 @@ def headers_for(verdict: Verdict) -> dict[str, str]:
 
 
 def _strategy(uri: str, kinds: tuple[type[RateLimiter], ...]) -> RateLimiter:
-    storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}")
+    scheme = uri if uri.startswith("async+") else f"async+{uri}"
+    storage = storage_from_string(scheme, wrap_exceptions=True)
     for kind in kinds:
         try:
             return kind(storage)
@@ -65,35 +85,70 @@ def _strategy(uri: str, kinds: tuple[type[RateLimiter], ...]) -> RateLimiter:
     return FixedWindowRateLimiter(storage)
 
 
+def _shortest_first(items: list[RateLimitItem]) -> tuple[RateLimitItem, ...]:
+    # The burst window first: a call it refuses then never spends the long window's count.
+    return tuple(sorted(items, key=lambda item: item.get_expiry()))
+
+
 class RateLimits:
-    """The gateway's limits over one `limits` storage."""
+    """The gateway's limits over one `limits` storage, and who counts as the client."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         uri = settings.rate_limit_storage
-        # Sliding counters cost O(1) per hit for the busy per-client limit; the create
-        # limit is small, so a moving window gives an exact Retry-After.
+        # Sliding counters cost O(1) per hit (two counters per key, in Redis too) for the
+        # busy per-caller limits; the create and login limits are small, so a moving
+        # window gives an exact Retry-After.
         self._requests = _strategy(uri, (SlidingWindowCounterRateLimiter,))
         self._creates = _strategy(uri, (MovingWindowRateLimiter, SlidingWindowCounterRateLimiter))
-        self.requests = parse(settings.rate_limit_requests)
+        self.requests = _shortest_first(parse_many(settings.rate_limit_requests))
         self.creates = parse(settings.rate_limit_creates)
         self.login_client = parse(settings.rate_limit_login_client)
         self.login_account = parse(settings.rate_limit_login_account)
+        self.proxies = settings.proxy_trust()
+        self._warned_at = -WARN_EVERY_SECONDS
 
-    async def hit_request(self, client: str) -> Verdict:
-        return await _hit(self._requests, self.requests, "client", client)
+    def client(self, request: web.Request) -> str:
+        """The caller's address (see `proxies.ProxyTrust.client`)."""
+        return client_address(request, self.proxies)
+
+    async def hit_request(self, *key: str) -> Verdict:
+        """One `/api/` call by `key` ("user", id or "address", address): the refusal,
+        else the tightest of its limits."""
+        verdicts = []
+        for item in self.requests:
+            verdict = await self._hit(self._requests, item, "requests", *key)
+            if not verdict.allowed:
+                return verdict
+            verdicts.append(verdict)
+        return min(verdicts, key=lambda v: v.remaining)
 
     async def hit_create(self, user_id: str) -> Verdict:
-        return await _hit(self._creates, self.creates, "create", user_id)
+        return await self._hit(self._creates, self.creates, "create", user_id)
 
     async def hit_login(self, client: str, username: str) -> Verdict:
         """One login attempt from `client` for `username`; the refusal, else the tighter."""
-        by_client = await _hit(self._creates, self.login_client, "login-client", client)
+        by_client = await self._hit(self._creates, self.login_client, "login-client", client)
         if not by_client.allowed:
             return by_client
-        by_account = await _hit(
+        by_account = await self._hit(
             self._creates, self.login_account, "login-account", username.casefold()
         )
         return min(by_client, by_account, key=lambda v: (v.allowed, v.remaining))
+
+    async def _hit(self, limiter: RateLimiter, item: RateLimitItem, *key: str) -> Verdict:
+        try:
+            return await _hit(limiter, item, *key)
+        except StorageError as exc:
+            self._warn_unreachable(exc)
+            return Verdict(True, item.amount, item.get_expiry(), item.amount, 0.0)
+
+    def _warn_unreachable(self, exc: StorageError) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_SECONDS:
+            self._warned_at = now
+            # The error's type only: a storage URI in its text may carry a password.
+            cause = type(exc.storage_error).__name__
+            log.warning("rate limit storage unreachable; requests let through", error=cause)
 
 
 LIMITS_KEY = web.AppKey("limits", RateLimits)
@@ -113,22 +168,24 @@ def refusal(verdict: Verdict, what: str) -> ApiError:
     )
 
 
-def client_address(request: web.Request, trust_forwarded_for: bool) -> str:
-    """The caller's address; behind a trusted proxy, the last X-Forwarded-For entry."""
-    forwarded = request.headers.get("X-Forwarded-For") if trust_forwarded_for else None
-    if forwarded:
-        return forwarded.split(",")[-1].strip()
-    return request.remote or "unknown"
+def client_address(request: web.Request, proxies: ProxyTrust) -> str:
+    """The caller's address: the peer's, or what a trusted proxy says in X-Forwarded-For."""
+    forwarded = ",".join(request.headers.getall("X-Forwarded-For", ()))
+    return proxies.client(request.remote, forwarded)
 
 
-def rate_limit_middleware(limits: RateLimits, trust_forwarded_for: bool) -> Middleware:
-    """The middleware that counts every `/api/` request against its client address."""
+def rate_limit_middleware(limits: RateLimits) -> Middleware:
+    """The middleware that counts every `/api/` call against the signed-in user, or the
+    client address when there is none. It runs after `auth.auth_middleware`, so a call
+    refused there (401, 403) is answered before it is counted."""
 
     @web.middleware
     async def limited(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith("/api/"):
             return await handler(request)
-        verdict = await limits.hit_request(client_address(request, trust_forwarded_for))
+        who = request.get(CALLER_KEY)
+        key = ("user", who.id) if who is not None else ("address", limits.client(request))
+        verdict = await limits.hit_request(*key)
         if not verdict.allowed:
             raise refusal(verdict, "requests")
         response = await handler(request)

@@ -19,7 +19,7 @@ from services.gateway.auth import CALLERS_KEY, caller, unauthenticated
 from services.gateway.context import POOL_KEY, SETTINGS_KEY
 from services.gateway.errors import ApiError, json_reply, not_found
 from services.gateway.hashing import HASHING_KEY, HashingBusy
-from services.gateway.ratelimit import LIMITS_KEY, client_address, headers_for, refusal
+from services.gateway.ratelimit import LIMITS_KEY, headers_for, refusal
 from services.gateway.security import digest, new_api_token, new_session_id, session_cookie
 from services.gateway.validation import CreateTokenBody, LoginBody, path_id, read_body
 from services.gateway.views import API, Me, NewToken, TokenList, token_view, user_view
@@ -43,8 +43,8 @@ async def me_view(request: web.Request, user_id: str) -> Me:
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     pool, settings = request.app[POOL_KEY], request.app[SETTINGS_KEY]
-    client = client_address(request, settings.trust_forwarded_for)
-    verdict = await request.app[LIMITS_KEY].hit_login(client, body.username)
+    limits = request.app[LIMITS_KEY]
+    verdict = await limits.hit_login(limits.client(request), body.username)
     if not verdict.allowed:
         raise refusal(verdict, "sign-in attempts")
     row = await accounts.login_row(pool, body.username)

@@ -1,17 +1,19 @@
 """The gateway's settings (environment, prefix STOREFLEET_), read once in `__main__` and
-passed down. Engines and plans offered to users, rate limits, login's hashing bound,
-sessions and security headers, event streams, the outbox relay's pace and the credentials
-request timeout all live here; see each field's description. `health_port` (from
-`CommonSettings`) is where `/healthz`, `/readyz` and `/metrics` are served, apart from the
-public `http_port`."""
+passed down. Engines and plans offered to users, rate limits and the trusted proxies,
+login's hashing bound, sessions and security headers, event streams, the outbox relay's
+pace and the credentials request timeout all live here; see each field's description.
+`health_port` (from `CommonSettings`) is where `/healthz`, `/readyz` and `/metrics` are
+served, apart from the public `http_port`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from limits import parse_many
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 
+from services.gateway.proxies import ProxyTrust
 from shared.plans import DEFAULT_PLAN, DEFAULT_PLANS, Plan
 from shared.settings import CommonSettings
 
@@ -31,17 +33,27 @@ class GatewaySettings(CommonSettings):
     default_plan: str = DEFAULT_PLAN
     default_max_stores: int = Field(10, ge=0, description="quota of a user without their own")
 
-    rate_limit_storage: str = Field("memory://", description="`limits` storage URI, e.g. redis://")
-    rate_limit_requests: str = Field("100/15 minutes", description="per client address")
+    rate_limit_storage: str = Field(
+        "memory://", description="`limits` storage URI; redis://host:6379/0 shares the counts"
+    )
+    rate_limit_requests: str = Field(
+        "3000/15 minutes; 60/10 seconds",
+        description="`/api/` calls per signed-in user, and per client address for the rest",
+    )
     rate_limit_creates: str = Field("10/15 minutes", description="store creations per user")
     rate_limit_login_client: str = Field("30/5 minutes", description="login attempts per address")
     rate_limit_login_account: str = Field(
         "10/5 minutes", description="login attempts per username, known or not"
     )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="CIDRs of the proxies in front (the Ingress controller), JSON list; only"
+        " from these are X-Forwarded-For and X-Forwarded-Proto read",
+    )
     trust_forwarded_for: bool = Field(
         False,
-        description="take the client address from the last X-Forwarded-For entry, and TLS"
-        " from X-Forwarded-Proto",
+        description="deprecated, used only while trusted_proxies is empty: read the last"
+        " X-Forwarded-For entry and X-Forwarded-Proto from any peer",
     )
     login_hash_workers: int = Field(
         2, ge=1, le=16, description="argon2id checks at once, 64 MiB each (see gateway.hashing)"
@@ -76,6 +88,22 @@ class GatewaySettings(CommonSettings):
         1000, ge=0, description="most stream events a Last-Event-ID replays; older ids get `reset`"
     )
     web_dist: Path = Field(Path("web/dist"), description="built SPA served at / when present")
+
+    @field_validator(
+        "rate_limit_requests",
+        "rate_limit_creates",
+        "rate_limit_login_client",
+        "rate_limit_login_account",
+    )
+    @classmethod
+    def _limits_parse(cls, value: str) -> str:
+        parse_many(value)  # ValueError names the string: "couldn't parse rate limit string"
+        return value
+
+    def proxy_trust(self) -> ProxyTrust:
+        """Who may tell us the client's address and scheme (see `gateway.proxies`)."""
+        any_peer = self.trust_forwarded_for and not self.trusted_proxies
+        return ProxyTrust(tuple(self.trusted_proxies), any_peer=any_peer)
 
     @model_validator(mode="after")
     def _defaults_offered(self) -> Self:

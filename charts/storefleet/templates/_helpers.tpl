@@ -151,7 +151,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{ include "storefleet.setting" (dict "name" "RATE_LIMIT_STORAGE" "value" $g.rateLimitStorage) }}
 {{ include "storefleet.setting" (dict "name" "COOKIE_SECURE" "value" $g.cookieSecure) }}
-{{ include "storefleet.setting" (dict "name" "TRUST_FORWARDED_FOR" "value" $g.trustForwardedFor) }}
+{{ include "storefleet.setting" (dict "name" "TRUSTED_PROXIES" "value" (toJson $g.trustedProxies)) }}
 {{ include "storefleet.setting" (dict "name" "WEB_DIST" "value" "/app/web/dist") }}
 {{- end }}
 
