@@ -9,7 +9,8 @@ health port, which the Ingress does not route.
 tests serve in-process. It stores each shared resource under its own `web.AppKey` (those
 of `context`, plus `auth.CALLERS_KEY`, `ratelimit.LIMITS_KEY`, `hashing.HASHING_KEY`,
 `sse.OWNERS_KEY` and `streams.STREAMS_KEY`) and hands the middlewares what they use.
-Middlewares, outermost first: errors, auth, rate limits (per user, so after auth);
+Middlewares, outermost first: errors, refused credentials (counted per address), auth,
+rate limits (per user, so after auth);
 `headers.security_headers` adds the security headers to every answer as it is prepared.
 """
 
@@ -48,7 +49,12 @@ from services.gateway.headers import security_headers
 from services.gateway.openapi import DOCUMENT_PATH
 from services.gateway.outbox import OutboxRelay
 from services.gateway.owners import OwnerCache
-from services.gateway.ratelimit import LIMITS_KEY, RateLimits, rate_limit_middleware
+from services.gateway.ratelimit import (
+    LIMITS_KEY,
+    RateLimits,
+    rate_limit_middleware,
+    refused_credentials_middleware,
+)
 from services.gateway.security import session_cookie
 from services.gateway.settings import GatewaySettings
 from services.gateway.sse import OWNERS_KEY
@@ -75,6 +81,7 @@ def build_app(
         client_max_size=BODY_LIMIT,
         middlewares=[
             error_middleware,
+            refused_credentials_middleware(limits),
             auth_middleware(
                 pool, callers, settings.allowed_origins, session_cookie(settings.cookie_secure)
             ),

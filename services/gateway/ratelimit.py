@@ -174,10 +174,33 @@ def client_address(request: web.Request, proxies: ProxyTrust) -> str:
     return proxies.client(request.remote, forwarded)
 
 
+def refused_credentials_middleware(limits: RateLimits) -> Middleware:
+    """The middleware around `auth.auth_middleware`: each call it refuses (401, 403: a
+    wrong or made-up credential, or none) counts against the client address, and past the
+    address's limit the refusal is 429. So a flood of made-up tokens is limited like any
+    call without credentials, while people signed in behind the same address go on."""
+
+    @web.middleware
+    async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            if exc.status not in (401, 403) or request.get(CALLER_KEY) is not None:
+                raise
+            verdict = await limits.hit_request("refused", limits.client(request))
+            if not verdict.allowed:
+                raise refusal(verdict, "refused requests") from None
+            raise
+
+    return guarded
+
+
 def rate_limit_middleware(limits: RateLimits) -> Middleware:
     """The middleware that counts every `/api/` call against the signed-in user, or the
-    client address when there is none. It runs after `auth.auth_middleware`, so a call
-    refused there (401, 403) is answered before it is counted."""
+    client address when there is none. It runs after `auth.auth_middleware`; a call
+    refused there (401, 403) is counted by `refused_credentials_middleware` instead."""
 
     @web.middleware
     async def limited(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -128,3 +128,18 @@ async def test_an_unreachable_rate_limit_storage_lets_requests_through_without_i
     warnings = [entry for entry in logs if entry["log_level"] == "warning"]
     assert len(warnings) == 1, logs  # once a minute, not once a request
     assert secret not in repr(logs)
+
+
+async def test_a_flood_of_made_up_tokens_is_limited_per_address(
+    make_gateway: MakeGateway,
+) -> None:
+    gateway = await make_gateway(rate_limit_requests="5/minute")
+    user = await gateway.add_user()
+    forged = gateway.client(headers={"Authorization": "Bearer sf_made-up-token"})
+    statuses = []
+    for _ in range(7):
+        async with forged.get(f"{API}/stores") as resp:
+            statuses.append(resp.status)
+
+    assert statuses == [401] * 5 + [429] * 2
+    assert await calls(gateway, user, 1) == [200]  # people signed in there go on
