@@ -31,7 +31,9 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 STAGES = ("node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-complete", "pod-delete")
 SERVICE_RANGE = "10.0.0.0/24"
 FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
-FAKE_NODE_CAPACITY = {"cpu": "32", "memory": "256Gi", "pods": "110"}
+# ephemeral-storage: store pods request it (their LimitRange), and the scheduler
+# places such a pod only on a node that reports some.
+FAKE_NODE_CAPACITY = {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "500Gi", "pods": "110"}
 START_TIMEOUT = 90.0
 
 
