@@ -31,8 +31,11 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 STAGES = ("node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-complete", "pod-delete")
 SERVICE_RANGE = "10.0.0.0/24"
 FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
-FAKE_NODE_CAPACITY = {"cpu": "32", "memory": "256Gi", "pods": "110"}
+# ephemeral-storage: store pods request it (their LimitRange), and the scheduler
+# places such a pod only on a node that reports some.
+FAKE_NODE_CAPACITY = {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "500Gi", "pods": "110"}
 START_TIMEOUT = 90.0
+MERGE_PATCH = "application/merge-patch+json"
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,15 @@ class LocalCluster:
             raise
 
     def _register_node(self, name: str) -> None:
-        """Create a fake node; over the etcd data of an earlier start it is there already."""
+        """Create a fake node; over the etcd data of an earlier start it is there already,
+        and gets today's capacity (an older one may lack ephemeral-storage)."""
         try:
             self.request("POST", "/api/v1/nodes", _fake_node(name))
         except urllib.error.HTTPError as exc:
             if exc.code != 409:
                 raise
+            status = {"status": _fake_node(name)["status"]}
+            self.request("PATCH", f"/api/v1/nodes/{name}/status", status, MERGE_PATCH)
 
     def stop(self) -> None:
         """Stop every component this object or an earlier command started in `workdir`."""
@@ -118,12 +124,15 @@ class LocalCluster:
                 procs.stop(proc)
         stop_recorded(self.workdir)
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:  # fmt: skip
         """One call to the API server as admin; the decoded JSON answer."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(
             self.server + path, data=data, method=method,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            headers={"Content-Type": content_type, "Accept": "application/json"},
         )  # fmt: skip
         with urllib.request.urlopen(req, context=self._tls(), timeout=10) as resp:
             return json.loads(resp.read())

@@ -25,6 +25,21 @@ class Plan(BaseModel):
     container_default_memory: str = "128Mi"
     container_max_cpu: str = "2"
     container_max_memory: str = "2Gi"
+    # Scratch space on the node (emptyDirs, logs, writable layers): bounded like memory, so
+    # one store cannot fill a node's disk and get its neighbours evicted.
+    requests_ephemeral_storage: str = Field(
+        "4Gi", description="namespace total of ephemeral-storage requests"
+    )
+    limits_ephemeral_storage: str = "8Gi"
+    container_default_ephemeral_request: str = Field(
+        "256Mi", description="LimitRange default ephemeral-storage request"
+    )
+    container_default_ephemeral_limit: str = Field(
+        "1Gi", description="LimitRange default ephemeral-storage limit"
+    )
+    pod_max_ephemeral_storage: str = Field(
+        "2Gi", description="LimitRange maximum ephemeral-storage limit of one pod"
+    )
     upload_max: str = Field("64M", description="PHP upload_max_filesize and post_max_size")
     php_memory: str = Field("256M", description="PHP memory_limit")
 
@@ -42,6 +57,9 @@ DEFAULT_PLANS: dict[str, Plan] = {
         storage="50Gi",
         container_max_cpu="4",
         container_max_memory="4Gi",
+        requests_ephemeral_storage="8Gi",
+        limits_ephemeral_storage="16Gi",
+        pod_max_ephemeral_storage="4Gi",
         upload_max="128M",
         php_memory="512M",
     ),

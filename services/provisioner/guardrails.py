@@ -40,6 +40,7 @@ from shared.namespaces import OWNER
 NAME_LABEL = "kubernetes.io/metadata.name"
 WEB_PORTS = (80, 443)
 DNS_PORT = 53
+EPHEMERAL = "ephemeral-storage"
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ def resource_quota(spec: StoreSpec) -> Manifest:
         "limits.memory": plan.limits_memory,
         "persistentvolumeclaims": str(plan.max_pvcs),
         "requests.storage": plan.storage,
+        "requests.ephemeral-storage": plan.requests_ephemeral_storage,
+        "limits.ephemeral-storage": plan.limits_ephemeral_storage,
         # A store is reached through its Ingress only.
         "services.loadbalancers": "0",
         "services.nodeports": "0",
@@ -114,16 +117,19 @@ def limit_range(spec: StoreSpec) -> Manifest:
     default = {"cpu": plan.container_default_cpu, "memory": plan.container_default_memory}
     container = {
         "type": "Container",
-        "default": default,
-        "defaultRequest": default,
+        "default": {**default, EPHEMERAL: plan.container_default_ephemeral_limit},
+        "defaultRequest": {**default, EPHEMERAL: plan.container_default_ephemeral_request},
         "max": {"cpu": plan.container_max_cpu, "memory": plan.container_max_memory},
     }
     claim = {"type": "PersistentVolumeClaim", "max": {"storage": plan.storage}}
+    # The kubelet measures scratch space per pod (its emptyDirs, logs and writable
+    # layers against the sum of its containers' limits), so the maximum is per pod.
+    pod = {"type": "Pod", "max": {EPHEMERAL: plan.pod_max_ephemeral_storage}}
     return {
         "apiVersion": "v1",
         "kind": "LimitRange",
         "metadata": _meta(spec, LIMITS),
-        "spec": {"limits": [container, claim]},
+        "spec": {"limits": [container, claim, pod]},
     }
 
 

@@ -93,11 +93,17 @@ async def test_a_requested_store_becomes_ready_with_its_guardrails_and_engine_in
         "requests.storage": "20Gi",
         "services.loadbalancers": "0",
         "services.nodeports": "0",
+        "requests.ephemeral-storage": "4Gi",
+        "limits.ephemeral-storage": "8Gi",
     }
     limits = (await core.read_namespaced_limit_range("store-limits", ns)).spec.limits
     container = next(item for item in limits if item.type == "Container")
-    assert container.default == {"cpu": "100m", "memory": "128Mi"}
-    assert container.default_request == {"cpu": "100m", "memory": "128Mi"}
+    assert container.default == {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "1Gi"}
+    assert container.default_request == {
+        "cpu": "100m",
+        "memory": "128Mi",
+        "ephemeral-storage": "256Mi",
+    }
     assert container.max == {"cpu": "2", "memory": "2Gi"}
 
     policies = (await NetworkingV1Api(kube_api).list_namespaced_network_policy(ns)).items

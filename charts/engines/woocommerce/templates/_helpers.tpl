@@ -148,8 +148,8 @@ spec:
         - {name: scripts, mountPath: /scripts, readOnly: true}
         - {name: tmp, mountPath: /tmp}
   volumes:
-    - {name: core, emptyDir: {}}
+    - {name: core, emptyDir: {sizeLimit: 256Mi}}
     - {name: content, persistentVolumeClaim: {claimName: wordpress-content}}
     - {name: scripts, configMap: {name: wordpress-scripts}}
-    - {name: tmp, emptyDir: {}}
+    - {name: tmp, emptyDir: {sizeLimit: 512Mi}}  # wp-cli's downloads (WooCommerce)
 {{- end }}
