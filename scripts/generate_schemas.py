@@ -29,6 +29,7 @@ def rendered() -> dict[str, str]:
 def lifecycle_ts() -> str:
     """The statuses, ranks and event moves of `shared.lifecycle` as TypeScript."""
     statuses = ", ".join(json.dumps(s) for s in lifecycle.STATUSES)
+    event_types = "".join(f"  {json.dumps(t)},\n" for t in lifecycle.EVENT_TYPES)
     rank = "".join(f"  {s}: {lifecycle.RANK[s]},\n" for s in lifecycle.STATUSES)
     moves = "".join(f"  {t}: {json.dumps(s.value)},\n" for t, s in lifecycle.EVENT_STATUS.items())
     backward = ", ".join(
@@ -41,6 +42,8 @@ def lifecycle_ts() -> str:
         "export type Status = (typeof STATUSES)[number];\n\n"
         "// How far along each status is; a store only moves to a higher rank (or retries).\n"
         f"export const RANK: Record<Status, number> = {{\n{rank}}};\n\n"
+        "// Every event type; the stream's SSE `event:` names.\n"
+        f"export const EVENT_TYPES = [\n{event_types}] as const;\n\n"
         "// Moves allowed against the rank.\n"
         f"export const BACKWARD_MOVES: ReadonlyArray<readonly [Status, Status]> = [{backward}];\n\n"
         "// The status an event moves a store to; other events move nothing.\n"

@@ -13,6 +13,18 @@ export const RANK: Record<Status, number> = {
   deleted: 4,
 };
 
+// Every event type; the stream's SSE `event:` names.
+export const EVENT_TYPES = [
+  "requested",
+  "delete",
+  "provisioning",
+  "progress",
+  "ready",
+  "failed",
+  "deleting",
+  "deleted",
+] as const;
+
 // Moves allowed against the rank.
 export const BACKWARD_MOVES: ReadonlyArray<readonly [Status, Status]> = [["failed", "requested"]];
 

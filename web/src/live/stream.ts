@@ -13,18 +13,10 @@
 
 import { API } from "../api/client";
 import type { Envelope } from "../api/types";
+import { EVENT_TYPES } from "./lifecycle.gen";
 
-// The SSE `event:` names the gateway sends: one per event type (shared/events.py).
-export const EVENT_TYPES = [
-  "requested",
-  "delete",
-  "provisioning",
-  "progress",
-  "ready",
-  "failed",
-  "deleting",
-  "deleted",
-] as const;
+// The SSE `event:` names the gateway sends: one per event type (shared/lifecycle.py).
+export { EVENT_TYPES };
 
 export type LinkState = "connecting" | "live" | "reconnecting" | "stopped";
 type EventListener = (event: Envelope) => void;
