@@ -73,7 +73,7 @@ def start_gateway(
             "STOREFLEET_STREAM_NAME": stores_stream_name,
             "STOREFLEET_HTTP_HOST": "127.0.0.1",
             "STOREFLEET_HTTP_PORT": str(port),
-            "STOREFLEET_HEALTH_PORT": str(port),
+            "STOREFLEET_HEALTH_PORT": str(procs.free_port()),
             "STOREFLEET_COOKIE_SECURE": "false",
             **{f"STOREFLEET_{key.upper()}": value for key, value in settings.items()},
         }

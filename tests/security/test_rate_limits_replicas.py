@@ -63,7 +63,7 @@ def replicas(
             stream_name=stores_stream_name,
             http_host="127.0.0.1",
             http_port=port,
-            health_port=port,
+            health_port=procs.free_port(),
             cookie_secure="false",
             rate_limit_storage=redis_url,
             **LIMITS,
