@@ -70,7 +70,7 @@ def test_every_platform_pod_runs_ready_under_restricted_with_a_read_only_root(
 
 
 async def test_the_dashboard_and_the_api_answer_through_the_ingress_at_the_dashboard_host(
-    target: Target, owner: Gateway
+    target: Target, owner: Gateway, kubectl: Kubectl
 ) -> None:
     dashboard = {"Host": "storefleet.localhost"}
     async with aiohttp.ClientSession() as http:
@@ -78,8 +78,15 @@ async def test_the_dashboard_and_the_api_answer_through_the_ingress_at_the_dashb
             page = await r.text()
             assert r.status == 200 and r.content_type == "text/html"
             assert '<div id="root">' in page
-        async with http.get(target.ingress_url + "/readyz", headers=dashboard) as r:
-            assert json.loads(await r.text())["checks"] == {"postgres": True, "nats": True}
+        # Readiness and metrics are on the gateway's health port, never through the ingress.
+        for path in ("/readyz", "/metrics"):
+            async with http.get(target.ingress_url + path, headers=dashboard) as r:
+                assert r.status == 404, path
+        readyz = f"/api/v1/namespaces/{NAMESPACE}/services/storefleet-gateway:metrics/proxy/readyz"
+        assert json.loads(kubectl("get", "--raw", readyz))["checks"] == {
+            "postgres": True,
+            "nats": True,
+        }
         async with http.get(target.ingress_url + "/", headers={"Host": "elsewhere.localhost"}) as r:
             assert r.status == 404  # the ingress routes by host, and this one is nobody's
 
