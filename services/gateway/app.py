@@ -163,7 +163,9 @@ async def _credential_listener(app: web.Application) -> AsyncIterator[None]:
 
 
 def _add_spa(app: web.Application, dist: Path) -> None:
-    """Serve the built SPA: its files, and index.html for the app's own paths."""
+    """Serve the built SPA: its files, and index.html for the app's own paths. Never for
+    the health port's paths: a monitor pointed at the public port must get a 404, not a
+    page that looks like an answer."""
     index = dist / "index.html"
     if not index.is_file():
         return
@@ -175,7 +177,7 @@ def _add_spa(app: web.Application, dist: Path) -> None:
             return web.FileResponse(wanted)
         return web.FileResponse(index)
 
-    app.router.add_get("/{path:(?!api/).*}", spa)
+    app.router.add_get("/{path:(?!api/|readyz$|metrics$).*}", spa)
 
 
 async def keep_session(_: asyncpg.Connection) -> None:

@@ -22,10 +22,15 @@ async def _get(url: str) -> tuple[int, str]:
         return resp.status, await resp.text()
 
 
+@pytest.mark.parametrize("dashboard", [False, True], ids=["api-only", "with-dashboard"])
 async def test_the_public_app_answers_404_for_readiness_and_metrics(
-    make_gateway: MakeGateway, tmp_path: Path
+    make_gateway: MakeGateway, tmp_path: Path, dashboard: bool
 ) -> None:
-    gateway = await make_gateway(web_dist=tmp_path / "no-dashboard")
+    dist = tmp_path / "dist"
+    if dashboard:  # the dashboard serves index.html for its own paths, never for these
+        dist.mkdir()
+        (dist / "index.html").write_text('<div id="root"></div>')
+    gateway = await make_gateway(web_dist=dist)
     public = [await _get(f"{gateway.url}{path}") for path in ("/readyz", "/metrics")]
     ops = [await _get(f"{gateway.ops_url}{path}") for path in ("/readyz", "/metrics")]
 
