@@ -18,7 +18,7 @@ import subprocess
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,15 +155,8 @@ class Harness:
     async def running(self, **overrides: Any) -> AsyncIterator[Runtime]:
         """The provisioner's `main` in this process until the block ends."""
         settings = self.settings(**overrides)
-        async with AsyncExitStack() as stack:
-            runtime = Runtime("provisioner", stack)
-            task = asyncio.create_task(main(settings, runtime), name="provisioner main")
-            try:
-                await _ready(runtime, task)
-                yield runtime
-            finally:
-                runtime.stopping.set()
-                await asyncio.wait_for(task, 60)
+        async with _in_process("provisioner", lambda r: main(settings, r), _ready) as runtime:
+            yield runtime
 
     @contextlib.asynccontextmanager
     async def reaping(self, database_url: str) -> AsyncIterator[Runtime]:
@@ -180,15 +173,8 @@ class Harness:
             deletion_deadline_seconds=SWEEP_NEVER,
             shutdown_grace_seconds=5,
         )
-        async with AsyncExitStack() as stack:
-            runtime = Runtime("reaper", stack)
-            task = asyncio.create_task(reaper_main(settings, runtime), name="reaper main")
-            try:
-                await _started(runtime, task)
-                yield runtime
-            finally:
-                runtime.stopping.set()
-                await asyncio.wait_for(task, 60)
+        async with _in_process("reaper", lambda r: reaper_main(settings, r), _started) as runtime:
+            yield runtime
 
     def spawn(self, log: Path, **overrides: Any) -> subprocess.Popen[bytes]:
         """`python -m services.provisioner` in its own process group, logging to `log`."""
@@ -310,3 +296,23 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.2)
+
+
+Ready = Callable[[Runtime, "asyncio.Task[None]"], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def _in_process(
+    name: str, run: Callable[[Runtime], Coroutine[Any, Any, None]], ready: Ready
+) -> AsyncIterator[Runtime]:
+    """A service's `main` as a task of this process: started, awaited `ready`, then
+    stopped (and awaited) when the block ends."""
+    async with AsyncExitStack() as stack:
+        runtime = Runtime(name, stack)
+        task = asyncio.create_task(run(runtime), name=f"{name} main")
+        try:
+            await ready(runtime, task)
+            yield runtime
+        finally:
+            runtime.stopping.set()
+            await asyncio.wait_for(task, 60)

@@ -12,7 +12,6 @@ depend on the machine running the test.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from devtools import procs
 from devtools.launcher import start_service
 from services.gateway import accounts
 from services.gateway.security import hash_password
+from tests.security.gateways import wait_serving
 
 MIB = 1024 * 1024
 POD_LIMIT_MIB = 512
@@ -85,18 +85,6 @@ def start_gateway(
         procs.stop(proc, timeout=20)
 
 
-async def wait_serving(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            assert proc.poll() is None, procs.tail(log, 30)
-            with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with http.get(f"{url}/api/v1/openapi.json") as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    pytest.fail(f"the gateway did not start:\n{procs.tail(log, 30)}")
-
-
 async def flood(url: str, usernames: list[str]) -> Counter[int]:
     """`LOGINS` sign-ins at once: right and wrong passwords, and unknown users."""
     bodies = []
@@ -129,7 +117,7 @@ async def test_two_hundred_concurrent_logins_stay_under_the_memory_limit_and_all
     start_gateway: Any, usernames: list[str], tmp_path: Path, settings: dict[str, str]
 ) -> None:
     proc, url = start_gateway(**settings)
-    await wait_serving(url, proc, tmp_path / "gateway.log")
+    await wait_serving(url, tmp_path / "gateway.log", proc)
     idle = memory_mib(proc.pid, "VmRSS")
 
     answers = await flood(url, usernames)

@@ -5,8 +5,6 @@ stay apart on both."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +21,7 @@ from devtools.launcher import settings_env, start_service
 from services.gateway import accounts
 from services.gateway.security import digest, hash_password, new_api_token
 from tests.fixtures.redis import TestRedis
+from tests.security.gateways import wait_serving
 
 API = "/api/v1"
 NAMES = ("gateway-a", "gateway-b")
@@ -79,18 +78,8 @@ def replicas(
 async def http(replicas: list[str], tmp_path: Path) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         for name, url in zip(NAMES, replicas, strict=True):
-            await _wait_serving(session, url, tmp_path / f"{name}.log")
+            await wait_serving(url, tmp_path / f"{name}.log")
         yield session
-
-
-async def _wait_serving(session: aiohttp.ClientSession, url: str, log: Path) -> None:
-    for _ in range(300):
-        with contextlib.suppress(aiohttp.ClientError, OSError):
-            async with session.get(f"{url}/healthz") as resp:
-                if resp.status == 200:
-                    return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"{log.stem} did not start:\n{procs.tail(log, 30)}")
 
 
 @pytest.fixture
