@@ -55,7 +55,7 @@ cluster-up kind="kwok":
 cluster-down:
     {{python}} -m devtools.cluster_cli down --dir .run/cluster
 
-# regenerate schemas/events and web/src/live/lifecycle.gen.ts from shared/events.py and shared/lifecycle.py
+# regenerate schemas/events, web/src/live/lifecycle.gen.ts and the chart's NATS permissions from shared/
 schemas:
     {{python}} scripts/generate_schemas.py
 

@@ -75,6 +75,7 @@ class Platform:
         self.local_cluster = False
         self.local_database = False
         self.real_node: node.RealCluster | None = None
+        self.nats: LocalNats | None = None  # started here: each service gets its own user
         self.simulated_because = ""  # why stores run on simulated nodes, when they do
 
     def start_backends(self) -> None:
@@ -96,7 +97,8 @@ class Platform:
             say("starting NATS with JetStream")
             nats.start()
             self.stops.append(nats)
-            self.env["STOREFLEET_NATS_URL"] = nats.url
+            self.nats = nats
+            self.env["STOREFLEET_NATS_URL"] = nats.url  # the admin, for tools; not services
         if os.environ.get("KUBECONFIG"):
             self.env["KUBECONFIG"] = os.environ["KUBECONFIG"]
         else:
@@ -152,7 +154,8 @@ class Platform:
         env = {k: v for k, v in env.items() if k not in os.environ}
         port = procs.free_port()  # the gateway's /readyz is not on its public port
         self.health[name] = f"http://127.0.0.1:{port}/readyz"
-        return {**env, **self.env, "STOREFLEET_HEALTH_PORT": str(port)}
+        own = self.nats.service_env(name) if self.nats is not None else {}
+        return {**env, **self.env, **own, "STOREFLEET_HEALTH_PORT": str(port)}
 
     def start_services(self, gateway_port: int) -> None:
         self.env["STOREFLEET_GATEWAY_URL"] = f"http://127.0.0.1:{gateway_port}"

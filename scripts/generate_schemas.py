@@ -1,7 +1,9 @@
 """Writes what other languages read of the Python contracts (run by `just schemas`):
-the JSON Schemas of the event contract into schemas/events/, and the store lifecycle
-(`shared.lifecycle`) into the dashboard's web/src/live/lifecycle.gen.ts.
-tests/test_events.py and tests/test_lifecycle.py fail when the files are stale."""
+the JSON Schemas of the event contract into schemas/events/, the store lifecycle
+(`shared.lifecycle`) into the dashboard's web/src/live/lifecycle.gen.ts, and each service's
+NATS permissions (`shared.nats_access`) into the platform chart's files/.
+tests/test_events.py, tests/test_lifecycle.py and tests/chart/test_nats_auth.py fail when
+the files are stale."""
 
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared import lifecycle  # noqa: E402
+from shared import lifecycle, nats_access  # noqa: E402
 from shared.events import json_schemas  # noqa: E402
 
 SCHEMA_DIR = ROOT / "schemas" / "events"
 LIFECYCLE_TS = ROOT / "web" / "src" / "live" / "lifecycle.gen.ts"
+NATS_PERMISSIONS = ROOT / "charts" / "storefleet" / "files" / "nats-permissions.json"
 
 
 def rendered() -> dict[str, str]:
@@ -51,13 +54,20 @@ def lifecycle_ts() -> str:
     )
 
 
+def nats_permissions() -> str:
+    return json.dumps(nats_access.all_permissions(), indent=2) + "\n"
+
+
 def main() -> None:
     SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
     for name, text in rendered().items():
         (SCHEMA_DIR / name).write_text(text)
     LIFECYCLE_TS.write_text(lifecycle_ts())
+    NATS_PERMISSIONS.parent.mkdir(exist_ok=True)
+    NATS_PERMISSIONS.write_text(nats_permissions())
     print(f"wrote {len(rendered())} schemas to {SCHEMA_DIR.relative_to(ROOT)}")
     print(f"wrote {LIFECYCLE_TS.relative_to(ROOT)}")
+    print(f"wrote {NATS_PERMISSIONS.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

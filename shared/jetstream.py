@@ -11,6 +11,7 @@ window is stored once. Consuming lives in `shared.worker`.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError
 
 from shared.events import Envelope
+from shared.nats_access import inbox_prefix
 from shared.settings import CommonSettings
 from shared.subjects import ConsumerSpec, StreamSpec
 
@@ -78,12 +80,15 @@ async def connect(
     if isinstance(settings_or_url, CommonSettings):
         url = settings_or_url.nats_url
         timeout = connect_timeout or settings_or_url.connect_timeout_seconds
+        identity = _identity(settings_or_url)
     else:
         url = settings_or_url
         timeout = connect_timeout or 10.0
+        identity = {}
     shown = _public(url)
     nc = NATS()
     options: dict[str, Any] = {
+        **identity,
         "servers": _endpoints(url),
         "name": name,
         # Per attempt, so a dead server in a list leaves time to try the next one.
@@ -106,8 +111,24 @@ async def connect(
     return nc
 
 
+def _identity(settings: CommonSettings) -> dict[str, Any]:
+    """The user, its private reply inboxes, and the CA for tls:// servers."""
+    options: dict[str, Any] = {}
+    if settings.nats_user:
+        password = settings.nats_password.get_secret_value() if settings.nats_password else ""
+        options.update(
+            user=settings.nats_user,
+            password=password,
+            inbox_prefix=inbox_prefix(settings.nats_user),
+        )
+    if settings.nats_ca_file:
+        options["tls"] = ssl.create_default_context(cafile=settings.nats_ca_file)
+    return options
+
+
 async def _on_error(exc: Exception) -> None:
-    log.warning("nats connection error", error=type(exc).__name__)
+    # A permissions violation names the subject refused; never a credential.
+    log.warning("nats connection error", error=type(exc).__name__, detail=str(exc)[:200])
 
 
 def _on_disconnected(nc: NATS, endpoint: str) -> Callable[[], Awaitable[None]]:

@@ -41,6 +41,11 @@ class CommonSettings(BaseSettings):
     nats_url: str = Field(
         "nats://127.0.0.1:4222", description="NATS server URL(s), comma separated"
     )
+    nats_user: str | None = Field(None, description="this service's NATS user; unset: none")
+    nats_password: SecretStr | None = None
+    nats_ca_file: str | None = Field(
+        None, description="CA bundle that signed the NATS servers' certificates (tls:// URLs)"
+    )
     database_url: SecretStr = Field(
         SecretStr("postgresql://storefleet@127.0.0.1:5432/storefleet"),
         description="Postgres DSN; may carry a password, so it is secret",

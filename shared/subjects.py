@@ -95,3 +95,7 @@ AUDITOR = ConsumerSpec(
 )
 
 CONSUMERS = (PROVISIONER, REAPER, AUDITOR)
+
+# The auditor's replay (`python -m services.auditor rebuild`): a named consumer without
+# acks, created for the replay only, so NATS permissions can name it.
+REBUILD_CONSUMER = "auditor_rebuild"

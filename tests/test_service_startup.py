@@ -88,7 +88,7 @@ async def test_an_unreachable_api_server_exits_naming_it(  # type: ignore[no-unt
     code, lines = await run_to_exit(
         "provisioner",
         {
-            "STOREFLEET_NATS_URL": nats_server.url,
+            **nats_server.service_env("provisioner"),
             "STOREFLEET_KUBECONFIG": str(kubeconfig),
             "STOREFLEET_STREAM_NAME": stores_stream_name,
             "STOREFLEET_KUBE_REQUEST_TIMEOUT_SECONDS": "3",

@@ -24,7 +24,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.auditor.consumer import Storer, to_audit_events
 from services.auditor.store import finish_replay, is_empty, reset_for_replay
-from shared.subjects import ALL_STORE_SUBJECTS
+from shared.subjects import ALL_STORE_SUBJECTS, REBUILD_CONSUMER
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +70,7 @@ async def rebuild(
         messages=info.state.messages,
     )
     config = ConsumerConfig(
+        name=REBUILD_CONSUMER,
         ack_policy=AckPolicy.NONE,
         deliver_policy=DeliverPolicy.ALL,
         inactive_threshold=60.0,

@@ -49,7 +49,7 @@ def auditor_env(nats_server: Any, migrated_database_url: str, stream: TestStream
     """Settings for `python -m services.auditor` on this test's stream and database."""
     return {
         **os.environ,
-        "STOREFLEET_NATS_URL": nats_server.url,
+        **nats_server.service_env("auditor"),
         "STOREFLEET_DATABASE_URL": migrated_database_url,
         "STOREFLEET_STREAM_NAME": stream.name,
         "STOREFLEET_HEALTH_PORT": str(procs.free_port()),

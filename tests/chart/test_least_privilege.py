@@ -336,7 +336,8 @@ async def test_the_provisioner_can_provision_a_whole_store(
     token = await _service_account_token(kube_api, platform, "provisioner")
     kubeconfig = token_kubeconfig(kube_cluster.kubeconfig, token, tmp_path / "kubeconfig")
     settings = ProvisionerSettings(
-        nats_url=nats_server.url, stream_name=stores_stream_name, kubeconfig=str(kubeconfig),
+        **nats_server.service_settings("provisioner"), stream_name=stores_stream_name,
+        kubeconfig=str(kubeconfig),
         helm_binary=str(helm_path), storage_class=volumes, platform_namespace=platform.namespace,
         engine_values="local", health_port=0, ready_deadline_seconds=150,
     )  # fmt: skip

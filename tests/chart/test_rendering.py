@@ -24,6 +24,7 @@ from services.reaper.settings import ReaperSettings
 from shared.namespaces import MANAGED_BY, PLATFORM, STORE_ID
 from shared.settings import ENV_PREFIX
 from tests.chart import helm
+from tests.chart.certs import write_certificates
 from tests.chart.helm import VALUES_FILES, Manifest, containers, env_of, named, of_kind, render
 
 SERVICES = ("gateway", "provisioner", "reaper", "auditor")
@@ -172,7 +173,8 @@ def test_the_services_connect_to_the_built_in_nats_and_postgres_by_default(
     }  # fmt: skip
     secret = named(manifests, "Secret", "storefleet-secrets")
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    assert set(secret["data"]) == {"database-url", "postgres-password"}
+    nats = {f"nats-{service}-password" for service in SERVICES}
+    assert set(secret["data"]) == {"database-url", "postgres-password", *nats}
 
 
 def test_only_the_provisioner_and_the_reaper_get_an_api_token_or_a_role(
@@ -310,8 +312,10 @@ def test_nats_server_accepts_the_rendered_configuration(
     helm_path: Path, values_file: str, tmp_path: Path
 ) -> None:
     conf = tmp_path / "nats.conf"
-    conf.write_text(_nats_conf(render(helm_path, values_file)))
-    env = {**os.environ, "POD_NAME": "storefleet-nats-0"}
+    text = _nats_conf(render(helm_path, values_file))
+    conf.write_text(text.replace("/etc/nats-tls", str(write_certificates(tmp_path))))
+    passwords = {f"NATS_PASSWORD_{s.upper()}": "p" for s in SERVICES}
+    env = {**os.environ, "POD_NAME": "storefleet-nats-0", **passwords}
 
     done = subprocess.run(
         [nats_server_binary(), "-t", "-c", str(conf)],

@@ -48,13 +48,14 @@ class Fleet:
 
     workdir: Path
     env: dict[str, str]
+    nats: Any  # LocalNats or ExternalNats: each service connects as its own user
     gateway_url: str = ""
     health_ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     api: aiohttp.ClientSession | None = None
 
     def start(self, service: str, **settings: str) -> None:
-        env = {**self.env, **settings_env(**settings)}
+        env = {**self.env, **self.nats.service_env(service), **settings_env(**settings)}
         self.procs[service] = start_service(service, self.workdir / f"{service}.log", env)
 
     def logs(self) -> str:
@@ -102,9 +103,9 @@ async def fleet(
 ) -> AsyncIterator[Fleet]:
     fleet = Fleet(
         tmp_path,
-        {
+        nats=nats_server,
+        env={
             **os.environ,
-            "STOREFLEET_NATS_URL": nats_server.url,
             "STOREFLEET_DATABASE_URL": migrated_database_url,
             "STOREFLEET_STREAM_NAME": stores_stream_name,
             "STOREFLEET_KUBECONFIG": str(kube_cluster.kubeconfig),

@@ -142,7 +142,7 @@ async def make_gateway(
     async def make(**overrides: Any) -> Harness:
         values = {
             "database_url": migrated_database_url,
-            "nats_url": nats_server.url,
+            **nats_server.service_settings("gateway"),
             "stream_name": gateway_stream,
             "cookie_secure": False,
             "outbox_poll_seconds": 0.5,

@@ -36,7 +36,7 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     harness = Harness(
         js,
-        nats_server.url,
+        nats_server,
         kube_cluster.kubeconfig,
         kube_api,
         helm_binary,

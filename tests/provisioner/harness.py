@@ -95,7 +95,7 @@ class EventLog:
 @dataclass
 class Harness:
     js: JetStreamContext
-    nats_url: str
+    nats: Any  # LocalNats or ExternalNats: services connect as their own NATS users
     kubeconfig: Path
     kube: ApiClient
     helm: Path
@@ -130,7 +130,7 @@ class Harness:
     def values(self, **overrides: Any) -> dict[str, Any]:
         """The provisioner's settings for this test, by field name."""
         return {
-            "nats_url": self.nats_url,
+            **self.nats.service_settings("provisioner"),
             "stream_name": self.stream,
             "kubeconfig": str(self.kubeconfig),
             "helm_binary": str(self.helm),
@@ -162,7 +162,7 @@ class Harness:
     async def reaping(self, database_url: str) -> AsyncIterator[Runtime]:
         """The reaper's `main` on this test's stream until the block ends."""
         settings = ReaperSettings(
-            nats_url=self.nats_url,
+            **self.nats.service_settings("reaper"),
             database_url=database_url,
             stream_name=self.stream,
             kubeconfig=str(self.kubeconfig),

@@ -168,7 +168,7 @@ def start_reaper(
 
     def start(name: str = "reaper", **settings: str) -> subprocess.Popen[bytes]:
         env = {
-            "STOREFLEET_NATS_URL": nats_server.url,
+            **nats_server.service_env("reaper"),
             "STOREFLEET_DATABASE_URL": migrated_database_url,
             "STOREFLEET_KUBECONFIG": str(kube_cluster.kubeconfig),
             "STOREFLEET_STREAM_NAME": stream.name,

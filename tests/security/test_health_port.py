@@ -44,7 +44,7 @@ async def test_the_gateway_process_serves_readiness_and_metrics_only_on_its_heal
     migrated_database_url: str, nats_server: Any, stores_stream_name: str, tmp_path: Path
 ) -> None:
     http_port, health_port = procs.free_port(), procs.free_port()
-    env = {**os.environ, "STOREFLEET_NATS_URL": nats_server.url,
+    env = {**os.environ, **nats_server.service_env("gateway"),
            "STOREFLEET_DATABASE_URL": migrated_database_url,
            "STOREFLEET_STREAM_NAME": stores_stream_name,
            "STOREFLEET_WEB_DIST": str(tmp_path / "no-dashboard"),

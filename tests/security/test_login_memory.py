@@ -69,7 +69,7 @@ def start_gateway(
         port = procs.free_port()
         env = {
             "STOREFLEET_DATABASE_URL": migrated_database_url,
-            "STOREFLEET_NATS_URL": nats_server.url,
+            **nats_server.service_env("gateway"),
             "STOREFLEET_STREAM_NAME": stores_stream_name,
             "STOREFLEET_HTTP_HOST": "127.0.0.1",
             "STOREFLEET_HTTP_PORT": str(port),

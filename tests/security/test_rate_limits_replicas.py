@@ -58,7 +58,7 @@ def replicas(
         port = procs.free_port()
         env = settings_env(
             database_url=migrated_database_url,
-            nats_url=nats_server.url,
+            **nats_server.service_settings("gateway"),
             stream_name=stores_stream_name,
             http_host="127.0.0.1",
             http_port=port,

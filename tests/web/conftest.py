@@ -109,7 +109,6 @@ async def platform(
     port = procs.free_port()
     base = {
         "STOREFLEET_DATABASE_URL": database_url,
-        "STOREFLEET_NATS_URL": nats_server.url,
         "STOREFLEET_STREAM_NAME": stores_stream_name,
         "STOREFLEET_KUBECONFIG": str(kube_cluster.kubeconfig),
         "STOREFLEET_HEALTH_HOST": "127.0.0.1",
@@ -127,6 +126,7 @@ async def platform(
         for name in SERVICES:
             health = procs.free_port()
             env = _service_env(name, base, health, helm, volume_binder.storage_class)
+            env |= nats_server.service_env(name)
             log = running.logs / f"{name}.log"
             children.append(start_service(name, log, env))
             await _wait_ready(f"http://127.0.0.1:{health}/readyz", children[-1], log)

@@ -72,9 +72,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- if eq .Values.nats.mode "cluster" }}{{ int .Values.nats.clusterSize }}{{ else }}1{{ end }}
 {{- end }}
 
+{{/* The services with a NATS user of their own (shared/nats_access.py SERVICES), as JSON. */}}
+{{- define "storefleet.natsUsers" -}}
+{{- if .Values.nats.auth.enabled }}{{ keys (.Files.Get "files/nats-permissions.json" | fromJson) | sortAlpha | toJson }}{{ else }}[]{{ end }}
+{{- end }}
+
+{{/* The Secret holding the NATS server certificate and its CA. */}}
+{{- define "storefleet.natsTlsSecret" -}}
+{{- default (printf "%s-nats-tls" (include "storefleet.fullname" .)) .Values.nats.tls.secretName }}
+{{- end }}
+
 {{- define "storefleet.natsUrl" -}}
 {{- if include "storefleet.natsBuiltIn" . }}
-{{- printf "nats://%s-nats.%s.svc:4222" (include "storefleet.fullname" .) .Release.Namespace }}
+{{- printf "%s://%s-nats.%s.svc:4222" (ternary "tls" "nats" .Values.nats.tls.enabled) (include "storefleet.fullname" .) .Release.Namespace }}
 {{- else }}
 {{- required "nats.external.url is required when nats.mode is external" .Values.nats.external.url }}
 {{- end }}
@@ -115,6 +125,17 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "storefleet.setting" (dict "name" "STREAM_MAX_AGE_DAYS" "value" $root.Values.stream.maxAgeDays) }}
 {{ include "storefleet.setting" (dict "name" "LOG_LEVEL" "value" $root.Values.logLevel) }}
 {{ include "storefleet.setting" (dict "name" "SHUTDOWN_GRACE_SECONDS" "value" (sub (int $root.Values.terminationGracePeriodSeconds) 10)) }}
+{{- if $root.Values.nats.auth.enabled }}
+{{ include "storefleet.setting" (dict "name" "NATS_USER" "value" .component) }}
+- name: STOREFLEET_NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "storefleet.secretName" $root }}
+      key: nats-{{ .component }}-password
+{{- end }}
+{{- if $root.Values.nats.tls.enabled }}
+{{ include "storefleet.setting" (dict "name" "NATS_CA_FILE" "value" "/etc/storefleet/nats-ca/ca.crt") }}
+{{- end }}
 {{- if .database }}
 - name: STOREFLEET_DATABASE_URL
   valueFrom:
