@@ -14,6 +14,7 @@ its batches are idempotent on event id and fold into the rebuilt rows.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import asyncpg
@@ -21,6 +22,7 @@ import nats.errors
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from services.auditor.consumer import Storer, to_audit_events
 from services.auditor.store import finish_replay, is_empty, reset_for_replay
@@ -70,13 +72,17 @@ async def rebuild(
         messages=info.state.messages,
     )
     config = ConsumerConfig(
-        name=REBUILD_CONSUMER,
+        name=REBUILD_CONSUMER,  # named, so the auditor's NATS user may use this one only
+        filter_subject=ALL_STORE_SUBJECTS,
         ack_policy=AckPolicy.NONE,
         deliver_policy=DeliverPolicy.ALL,
         inactive_threshold=60.0,
         mem_storage=True,
     )
-    sub = await js.pull_subscribe(ALL_STORE_SUBJECTS, stream=stream, config=config)
+    with contextlib.suppress(NotFoundError):  # left by a rebuild that did not finish
+        await js.delete_consumer(stream, REBUILD_CONSUMER)
+    await js.add_consumer(stream, config)
+    sub = await js.pull_subscribe_bind(REBUILD_CONSUMER, stream=stream)
     storer = Storer(pool)
     messages = stored = rejected = last = 0
     try:
@@ -97,6 +103,7 @@ async def rebuild(
     finally:
         try:
             await sub.unsubscribe()
+            await js.delete_consumer(stream, REBUILD_CONSUMER)
         except nats.errors.Error:
             log.warning("could not remove the replay consumer; it expires by itself")
     async with pool.acquire() as conn:
