@@ -215,13 +215,14 @@ async def test_the_provisioner_creates_only_labelled_store_namespaces(
             await CoreV1Api(kube_api).delete_namespace(name)
 
 
-async def test_the_provisioner_cannot_delete_a_namespace_that_is_not_a_stores(
-    platform: Platform, act_as: ActAs, namespace: str
+async def test_the_provisioner_cannot_delete_any_namespace_not_even_a_stores(
+    platform: Platform, act_as: ActAs, namespace: str, store_namespace: StoreNamespace
 ) -> None:
     core = CoreV1Api(await act_as(platform.user("provisioner")))
+    store = await store_namespace()
 
-    assert POLICY in await refused(core.delete_namespace(namespace))
-    assert POLICY in await refused(core.delete_namespace(platform.namespace))
+    for name in (store, namespace, platform.namespace):
+        assert "cannot delete resource" in await refused(core.delete_namespace(name))
 
 
 # -- the reaper --------------------------------------------------------------------------
