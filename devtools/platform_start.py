@@ -180,8 +180,8 @@ class Platform:
         self.env["STOREFLEET_MAIL_RELAY_KEY"] = secrets.token_hex(32)
         self.env["STOREFLEET_MAIL_RELAY_PORT"] = str(relay_port)
         env = {
-            "STOREFLEET_SMTP_HOST": "127.0.0.1",
-            "STOREFLEET_SMTP_PORT": str(relay_port),
+            "STOREFLEET_LISTEN_HOST": "127.0.0.1",
+            "STOREFLEET_LISTEN_PORT": str(relay_port),
             "STOREFLEET_UPSTREAM_HOST": "127.0.0.1",
             "STOREFLEET_UPSTREAM_PORT": str(sink_port),
             "STOREFLEET_UPSTREAM_SECURITY": "none",

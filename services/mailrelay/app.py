@@ -79,9 +79,9 @@ async def serve_smtp(
 
     loop = asyncio.get_running_loop()
     try:
-        return await loop.create_server(session, settings.smtp_host, settings.smtp_port)
+        return await loop.create_server(session, settings.listen_host, settings.listen_port)
     except OSError as exc:
-        where = f"{settings.smtp_host}:{settings.smtp_port}"
+        where = f"{settings.listen_host}:{settings.listen_port}"
         raise SettingsError(f"cannot serve SMTP on {where}: {exc.strerror}") from exc
 
 
@@ -97,7 +97,7 @@ async def main(settings: MailRelaySettings, runtime: Runtime) -> None:
         return server.is_serving()
 
     runtime.health.add("smtp", serving)
-    log.info("serving SMTP", host=settings.smtp_host, port=settings.smtp_port)
+    log.info("serving SMTP", host=settings.listen_host, port=settings.listen_port)
     await runtime.stopping.wait()
     server.close()
     dropped = await handler.drain(settings.shutdown_grace_seconds)

@@ -18,8 +18,8 @@ from shared.settings import CommonSettings
 
 
 class MailRelaySettings(CommonSettings):
-    smtp_host: str = Field("0.0.0.0", description="address the stores' SMTP is served on")
-    smtp_port: int = Field(2525, ge=1, le=65535, description="port the stores' SMTP is served on")
+    listen_host: str = Field("0.0.0.0", description="address the stores' SMTP is served on")
+    listen_port: int = Field(2525, ge=1, le=65535, description="port the stores' SMTP is served on")
     mail_relay_key: SecretStr = Field(
         ..., description="key of the stores' passwords (shared.mailauth); same as the provisioner's"
     )

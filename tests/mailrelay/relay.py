@@ -133,7 +133,7 @@ def start_upstream(upstream: Upstream) -> Controller:
 
 def relay_env(database_url: str, port: int, health: int, upstream_port: int) -> dict[str, str]:
     return settings_env(
-        database_url=database_url, smtp_host="127.0.0.1", smtp_port=port,
+        database_url=database_url, listen_host="127.0.0.1", listen_port=port,
         health_host="127.0.0.1", health_port=health, log_level="debug",
         mail_relay_key=RELAY_KEY, base_domain=BASE_DOMAIN, mail_from=PLATFORM_FROM,
         max_message_bytes=MAX_BYTES, mail_rate_limit=f"{LIMIT}/hour",

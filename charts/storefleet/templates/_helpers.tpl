@@ -215,7 +215,7 @@ gets the upstream relay's password. */}}
 {{- define "storefleet.mailRelayEnv" -}}
 {{- $m := .Values.mailrelay }}
 {{- $u := .Values.stores.smtp }}
-{{- include "storefleet.setting" (dict "name" "SMTP_PORT" "value" $m.port) }}
+{{- include "storefleet.setting" (dict "name" "LISTEN_PORT" "value" $m.port) }}
 {{ include "storefleet.mailRelayKey" . }}
 {{ include "storefleet.setting" (dict "name" "BASE_DOMAIN" "value" .Values.stores.baseDomain) }}
 {{ include "storefleet.setting" (dict "name" "MAIL_FROM" "value" $u.from) }}
