@@ -1,7 +1,8 @@
 """What `just up` starts, in order, and how it stops them: Postgres, NATS and the local
 Kubernetes control plane (unless STOREFLEET_DATABASE_URL, STOREFLEET_NATS_URL or
 KUBECONFIG point at existing ones), the migrations, then the four services, each a
-`python -m services.<name>` process (devtools/launcher.py) logging to `.run/logs/`.
+`python -m services.<name>` process (devtools/launcher.py) logging to `.run/logs/`, and
+the mail relay with a local sink standing in for the operator's upstream SMTP relay.
 
 Where the machine can run containers (root, containerd and runc installed, no other
 real node running), the control plane gets this machine's real worker node
@@ -19,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -165,6 +168,32 @@ class Platform:
             env = self.service_env(name, gateway_port, helm)
             self.children[name] = start_service(name, log, env)
             say(f"started {name} (log: {shown(log)})")
+        self.start_mail(gateway_port, helm)
+
+    def start_mail(self, gateway_port: int, helm: Path) -> None:
+        """The mail relay, handing mail to a local sink that writes every message to
+        .run/logs/mail-sink.log (there is no upstream relay here). Store pods cannot reach
+        it, so the provisioner is not told of it; send to it by hand with a store's login
+        (username: store id, password: `shared.mailauth.store_mail_password` under
+        STOREFLEET_MAIL_RELAY_KEY from .run/env)."""
+        sink_port, relay_port = procs.free_port(), procs.free_port()
+        sink_log = RUN / "logs" / "mail-sink.log"
+        sink = [sys.executable, "-u", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{sink_port}"]
+        self.children["mail-sink"] = procs.start(sink, sink_log)
+        self.env["STOREFLEET_MAIL_RELAY_KEY"] = secrets.token_hex(32)
+        self.env["STOREFLEET_MAIL_RELAY_PORT"] = str(relay_port)
+        env = {
+            "STOREFLEET_LISTEN_HOST": "127.0.0.1",
+            "STOREFLEET_LISTEN_PORT": str(relay_port),
+            "STOREFLEET_UPSTREAM_HOST": "127.0.0.1",
+            "STOREFLEET_UPSTREAM_PORT": str(sink_port),
+            "STOREFLEET_UPSTREAM_SECURITY": "none",
+            **self.service_env("mailrelay", gateway_port, helm),
+        }
+        log = RUN / "logs" / "mailrelay.log"
+        self.children["mailrelay"] = start_service("mailrelay", log, env)
+        say(f"started mailrelay on 127.0.0.1:{relay_port} (log: {shown(log)}; "
+            f"mail: {shown(sink_log)})")  # fmt: skip
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout

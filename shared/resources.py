@@ -8,6 +8,7 @@ Called from each service's `app.main`. A dependency that cannot be reached raise
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 from kubernetes_asyncio import client
@@ -48,12 +49,24 @@ async def open_nats(
 
 
 async def open_database(
-    runtime: Runtime, settings: CommonSettings, *, max_size: int = 10, run_migrations: bool = False
+    runtime: Runtime,
+    settings: CommonSettings,
+    *,
+    max_size: int = 10,
+    run_migrations: bool = False,
+    read_only: bool = False,
 ) -> asyncpg.Pool:
+    """The pool (`read_only`: every transaction read-only, for a service that must never
+    write)."""
     dsn = settings.database_url.get_secret_value()
     if run_migrations:
         await migrate(dsn)
-    pool = await create_pool(dsn, max_size=max_size, timeout=settings.connect_timeout_seconds)
+    extra: dict[str, Any] = (
+        {"server_settings": {"default_transaction_read_only": "on"}} if read_only else {}
+    )
+    pool = await create_pool(
+        dsn, max_size=max_size, timeout=settings.connect_timeout_seconds, **extra
+    )
     runtime.stack.push_async_callback(close_pool, pool)
 
     async def answers() -> bool:

@@ -23,7 +23,7 @@ from services.provisioner.handler import StoreHandler
 from services.provisioner.kubeapi import StoreKube
 from services.provisioner.render import Renderer, helm_version
 from services.provisioner.settings import ProvisionerSettings
-from services.provisioner.spec import Cluster, Smtp
+from services.provisioner.spec import Cluster, MailRelay
 from services.provisioner.watch import StatusWatch
 from services.provisioner.waves import Waves
 from shared.resources import open_kube, open_nats
@@ -37,14 +37,13 @@ log = structlog.get_logger(__name__)
 
 
 def cluster_of(settings: ProvisionerSettings) -> Cluster:
-    smtp = None
-    if settings.smtp_host:
-        smtp = Smtp(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_username,
-            settings.smtp_from,
-            settings.smtp_password.get_secret_value(),
+    mail = None
+    if settings.mail_relay_host:
+        mail = MailRelay(
+            settings.mail_relay_host,
+            settings.mail_relay_port,
+            settings.mail_from,
+            settings.mail_relay_key.get_secret_value().encode(),
         )
     return Cluster(
         base_domain=settings.base_domain,
@@ -58,7 +57,7 @@ def cluster_of(settings: ProvisionerSettings) -> Cluster:
         values_profile=settings.engine_values,
         country=settings.store_country,
         currency=settings.store_currency,
-        smtp=smtp,
+        mail=mail,
         public_port=settings.public_port,
     )
 

@@ -9,9 +9,16 @@ Network policy, in words:
 - the ingress controller's namespace may reach the engine's web pods on its web ports;
 - inside the store, only the flows the engine declares (for example web -> database);
 - every pod may resolve names through the cluster DNS;
-- every pod may reach the outside web (80/443, and the SMTP port when SMTP is set up),
-  but not the private ranges (pods, services, nodes, metadata), so nothing in another
-  store or in the platform namespace is reachable.
+- every pod may reach the outside web (80/443), but not the private ranges (pods,
+  services, nodes, metadata), so nothing in another store or in the platform namespace
+  is reachable;
+- when the platform runs a mail relay, every pod may reach the relay's pods in the
+  platform namespace on its port, and nothing else there. Mail leaves only through the
+  relay: no store reaches an outside SMTP server directly.
+
+The store's mail Secret (`store-smtp`) holds the store's own relay login (its id and a
+password derived from the relay key, `shared.mailauth`), never the operator's upstream
+credentials, which stay with the relay in the platform namespace.
 
 Pure: no I/O. Called by the handler; the random values of the store Secret are made by
 the caller and passed in.
@@ -35,9 +42,12 @@ from services.provisioner.spec import (
     Manifest,
     StoreSpec,
 )
+from shared.mailauth import store_mail_password
 from shared.namespaces import OWNER
 
 NAME_LABEL = "kubernetes.io/metadata.name"
+# The relay's pods in the platform namespace (charts/storefleet: component mailrelay).
+MAIL_RELAY_PODS = {"app.kubernetes.io/component": "mailrelay"}
 WEB_PORTS = (80, 443)
 DNS_PORT = 53
 EPHEMERAL = "ephemeral-storage"
@@ -56,8 +66,8 @@ class Guardrails:
 def guardrails(spec: StoreSpec, cluster: Cluster) -> Guardrails:
     """Every platform-owned object of the store except its random-valued Secret."""
     objects = [resource_quota(spec), limit_range(spec), *network_policies(spec, cluster)]
-    if cluster.smtp is not None:
-        objects.append(smtp_secret(spec, cluster))
+    if cluster.mail is not None:
+        objects.append(mail_secret(spec, cluster))
     return Guardrails(namespace(spec), objects)
 
 
@@ -173,13 +183,29 @@ def network_policies(spec: StoreSpec, cluster: Cluster) -> list[Manifest]:
             }
         ],
     )
-    web_ports = [*WEB_PORTS, *([cluster.smtp.port] if cluster.smtp else [])]
     outside = {"ipBlock": {"cidr": "0.0.0.0/0", "except": list(cluster.egress_blocked_cidrs)}}
     web = _policy(
-        spec, "allow-outbound-web", {}, egress=[{"to": [outside], "ports": _ports(web_ports)}]
+        spec, "allow-outbound-web", {}, egress=[{"to": [outside], "ports": _ports(WEB_PORTS)}]
     )
+    mail = [_mail_policy(spec, cluster)] if cluster.mail else []
     flows = [policy for flow in engine.flows for policy in _flow_policies(spec, flow)]
-    return [deny, from_ingress, dns, web, *flows]
+    return [deny, from_ingress, dns, web, *mail, *flows]
+
+
+def _mail_policy(spec: StoreSpec, cluster: Cluster) -> Manifest:
+    """Egress to the relay's pods only (a NetworkPolicy sees the pods' port, so the
+    chart gives the relay's Service the same port as its pods)."""
+    assert cluster.mail is not None
+    relay = {
+        **_in_namespace(cluster.platform_namespace),
+        "podSelector": {"matchLabels": MAIL_RELAY_PODS},
+    }
+    return _policy(
+        spec,
+        "allow-mail-relay",
+        {},
+        egress=[{"to": [relay], "ports": _ports([cluster.mail.port])}],
+    )
 
 
 def _flow_policies(spec: StoreSpec, flow: Flow) -> list[Manifest]:
@@ -216,16 +242,17 @@ def store_secret(spec: StoreSpec, random_values: Mapping[str, str]) -> Manifest:
     }
 
 
-def smtp_secret(spec: StoreSpec, cluster: Cluster) -> Manifest:
-    """The operator's SMTP relay, copied into the store (re-applied, so a change spreads)."""
-    smtp = cluster.smtp
-    assert smtp is not None
+def mail_secret(spec: StoreSpec, cluster: Cluster) -> Manifest:
+    """The store's own login at the platform's mail relay (re-applied, so a new relay
+    address or key spreads on the next delivery)."""
+    mail = cluster.mail
+    assert mail is not None
     data = {
-        "host": smtp.host,
-        "port": str(smtp.port),
-        "username": smtp.username,
-        "password": smtp.password,
-        "from": smtp.sender or f"wordpress@{spec.host}",
+        "host": mail.host,
+        "port": str(mail.port),
+        "username": spec.store_id,
+        "password": store_mail_password(mail.key, spec.store_id),
+        "from": mail.sender or f"wordpress@{spec.host}",
     }
     return {
         "apiVersion": "v1",

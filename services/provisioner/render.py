@@ -81,7 +81,7 @@ def chart_values(spec: StoreSpec, cluster: Cluster) -> dict[str, Any]:
         "ingress": {"className": cluster.ingress_class, "tlsIssuer": cluster.tls_issuer},
         "storageClass": cluster.storage_class,
         "baseDomain": cluster.base_domain,
-        "smtp": {"secretName": SMTP_SECRET if cluster.smtp else ""},
+        "smtp": {"secretName": SMTP_SECRET if cluster.mail else ""},
     }
 
 

@@ -1,7 +1,7 @@
 """The provisioner's settings (environment, prefix STOREFLEET_), read once in `__main__`
 and passed down: pool size, where helm and the engine charts are, the cluster's shape
 (base domain, ingress class and namespace, storage class, TLS issuer), the plan catalog,
-SMTP for the stores, and the deadlines of a store's provisioning.
+the platform mail relay the stores send through, and the deadlines of a store's provisioning.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from shared.mailauth import MIN_KEY_BYTES
 from shared.plans import DEFAULT_PLANS, Plan
 from shared.settings import CommonSettings, KubeSettings
 
@@ -54,11 +55,21 @@ class ProvisionerSettings(CommonSettings, KubeSettings):
     store_country: str = Field("US:CA", description="WooCommerce base country[:state]")
     store_currency: str = Field("USD", description="ISO 4217 code of new stores")
 
-    smtp_host: str = Field("", description="SMTP relay for store mail; empty: none")
-    smtp_port: int = Field(587, ge=1, le=65535)
-    smtp_username: str = ""
-    smtp_password: SecretStr = SecretStr("")
-    smtp_from: str = Field("", description="From address; empty: wordpress@<store host>")
+    mail_relay_host: str = Field(
+        "", description="the platform's mail relay Service as stores reach it; empty: no mail"
+    )
+    mail_relay_port: int = Field(2525, ge=1, le=65535, description="its port (and its pods')")
+    mail_relay_key: SecretStr = Field(
+        SecretStr(""), description="key of the stores' relay passwords (shared.mailauth)"
+    )
+    mail_from: str = Field("", description="From address; empty: wordpress@<store host>")
+
+    @field_validator("mail_relay_key")
+    @classmethod
+    def _mail_key(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if info.data.get("mail_relay_host") and len(value.get_secret_value()) < MIN_KEY_BYTES:
+            raise ValueError(f"must be at least {MIN_KEY_BYTES} characters with a mail relay")
+        return value
 
     ready_deadline_seconds: float = Field(600.0, gt=0, description="per delivery, to ready")
     apply_attempts: int = Field(6, ge=1, description="tries of one API call on temporary errors")

@@ -44,12 +44,16 @@ class SpecError(Exception):
 
 
 @dataclass(frozen=True)
-class Smtp:
+class MailRelay:
+    """The platform's mail relay (`services.mailrelay`) as stores reach it: its Service
+    and port in the platform namespace, the From address stores send as by default
+    (empty: wordpress@<store host>), and the key each store's password is derived from
+    (`shared.mailauth`)."""
+
     host: str
     port: int
-    username: str
     sender: str
-    password: str = field(repr=False)
+    key: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class Cluster:
     values_profile: str
     country: str
     currency: str
-    smtp: Smtp | None = None
+    mail: MailRelay | None = None
     public_port: int | None = None  # where the ingress controller answers, when not 80/443
 
 

@@ -16,7 +16,7 @@ from services.provisioner.engines import ENGINES, Engine
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.kinds import kind_of
 from services.provisioner.render import Renderer, chart_values, engine_manifests
-from services.provisioner.spec import Cluster, Manifest, Smtp, StoreSpec, store_spec
+from services.provisioner.spec import Cluster, MailRelay, Manifest, StoreSpec, store_spec
 from shared.events import StoreRequested, new_event
 from shared.plans import DEFAULT_PLANS
 from tests.chart.helm import ENGINE_CHARTS, KUBE_VERSION
@@ -31,7 +31,7 @@ def cluster(profile: str) -> Cluster:
         ingress_namespace="ingress-nginx", platform_namespace="storefleet",
         dns_namespace="kube-system", storage_class="fast", tls_issuer="letsencrypt",
         egress_blocked_cidrs=("10.0.0.0/8",), values_profile=profile, country="US:CA",
-        currency="USD", smtp=Smtp("smtp.example.com", 587, "mailer", "", "secret"),
+        currency="USD", mail=MailRelay("storefleet-mailrelay.storefleet.svc", 2525, "", b"k" * 32),
     )  # fmt: skip
 
 

@@ -21,13 +21,14 @@ from services.provisioner.kinds import by_kind
 from services.provisioner.kubeapi import StoreKube
 from services.provisioner.readiness import quota_counted
 from services.provisioner.render import EngineManifests, Renderer, engine_manifests
-from services.provisioner.spec import Cluster, Smtp, StoreSpec, store_spec
+from services.provisioner.spec import Cluster, MailRelay, StoreSpec, store_spec
 from shared.events import new_event
 from shared.plans import DEFAULT_PLANS
 
 pytestmark = pytest.mark.cluster
 CHARTS = Path(__file__).resolve().parents[2] / "charts" / "engines"
 PROFILES = ("none", "local", "prod")
+RELAY_KEY = b"relay-key-of-the-dry-run-tests-0123456789"
 
 
 def cluster_shape(profile: str) -> Cluster:
@@ -44,7 +45,7 @@ def cluster_shape(profile: str) -> Cluster:
         values_profile=profile,
         country="DE:BE",
         currency="EUR",
-        smtp=Smtp("smtp.example.com", 587, "mailer", "shop@example.com", "smtp-secret"),
+        mail=MailRelay("storefleet-mailrelay.storefleet.svc", 2525, "shop@example.com", RELAY_KEY),
     )
 
 

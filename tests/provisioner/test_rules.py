@@ -16,7 +16,7 @@ from services.provisioner.failures import RETRY, classify
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.readiness import workload_state
 from services.provisioner.render import EngineRefused, Renderer, RenderError, engine_manifests
-from services.provisioner.spec import Cluster, Smtp, StoreSpec, store_spec, store_url
+from services.provisioner.spec import Cluster, MailRelay, StoreSpec, store_spec, store_url
 from shared.events import new_event
 from shared.kube_errors import Forbidden, Invalid, KubeUnavailable
 from shared.plans import DEFAULT_PLANS
@@ -24,7 +24,7 @@ from shared.plans import DEFAULT_PLANS
 CHARTS = Path(__file__).resolve().parents[2] / "charts" / "engines"
 
 
-def cluster(smtp: bool = False) -> Cluster:
+def cluster(mail: bool = False) -> Cluster:
     return Cluster(
         base_domain="stores.localhost",
         ingress_class="nginx",
@@ -37,7 +37,9 @@ def cluster(smtp: bool = False) -> Cluster:
         values_profile="local",
         country="US:CA",
         currency="USD",
-        smtp=Smtp("smtp.example.com", 465, "u", "", "pw") if smtp else None,
+        mail=MailRelay("storefleet-mailrelay.storefleet.svc", 2525, "", b"k" * 32)
+        if mail
+        else None,
     )
 
 
@@ -74,7 +76,7 @@ def test_the_guardrails_hold_the_plan_in_quota_and_limits() -> None:
     assert all(m["metadata"]["namespace"] == "store-shop-abc123" for m in rails.policies)
 
 
-def test_every_store_pod_is_denied_everything_not_allowed_and_smtp_opens_only_its_port() -> None:
+def test_every_store_pod_is_denied_everything_not_allowed_and_mail_reaches_only_the_relay() -> None:
     plain = {
         m["metadata"]["name"]: m
         for m in guardrails(spec(), cluster()).policies
@@ -89,12 +91,24 @@ def test_every_store_pod_is_denied_everything_not_allowed_and_smtp_opens_only_it
     }
     web_ports = {p["port"] for p in plain["allow-outbound-web"]["spec"]["egress"][0]["ports"]}
     assert web_ports == {80, 443}
-    with_smtp = guardrails(spec(), cluster(smtp=True))
-    egress = next(m for m in with_smtp.policies if m["metadata"]["name"] == "allow-outbound-web")
-    assert {p["port"] for p in egress["spec"]["egress"][0]["ports"]} == {80, 443, 465}
-    assert any(
-        m["kind"] == "Secret" and m["metadata"]["name"] == "store-smtp" for m in with_smtp.policies
-    )
+    assert "allow-mail-relay" not in plain
+    with_mail = {m["metadata"]["name"]: m for m in guardrails(spec(), cluster(mail=True)).policies}
+    egress = with_mail["allow-outbound-web"]["spec"]["egress"]
+    assert {p["port"] for p in egress[0]["ports"]} == {80, 443}  # no SMTP to the outside
+    assert with_mail["allow-mail-relay"]["spec"]["egress"] == [
+        {
+            "to": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "storefleet"}
+                    },
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/component": "mailrelay"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 2525}],
+        }
+    ]
+    assert with_mail["store-smtp"]["kind"] == "Secret"
 
 
 def test_the_store_secret_needs_every_value_its_engine_declares() -> None:

@@ -7,6 +7,15 @@ session (a second install here would fight it over the cluster-wide objects)."""
 
 from tests.chart.conftest import helm_path
 from tests.gateway.conftest import gateway, gateway_stream, make_gateway
+from tests.mailrelay.conftest import mail_relay
 from tests.provisioner.conftest import harness, helm_binary
 
-__all__ = ["gateway", "gateway_stream", "harness", "helm_binary", "helm_path", "make_gateway"]
+__all__ = [
+    "gateway",
+    "gateway_stream",
+    "harness",
+    "helm_binary",
+    "helm_path",
+    "mail_relay",
+    "make_gateway",
+]

@@ -4,13 +4,15 @@ as sent, as data, never read as template or YAML syntax, and shows up nowhere el
 
 from __future__ import annotations
 
+import json
+import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
 from services.provisioner.engines import ENGINES
-from services.provisioner.render import Renderer, engine_manifests
+from services.provisioner.render import Renderer, chart_values, engine_manifests
 from services.provisioner.spec import Manifest, StoreSpec, store_spec
 from shared.events import StoreRequested, new_event
 from shared.namespaces import namespace_for
@@ -63,3 +65,39 @@ async def test_a_hostile_name_reaches_the_engine_chart_as_data(
     assert _store_name(job) == name
     carrying = [o["metadata"]["name"] for o in objects if name in _strings(o)]
     assert carrying == [SETUP_JOBS[engine]]
+
+
+@pytest.mark.parametrize("disallowed", [False, True])
+def test_file_mods_stay_allowed_unless_the_operator_disallows_them(
+    helm_binary: Path, disallowed: bool
+) -> None:
+    """Owners install plugins by design (docs/security.md); an operator offering a fixed
+    set turns `wordpress.disallowFileMods` on, and every WordPress pod gets the constant."""
+    shape = cluster("prod")
+    spec = _spec("woocommerce", "Corner Shop")
+    renderer = Renderer(str(helm_binary), ENGINE_CHARTS, "prod", KUBE_VERSION, 60.0)
+    argv = renderer.argv(spec.engine.chart, spec.namespace)
+    argv += ["--set", f"wordpress.disallowFileMods={str(disallowed).lower()}"]
+    values = json.dumps(chart_values(spec, shape))
+    done = subprocess.run(argv, input=values, capture_output=True, text=True, check=True)
+    rendered = engine_manifests(done.stdout, spec)
+    configs = [
+        e["value"]
+        for obj in rendered.workloads
+        for c in _pod_containers(obj)
+        for e in c.get("env") or []
+        if e["name"] == "WORDPRESS_CONFIG_EXTRA"
+    ]
+
+    assert len(configs) >= 3  # web, setup, cron
+    assert all(("define('DISALLOW_FILE_MODS', true);" in c) is disallowed for c in configs)
+
+
+def _pod_containers(obj: Manifest) -> list[dict[str, object]]:
+    body = obj.get("spec") or {}
+    if obj["kind"] == "CronJob":
+        body = body["jobTemplate"]["spec"]
+    containers: list[dict[str, object]] = (
+        (body.get("template") or {}).get("spec", {}).get("containers", [])
+    )
+    return containers

@@ -125,7 +125,7 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "storefleet.setting" (dict "name" "STREAM_MAX_AGE_DAYS" "value" $root.Values.stream.maxAgeDays) }}
 {{ include "storefleet.setting" (dict "name" "LOG_LEVEL" "value" $root.Values.logLevel) }}
 {{ include "storefleet.setting" (dict "name" "SHUTDOWN_GRACE_SECONDS" "value" (sub (int $root.Values.terminationGracePeriodSeconds) 10)) }}
-{{- if $root.Values.nats.auth.enabled }}
+{{- if has .component (include "storefleet.natsUsers" $root | fromJsonArray) }}
 {{ include "storefleet.setting" (dict "name" "NATS_USER" "value" .component) }}
 - name: STOREFLEET_NATS_PASSWORD
   valueFrom:
@@ -198,16 +198,60 @@ app.kubernetes.io/component: {{ .component }}
 {{- if $s.plans }}
 {{ include "storefleet.setting" (dict "name" "PLANS" "value" (toJson $s.plans)) }}
 {{- end }}
-{{- if $s.smtp.host }}
-{{ include "storefleet.setting" (dict "name" "SMTP_HOST" "value" $s.smtp.host) }}
-{{ include "storefleet.setting" (dict "name" "SMTP_PORT" "value" $s.smtp.port) }}
-{{ include "storefleet.setting" (dict "name" "SMTP_USERNAME" "value" $s.smtp.username) }}
-{{ include "storefleet.setting" (dict "name" "SMTP_FROM" "value" $s.smtp.from) }}
-- name: STOREFLEET_SMTP_PASSWORD
+{{- if include "storefleet.mailRelay" . }}
+{{ include "storefleet.setting" (dict "name" "MAIL_RELAY_HOST" "value" (include "storefleet.mailRelayHost" .)) }}
+{{ include "storefleet.setting" (dict "name" "MAIL_RELAY_PORT" "value" .Values.mailrelay.port) }}
+{{ include "storefleet.setting" (dict "name" "MAIL_FROM" "value" $s.smtp.from) }}
+{{ include "storefleet.mailRelayKey" . }}
+{{- end }}
+{{- end }}
+
+{{/* -- Mail ------------------------------------------------------------------------- */}}
+
+{{/* The platform's services, space separated: the four, and the mail relay when it runs. */}}
+{{- define "storefleet.services" -}}
+gateway provisioner reaper auditor{{ if include "storefleet.mailRelay" . }} mailrelay{{ end }}
+{{- end }}
+
+{{/* "true" when the platform runs its mail relay (an upstream relay is configured). */}}
+{{- define "storefleet.mailRelay" -}}
+{{- if .Values.stores.smtp.host }}true{{ end }}
+{{- end }}
+
+{{/* The relay's Service as store pods reach it. */}}
+{{- define "storefleet.mailRelayHost" -}}
+{{- printf "%s-mailrelay.%s.svc" (include "storefleet.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{- define "storefleet.mailRelayKey" -}}
+- name: STOREFLEET_MAIL_RELAY_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "storefleet.secretName" . }}
+      key: mail-relay-key
+{{- end }}
+
+{{/* The mail relay's own settings (services/mailrelay/settings.py): the only pod that
+gets the upstream relay's password. */}}
+{{- define "storefleet.mailRelayEnv" -}}
+{{- $m := .Values.mailrelay }}
+{{- $u := .Values.stores.smtp }}
+{{- include "storefleet.setting" (dict "name" "LISTEN_PORT" "value" $m.port) }}
+{{ include "storefleet.mailRelayKey" . }}
+{{ include "storefleet.setting" (dict "name" "BASE_DOMAIN" "value" .Values.stores.baseDomain) }}
+{{ include "storefleet.setting" (dict "name" "MAIL_FROM" "value" $u.from) }}
+{{ include "storefleet.setting" (dict "name" "MAX_MESSAGE_BYTES" "value" (int64 $m.maxMessageBytes)) }}
+{{ include "storefleet.setting" (dict "name" "MAX_RECIPIENTS" "value" $m.maxRecipients) }}
+{{ include "storefleet.setting" (dict "name" "MAIL_RATE_LIMIT" "value" $m.rateLimit) }}
+{{ include "storefleet.setting" (dict "name" "RATE_LIMIT_STORAGE" "value" $m.rateLimitStorage) }}
+{{ include "storefleet.setting" (dict "name" "UPSTREAM_HOST" "value" $u.host) }}
+{{ include "storefleet.setting" (dict "name" "UPSTREAM_PORT" "value" $u.port) }}
+{{ include "storefleet.setting" (dict "name" "UPSTREAM_SECURITY" "value" $u.security) }}
+{{ include "storefleet.setting" (dict "name" "UPSTREAM_USERNAME" "value" $u.username) }}
+- name: STOREFLEET_UPSTREAM_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ include "storefleet.secretName" . }}
       key: smtp-password
       optional: true
-{{- end }}
 {{- end }}

@@ -1,7 +1,8 @@
 <?php
 /*
  * Plugin Name: storefleet SMTP
- * Description: Sends the store's mail through the operator's SMTP relay (SMTP_* environment).
+ * Description: Sends the store's mail through the platform's mail relay, with the store's
+ *   own login (SMTP_* environment, from the store-smtp Secret).
  */
 add_action('phpmailer_init', function ($mailer) {
     $host = getenv('SMTP_HOST');

@@ -64,6 +64,10 @@ seccompProfile:
     // Core comes from the image; plugins and uploads live on the content volume.
     define('WP_AUTO_UPDATE_CORE', false);
     define('FS_METHOD', 'direct');
+    {{- if .Values.wordpress.disallowFileMods }}
+    // The operator's choice: no plugin or theme installs, updates or edits from wp-admin.
+    define('DISALLOW_FILE_MODS', true);
+    {{- end }}
     // TLS ends at the ingress controller: trust its X-Forwarded-Proto, or HTTPS loops.
     if (isset($_SERVER['HTTP_X_FORWARDED_PROTO']) && strpos($_SERVER['HTTP_X_FORWARDED_PROTO'], 'https') !== false) {
       $_SERVER['HTTPS'] = 'on';

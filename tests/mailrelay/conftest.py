@@ -1,0 +1,37 @@
+"""The `mail_relay` fixture: one relay process, its upstream and its database per module."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from devtools import procs
+from devtools.launcher import start_service
+from shared.db import migrate
+from tests.fixtures.postgres import PostgresServer
+from tests.mailrelay.relay import Relay, Upstream, relay_env, start_upstream, wait_ready
+
+
+@pytest.fixture(scope="module")
+async def mail_relay(
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Relay]:
+    database_url = await postgres_server.create_database()
+    await migrate(database_url)
+    upstream = Upstream()
+    controller = start_upstream(upstream)
+    port, health = procs.free_port(), procs.free_port()
+    log = Path(tmp_path_factory.mktemp("mailrelay")) / "mailrelay.log"
+    env = relay_env(database_url, port, health, controller.port)
+    proc = start_service("mailrelay", log, env)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    try:
+        await wait_ready(f"http://127.0.0.1:{health}/readyz", log, proc)
+        yield Relay(port, log, pool, upstream)
+    finally:
+        procs.stop(proc)
+        await pool.close()
+        controller.stop()
