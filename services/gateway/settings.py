@@ -82,7 +82,7 @@ class GatewaySettings(CommonSettings):
         30.0, gt=0, description="how often an open event stream re-checks its credential"
     )
     sse_streams_per_user: int = Field(
-        5, ge=1, description="open event streams per user per replica"
+        5, ge=1, description="open event streams per user, over all replicas"
     )
     sse_replay_max_events: int = Field(
         1000, ge=0, description="most stream events a Last-Event-ID replays; older ids get `reset`"

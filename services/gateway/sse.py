@@ -118,7 +118,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     if only is not None:
         await store_db.visible_store(request.app[POOL_KEY], who, only)
     after = last_event_id(request)
-    with request.app[STREAMS_KEY].open(who) as opened:
+    async with request.app[STREAMS_KEY].open(request.app[POOL_KEY], who) as opened:
         start = await start_of(request.app, after)
         subject = f"{SUBJECT_ROOT}.*.{only}" if only else ALL_STORE_SUBJECTS
         sub = await request.app[JETSTREAM_KEY].subscribe(

@@ -119,6 +119,42 @@ async def test_a_users_sixth_stream_is_refused_with_429(make_gateway: MakeGatewa
             assert again.status == 200
 
 
+async def test_the_cap_holds_over_two_replicas_and_a_closed_stream_frees_its_place(
+    make_gateway: MakeGateway,
+) -> None:
+    a, b = await make_gateway(**RELAXED), await make_gateway(**RELAXED)  # one database
+    user = await a.add_user()
+    on_a, on_b = a.client(user), b.client(user)
+    async with contextlib.AsyncExitStack() as open_streams:
+        streams = [
+            await open_streams.enter_async_context(client.get(STREAM))
+            for client in (on_a, on_b, on_a, on_b, on_a)
+        ]
+        for resp in streams:
+            await wait_connected(resp)
+        for client in (on_a, on_b):
+            async with client.get(STREAM) as sixth:
+                assert sixth.status == 429
+                assert (await sixth.json())["error"]["code"] == "too_many_streams"
+        streams[1].close()  # one of replica b's
+        await asyncio.sleep(1.5)  # the handler notices the client left at its next write
+        async with on_a.get(STREAM) as again:
+            assert again.status == 200
+
+
+async def test_places_left_by_a_replica_that_died_run_out(make_gateway: MakeGateway) -> None:
+    gateway = await make_gateway(**RELAXED)
+    user = await gateway.add_user()
+    for _ in range(5):  # a dead replica's streams, their leases just run out
+        await gateway.pool.execute(
+            "INSERT INTO stream_places (id, user_id, held_until) VALUES ($1, $2, now())",
+            uuid.uuid4(),
+            user.id,
+        )
+    async with gateway.client(user).get(STREAM) as resp:
+        assert resp.status == 200
+
+
 async def test_a_replay_from_zero_is_bounded_and_says_reset(make_gateway: MakeGateway) -> None:
     gateway = await make_gateway(**RELAXED, sse_replay_max_events=3)
     user = await gateway.add_user()
