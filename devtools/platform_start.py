@@ -1,8 +1,11 @@
 """What `just up` starts, in order, and how it stops them: Postgres, NATS and the local
 Kubernetes control plane (unless STOREFLEET_DATABASE_URL, STOREFLEET_NATS_URL or
-KUBECONFIG point at existing ones), the migrations, then the four services, each a
+KUBECONFIG point at existing ones), the migrations and the services' Postgres logins
+(`shared.db_roles`, with passwords new on every start), then the four services, each a
 `python -m services.<name>` process (devtools/launcher.py) logging to `.run/logs/`, and
-the mail relay with a local sink standing in for the operator's upstream SMTP relay.
+the mail relay with a local sink standing in for the operator's upstream SMTP relay. The
+gateway, the auditor and the reaper log in to Postgres as their own roles, and every
+service to NATS as its own user, as deployed; the provisioner gets no database.
 
 Where the machine can run containers (root, containerd and runc installed, no other
 real node running), the control plane gets this machine's real worker node
@@ -75,6 +78,7 @@ class Platform:
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.health: dict[str, str] = {}
         self.env: dict[str, str] = {}
+        self.database_urls: dict[str, str] = {}  # service -> DSN as its own role
         self.local_cluster = False
         self.local_database = False
         self.real_node: node.RealCluster | None = None
@@ -85,7 +89,7 @@ class Platform:
         if os.environ.get("STOREFLEET_DATABASE_URL"):
             self.env["STOREFLEET_DATABASE_URL"] = os.environ["STOREFLEET_DATABASE_URL"]
         else:
-            pg = LocalPostgres(RUN / "postgres" / "data", durable=True)
+            pg = LocalPostgres(RUN / "postgres" / "data", durable=True, passwords=True)
             say(f"starting Postgres on 127.0.0.1:{pg.port}")
             pg.start()
             self.stops.append(pg)
@@ -131,10 +135,19 @@ class Platform:
         self.env["KUBECONFIG"] = str(cluster.kubeconfig)
 
     def migrate(self) -> None:
+        """Migrations, then a login role with a fresh password for each service."""
         from shared.db import migrate
+        from shared.db_roles import GROUP_ROLES, Login, dsn_as, set_logins
 
-        applied = asyncio.run(migrate(self.env["STOREFLEET_DATABASE_URL"]))
+        owner = self.env["STOREFLEET_DATABASE_URL"]
+        applied = asyncio.run(migrate(owner))
         say(f"migrations: {len(applied)} applied" if applied else "migrations: up to date")
+        logins = [
+            Login(service, f"storefleet_{service}_login", secrets.token_urlsafe(24))
+            for service in GROUP_ROLES
+        ]
+        asyncio.run(set_logins(owner, logins))
+        self.database_urls = {login.service: dsn_as(owner, login) for login in logins}
 
     def service_env(self, name: str, gateway_port: int, helm: Path) -> dict[str, str]:
         """What `name` needs to run here; settings given by hand (STOREFLEET_*) win."""
@@ -158,7 +171,11 @@ class Platform:
         port = procs.free_port()  # the gateway's /readyz is not on its public port
         self.health[name] = f"http://127.0.0.1:{port}/readyz"
         own = self.nats.service_env(name) if self.nats is not None else {}
-        return {**env, **self.env, **own, "STOREFLEET_HEALTH_PORT": str(port)}
+        env = {**env, **self.env, **own, "STOREFLEET_HEALTH_PORT": str(port)}
+        env.pop("STOREFLEET_DATABASE_URL")  # the owner's: for migrations and operators only
+        if name in self.database_urls:
+            env["STOREFLEET_DATABASE_URL"] = self.database_urls[name]
+        return env
 
     def start_services(self, gateway_port: int) -> None:
         self.env["STOREFLEET_GATEWAY_URL"] = f"http://127.0.0.1:{gateway_port}"

@@ -3,6 +3,10 @@
 `initdb` and `postgres` refuse to run as root (and CI runs as root), so as root the
 cluster runs as the unprivileged `postgres` user (created if missing), with the data
 directory owned by it.
+
+The `postgres` role (the migration owner here) is trusted; with `passwords`, every other
+role must give its password over TCP (scram-sha-256), as the services' own roles do in a
+deployment (migration 0007, `shared.db_roles`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ from pathlib import Path
 from devtools import procs
 
 PG_USER = "postgres"
+# Written over initdb's on every start, so an older data directory gets it too.
+HBA_WITH_PASSWORDS = """\
+local all all                  trust
+host  all postgres 127.0.0.1/32 trust
+host  all all      127.0.0.1/32 scram-sha-256
+"""
 
 
 def pg_bin_dir() -> Path:
@@ -42,10 +52,17 @@ def _ensure_os_user() -> str | None:
 class LocalPostgres:
     """One Postgres server on 127.0.0.1:<port> with trust auth for the `postgres` role."""
 
-    def __init__(self, datadir: Path, port: int | None = None, durable: bool = False) -> None:
+    def __init__(
+        self,
+        datadir: Path,
+        port: int | None = None,
+        durable: bool = False,
+        passwords: bool = False,
+    ) -> None:
         self.datadir = datadir
         self.port = port or procs.free_port()
         self.durable = durable
+        self.passwords = passwords
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = datadir.parent / f"{datadir.name}.log"
 
@@ -80,6 +97,8 @@ class LocalPostgres:
             )
             if done.returncode != 0:
                 raise RuntimeError(f"initdb failed: {done.stderr.strip()}")
+        if self.passwords:
+            (self.datadir / "pg_hba.conf").write_text(HBA_WITH_PASSWORDS)
         argv = [
             str(bindir / "postgres"),
             "-D",

@@ -3,7 +3,10 @@
 Migrations are plain SQL files in `shared/migrations/`, applied in file-name order, each
 in its own transaction, under a session advisory lock: several processes may run
 `migrate` at once (the others wait, then find nothing to do) and running it twice is a
-no-op. Called by each service's start-up and by the test fixtures.
+no-op. Called by `python -m shared.db_roles` (as the owner), by the gateway's and the
+auditor's start-up, and by the test fixtures. A service logged in as its own role
+(migration 0007) may not change the schema: with nothing pending, `migrate` only reads
+`schema_migrations`; with something pending it raises `SchemaBehind`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ log = structlog.get_logger(__name__)
 
 class DatabaseUnavailable(Exception):
     """Postgres could not be reached; the message names the endpoint, never a password."""
+
+
+class SchemaBehind(Exception):
+    """Migrations are pending and this role may not apply them."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -73,13 +80,27 @@ async def migrate(dsn: str) -> list[str]:
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(f"cannot reach Postgres at {redact_url(dsn)}: {exc}") from exc
     try:
+        if not pending_files(await _applied(conn)):
+            return []  # no DDL: a service's own role may run this
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
         try:
             return await _apply_pending(conn)
+        except asyncpg.InsufficientPrivilegeError as exc:
+            role = await conn.fetchval("SELECT current_user")
+            raise SchemaBehind(
+                f"migrations are pending and role {role} may not apply them; run"
+                " `python -m shared.db_roles` with the migration owner's STOREFLEET_DATABASE_URL"
+            ) from exc
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
     finally:
         await conn.close()
+
+
+async def _applied(conn: asyncpg.Connection) -> set[str]:
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return set()
+    return {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
 
 
 async def _apply_pending(conn: asyncpg.Connection) -> list[str]:
@@ -87,7 +108,7 @@ async def _apply_pending(conn: asyncpg.Connection) -> list[str]:
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
     )
-    applied = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+    applied = await _applied(conn)
     done = []
     for path in pending_files(applied):
         async with conn.transaction():

@@ -22,14 +22,14 @@ import structlog
 from aiohttp import web
 from pydantic_settings import BaseSettings
 
-from shared.db import DatabaseUnavailable
+from shared.db import DatabaseUnavailable, SchemaBehind
 from shared.health import Health, health_app
 from shared.jetstream import NatsUnavailable
 from shared.kube_errors import KubeError
 from shared.logs import configure_logging
 from shared.settings import CommonSettings, SettingsError, load_settings
 
-STARTUP_ERRORS = (SettingsError, NatsUnavailable, DatabaseUnavailable, KubeError)
+STARTUP_ERRORS = (SettingsError, NatsUnavailable, DatabaseUnavailable, SchemaBehind, KubeError)
 EXIT_STARTUP = 2
 
 log = structlog.get_logger(__name__)

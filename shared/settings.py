@@ -33,6 +33,12 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
+def _postgres_url(value: SecretStr) -> SecretStr:
+    if urlsplit(value.get_secret_value()).scheme not in {"postgres", "postgresql"}:
+        raise ValueError("must be postgresql://user[:password]@host:port/database")
+    return value
+
+
 class CommonSettings(BaseSettings):
     """What every service needs: where NATS and Postgres are, how to log and serve health."""
 
@@ -70,9 +76,43 @@ class CommonSettings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _pg_scheme(cls, value: SecretStr) -> SecretStr:
-        if urlsplit(value.get_secret_value()).scheme not in {"postgres", "postgresql"}:
-            raise ValueError("must be postgresql://user[:password]@host:port/database")
-        return value
+        return _postgres_url(value)
+
+
+class DatabaseRolesSettings(BaseSettings):
+    """What `python -m shared.db_roles` reads: the migration owner's DSN, and the DSN each
+    service will log in with (its login role and password); a service left unset is
+    skipped."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://storefleet@127.0.0.1:5432/storefleet"),
+        description="the migration owner's DSN: owns the tables, may create roles",
+    )
+    gateway_database_url: SecretStr | None = None
+    auditor_database_url: SecretStr | None = None
+    reaper_database_url: SecretStr | None = None
+    mailrelay_database_url: SecretStr | None = None
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+    log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+
+    @field_validator(
+        "database_url", "gateway_database_url", "auditor_database_url", "reaper_database_url"
+    )
+    @classmethod
+    def _pg_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None else _postgres_url(value)
+
+    def service_urls(self) -> dict[str, str]:
+        """Service name -> the DSN it logs in with, for the services that have one."""
+        urls = {
+            "gateway": self.gateway_database_url,
+            "auditor": self.auditor_database_url,
+            "reaper": self.reaper_database_url,
+            "mailrelay": self.mailrelay_database_url,
+        }
+        return {name: url.get_secret_value() for name, url in urls.items() if url is not None}
 
 
 class KubeSettings(BaseSettings):

@@ -1,12 +1,19 @@
-"""The migrations runner against a real Postgres: idempotent, and safe to race."""
+"""The migrations runner against a real Postgres: idempotent, and safe to race, within
+one database and across the databases of one server."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
+import pytest
 
+from devtools.postgres import LocalPostgres
 from shared.db import MIGRATIONS_DIR, migrate
 
 EXPECTED_TABLES = {
@@ -97,3 +104,50 @@ async def test_a_slug_is_unique_only_among_stores_that_are_not_deleted(
         pass
     else:
         raise AssertionError("a second live store with the same slug was accepted")
+
+
+@pytest.fixture
+def fresh_server() -> Iterator[LocalPostgres]:
+    """A server of this test's own, on which no migration has made the service roles yet."""
+    base = Path(tempfile.mkdtemp(prefix="storefleet-pg-"))
+    base.chmod(0o755)
+    server = LocalPostgres(base / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+async def test_the_service_roles_are_made_once_when_many_databases_migrate_at_once(
+    fresh_server: LocalPostgres,
+) -> None:
+    """Roles belong to the whole server: four databases migrating at once race to make
+    them (migrations 0007 and 0009); every database ends with them and their grants."""
+    names = [f"race_{i}" for i in range(4)]
+    for name in names:
+        await asyncio.to_thread(fresh_server.create_database, name)
+    await asyncio.gather(*(migrate(fresh_server.dsn(name)) for name in names))
+
+    conn = await asyncpg.connect(fresh_server.dsn())
+    try:
+        roles = await conn.fetch(
+            "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'storefleet_%'"
+            " ORDER BY rolname"
+        )
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in roles] == [
+        ("storefleet_auditor", False), ("storefleet_gateway", False),
+        ("storefleet_mailrelay", False), ("storefleet_reaper", False),
+    ]  # fmt: skip
+    for name in names:
+        conn = await asyncpg.connect(fresh_server.dsn(name))
+        try:
+            may = await conn.fetchval(
+                "SELECT has_table_privilege('storefleet_auditor', 'store_events', 'INSERT')"
+            )
+        finally:
+            await conn.close()
+        assert may, name

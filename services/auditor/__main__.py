@@ -12,7 +12,10 @@ parser = argparse.ArgumentParser(prog="python -m services.auditor")
 commands = parser.add_subparsers(dest="command")
 replay = commands.add_parser("rebuild", help="replay the stream into empty audit tables")
 replay.add_argument(
-    "--in-place", action="store_true", help="empty store_events and refold the existing stores rows"
+    "--in-place",
+    action="store_true",
+    help="empty store_events and refold the existing stores rows (as the migration owner:"
+    " the auditor's own role may not empty the audit log)",
 )
 args = parser.parse_args()
 

@@ -9,7 +9,9 @@ one transaction per batch. Because the projection is a fold in stream order
 The tables must be empty (a fresh database), or `--in-place` empties `store_events`
 and marks every `store_states` row to be refolded from the replay; rows are kept, so the
 stores the gateway shows keep their columns meanwhile. The live auditor may keep running:
-its batches are idempotent on event id and fold into the rebuilt rows.
+its batches are idempotent on event id and fold into the rebuilt rows. Emptying the audit
+log takes the migration owner's STOREFLEET_DATABASE_URL: the auditor's own role may only
+append to it (migration 0007).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ and `... openapi` are the operators' commands (see `services.gateway.cli`)."""
 import sys
 
 from services.gateway.settings import GatewaySettings
-from shared.db import DatabaseUnavailable
+from shared.db import DatabaseUnavailable, SchemaBehind
 from shared.service import EXIT_STARTUP, run_service, settings_or_exit
 
 settings = settings_or_exit("gateway", GatewaySettings)
@@ -13,7 +13,7 @@ if len(sys.argv) > 1:
 
     try:
         raise SystemExit(run(settings, sys.argv[1:]))
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, SchemaBehind) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_STARTUP) from None
 else:

@@ -29,9 +29,9 @@ import structlog
 from aiohttp import web
 
 from services.gateway import accounts
+from services.gateway import stream_places as sql
 from services.gateway.accounts import Caller
 from services.gateway.auth import CallerCache
-from services.gateway import stream_places as sql
 from services.gateway.errors import ApiError
 from shared.backoff import Backoff
 

@@ -10,3 +10,5 @@ CREATE TABLE stream_places (
     held_until  timestamptz NOT NULL
 );
 CREATE INDEX stream_places_user ON stream_places (user_id, held_until);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON stream_places TO storefleet_gateway;

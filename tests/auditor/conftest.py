@@ -1,5 +1,7 @@
 """Fixtures for the auditor tests: a Postgres pool with the services' json codecs on a
-fresh migrated database, and a stream of the test's own on `store.>`."""
+fresh migrated database, logged in as the auditor's own role as deployed (so every write
+the tests make through it is one the auditor may make), and a stream of the test's own
+on `store.>`. `other_pool` is the migration owner's, on a second database."""
 
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from tests.fixtures.postgres import PostgresServer
 
 
 @pytest.fixture
-async def pool(migrated_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(migrated_database_url, max_size=6)
+async def pool(service_database_urls: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(service_database_urls["auditor"], max_size=6)
     try:
         yield pool
     finally:
@@ -45,12 +47,15 @@ async def other_pool(other_database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-def auditor_env(nats_server: Any, migrated_database_url: str, stream: TestStream) -> dict[str, str]:
-    """Settings for `python -m services.auditor` on this test's stream and database."""
+def auditor_env(
+    nats_server: Any, service_database_urls: dict[str, str], stream: TestStream
+) -> dict[str, str]:
+    """Settings for `python -m services.auditor` on this test's stream and database, as
+    the auditor's own role."""
     return {
         **os.environ,
         **nats_server.service_env("auditor"),
-        "STOREFLEET_DATABASE_URL": migrated_database_url,
+        "STOREFLEET_DATABASE_URL": service_database_urls["auditor"],
         "STOREFLEET_STREAM_NAME": stream.name,
         "STOREFLEET_HEALTH_PORT": str(procs.free_port()),
         "STOREFLEET_FETCH_TIMEOUT_SECONDS": "0.3",

@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 
 from devtools import procs
 from devtools.launcher import ROOT, service_argv, start_service
+from shared.db_roles import Login, dsn_as
 from shared.events import Envelope
 from tests.auditor.lifecycle import (
     audit_log,
@@ -140,6 +141,8 @@ async def test_the_projection_after_rebuild_equals_the_live_one(
     other_pool: asyncpg.Pool,
     other_database_url: str,
     auditor_env: dict[str, str],
+    service_logins: dict[str, Login],
+    migrated_database_url: str,
 ) -> None:
     events = varied_lives()
     async with running_auditor(nc, pool, stream.name, batch_size=37):
@@ -156,7 +159,8 @@ async def test_the_projection_after_rebuild_equals_the_live_one(
         "deleted",
     }
 
-    code, out = await run_rebuild({**auditor_env, "STOREFLEET_DATABASE_URL": other_database_url})
+    other_as_auditor = dsn_as(other_database_url, service_logins["auditor"])
+    code, out = await run_rebuild({**auditor_env, "STOREFLEET_DATABASE_URL": other_as_auditor})
     assert code == 0, out
     assert await projection(other_pool) == live
     assert await audit_log(other_pool) == live_log
@@ -164,7 +168,9 @@ async def test_the_projection_after_rebuild_equals_the_live_one(
     code, out = await run_rebuild(auditor_env)
     assert code == 2 and "not empty" in out
 
-    code, out = await run_rebuild(auditor_env, "--in-place")
+    # Emptying the audit log is the migration owner's (migration 0007), not the auditor's.
+    as_owner = {**auditor_env, "STOREFLEET_DATABASE_URL": migrated_database_url}
+    code, out = await run_rebuild(as_owner, "--in-place")
     assert code == 0, out
     assert await projection(pool) == live
     assert await audit_log(pool) == live_log

@@ -5,12 +5,14 @@ test_install.py sends the same manifests to a real API server.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -23,7 +25,7 @@ from services.mailrelay.settings import MailRelaySettings
 from services.provisioner.settings import ProvisionerSettings
 from services.reaper.settings import ReaperSettings
 from shared.namespaces import MANAGED_BY, PLATFORM, STORE_ID
-from shared.settings import ENV_PREFIX
+from shared.settings import ENV_PREFIX, DatabaseRolesSettings
 from tests.chart import helm
 from tests.chart.certs import write_certificates
 from tests.chart.helm import VALUES_FILES, Manifest, containers, env_of, named, of_kind, render
@@ -178,12 +180,17 @@ def test_the_services_connect_to_the_built_in_nats_and_postgres_by_default(
 
     assert env_of(container)["STOREFLEET_NATS_URL"] == "nats://storefleet-nats.storefleet.svc:4222"
     assert database["valueFrom"]["secretKeyRef"] == {
-        "name": "storefleet-secrets", "key": "database-url",
+        "name": "storefleet-secrets", "key": "gateway-database-url",
     }  # fmt: skip
     secret = named(manifests, "Secret", "storefleet-secrets")
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert (
+        urlsplit(_decoded(secret)["database-url"]).hostname == "storefleet-postgres.storefleet.svc"
+    )
     nats = {f"nats-{service}-password" for service in SERVICES}
-    assert set(secret["data"]) == {"database-url", "postgres-password", "mail-relay-key", *nats}
+    assert set(secret["data"]) == {"database-url", "postgres-password", "mail-relay-key", *nats} | {
+        f"{s}-{key}" for s in DATABASE_SERVICES for key in ("database-url", "postgres-password")
+    }
 
 
 def test_only_the_provisioner_and_the_reaper_get_an_api_token_or_a_role(
@@ -492,3 +499,126 @@ def test_the_stores_public_port_reaches_the_provisioner_only_when_set(helm_path:
     container = plain["spec"]["template"]["spec"]["containers"][0]
     assert "STOREFLEET_PUBLIC_PORT" not in env_of(container)
     assert "public_port" in ProvisionerSettings.model_fields
+
+
+DATABASE_SERVICES = ("gateway", "auditor", "reaper")
+
+
+def _secret_keys(container: dict[str, Any]) -> dict[str, str]:
+    """Setting name -> the key of the Secret it is read from."""
+    return {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["key"]
+        for e in container.get("env", [])
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+
+
+def _all_containers(manifests: list[Manifest]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for manifest in manifests:
+        pod = helm.pod_spec(manifest) or {}
+        for container in pod.get("initContainers", []) + pod.get("containers", []):
+            found.append((f"{manifest['metadata']['name']} {container['name']}", container))
+    return found
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES)
+def test_each_service_logs_in_to_postgres_as_its_own_role(
+    helm_path: Path, values_file: str
+) -> None:
+    manifests = render(helm_path, values_file)
+    keys = {
+        service: _secret_keys(
+            named(manifests, "Deployment", f"storefleet-{service}")["spec"]["template"]["spec"][
+                "containers"
+            ][0]
+        )
+        for service in SERVICES
+    }
+
+    for service in DATABASE_SERVICES:
+        assert keys[service]["STOREFLEET_DATABASE_URL"] == f"{service}-database-url"
+    assert "STOREFLEET_DATABASE_URL" not in keys["provisioner"]
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES)
+def test_only_the_database_setup_init_container_gets_the_owners_dsn(
+    helm_path: Path, values_file: str
+) -> None:
+    manifests = render(helm_path, values_file)
+    with_owner = [
+        where
+        for where, c in _all_containers(manifests)
+        if "database-url" in _secret_keys(c).values()
+    ]
+
+    assert with_owner == ["storefleet-gateway database-setup"]
+    pod = named(manifests, "Deployment", "storefleet-gateway")["spec"]["template"]["spec"]
+    [setup] = pod["initContainers"]
+    assert setup["command"] == ["python", "-m", "shared.db_roles"]
+    assert _secret_keys(setup) == {
+        "STOREFLEET_DATABASE_URL": "database-url",
+        "STOREFLEET_GATEWAY_DATABASE_URL": "gateway-database-url",
+        "STOREFLEET_AUDITOR_DATABASE_URL": "auditor-database-url",
+        "STOREFLEET_REAPER_DATABASE_URL": "reaper-database-url",
+    }
+    known = {ENV_PREFIX + name.upper() for name in DatabaseRolesSettings.model_fields}
+    assert {e["name"] for e in setup["env"]} <= known
+    assert setup["securityContext"]["readOnlyRootFilesystem"] is True
+    assert setup["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def _decoded(secret: Manifest) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def test_the_generated_secret_gives_each_service_a_login_and_password_of_its_own(
+    helm_path: Path,
+) -> None:
+    data = _decoded(named(render(helm_path), "Secret", "storefleet-secrets"))
+    owner = urlsplit(data["database-url"])
+    logins = {s: urlsplit(data[f"{s}-database-url"]) for s in DATABASE_SERVICES}
+
+    for service, url in logins.items():
+        assert url.username == f"storefleet_{service}_login"
+        assert url.password == data[f"{service}-postgres-password"]
+        assert len(url.password or "") >= 32
+        assert (url.hostname, url.port, url.path) == (owner.hostname, owner.port, owner.path)
+    passwords = {url.password for url in logins.values()} | {owner.password}
+    assert len(passwords) == 4
+
+
+def test_external_postgres_gives_the_service_logins_the_operators_host_and_options(
+    helm_path: Path,
+) -> None:
+    external = "postgresql://owner:secret@db.example.com:6432/shop?sslmode=require"
+    sets = ["postgres.enabled=false", f"postgres.external.url={external}"]
+    data = _decoded(named(render(helm_path, sets=sets), "Secret", "storefleet-secrets"))
+
+    assert data["database-url"] == external
+    for service in DATABASE_SERVICES:
+        url = urlsplit(data[f"{service}-database-url"])
+        assert url.username == f"storefleet_{service}_login"
+        assert (url.hostname, url.port, url.path, url.query) == (
+            "db.example.com", 6432, "/shop", "sslmode=require",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("values_file", ["values.yaml", "values-local.yaml"])
+def test_the_service_passwords_are_only_in_the_secret_never_in_values_or_literal_env(
+    helm_path: Path, values_file: str
+) -> None:
+    manifests = render(helm_path, values_file)
+    data = _decoded(named(manifests, "Secret", "storefleet-secrets"))
+    passwords = [data[f"{s}-postgres-password"] for s in DATABASE_SERVICES]
+    elsewhere = yaml.safe_dump_all([m for m in manifests if m["kind"] != "Secret"])
+    literal = [
+        f"{where} {name}"
+        for where, container in _all_containers(manifests)
+        for name in env_of(container)
+        if "DATABASE_URL" in name
+    ]
+
+    assert [p for p in passwords if p in elsewhere] == []
+    assert literal == []
+    assert "password" not in json.dumps(yaml.safe_load((helm.CHART / values_file).read_text()))

@@ -1,7 +1,9 @@
 """The gateway in-process for tests: a real Postgres database and a real NATS server, a
 `STORES`-shaped stream of this test's own (unique name, deleted afterwards), and the
 aiohttp app on a loopback port, its health app (`/readyz`, `/metrics`) on another
-(`Harness.ops_url`). `make_gateway(**settings)` starts one; `gateway` is one
+(`Harness.ops_url`). The app logs in as the gateway's own Postgres role, as deployed;
+`Harness.pool` is the migration owner's, for a test's own setup and checks (it may write
+what the auditor would). `make_gateway(**settings)` starts one; `gateway` is one
 with rate limits raised out of the way. Users come from `Harness.add_user`, each with an
 API token; `Harness.client(user)` is an HTTP session that sends it."""
 
@@ -135,13 +137,17 @@ async def gateway_stream(js: JetStreamContext, stores_stream_name: str) -> str:
 
 @pytest.fixture
 async def make_gateway(
-    migrated_database_url: str, nats_server: Any, gateway_stream: str
+    migrated_database_url: str,
+    service_database_urls: dict[str, str],
+    nats_server: Any,
+    gateway_stream: str,
 ) -> AsyncIterator[MakeGateway]:
-    opened: list[tuple[TestServer, TestServer, Harness]] = []
+    opened: list[tuple[TestServer, TestServer, Harness, asyncpg.Pool]] = []
+    as_gateway = service_database_urls["gateway"]
 
     async def make(**overrides: Any) -> Harness:
         values = {
-            "database_url": migrated_database_url,
+            "database_url": as_gateway,
             **nats_server.service_settings("gateway"),
             "stream_name": gateway_stream,
             "cookie_secure": False,
@@ -149,12 +155,15 @@ async def make_gateway(
             **overrides,
         }
         settings = GatewaySettings(**values)
-        pool = await create_pool(migrated_database_url, max_size=20, reset=keep_session)
+        service_pool = await create_pool(
+            settings.database_url.get_secret_value(), max_size=20, reset=keep_session
+        )
+        pool = await create_pool(migrated_database_url, max_size=5)
         nc = await connect(nats_server.url, name="gateway-tests", connect_timeout=5.0)
         js = nc.jetstream()
         health = Health()
         health.started = True  # as run_service marks it once everything is open
-        app = build_app(settings, pool, nc, js, health)
+        app = build_app(settings, service_pool, nc, js, health)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         ops = TestServer(health_app(health), host="127.0.0.1")
@@ -162,16 +171,17 @@ async def make_gateway(
         url = str(server.make_url("")).rstrip("/")
         harness = Harness(url, settings, pool, nc, js, api_routes(app))
         harness.ops_url = str(ops.make_url("")).rstrip("/")
-        opened.append((server, ops, harness))
+        opened.append((server, ops, harness, service_pool))
         return harness
 
     yield make
-    for server, ops, harness in reversed(opened):
+    for server, ops, harness, service_pool in reversed(opened):
         for session in harness.sessions:
             await session.close()
         await server.close()
         await ops.close()
         await harness.nc.close()
+        await close_pool(service_pool)
         await close_pool(harness.pool)
 
 

@@ -1,5 +1,6 @@
 """The operators' command line: `users add` prints a password that signs in, `users
-list` shows the users, `users disable` stops them, and a second add is refused."""
+list` shows the users, `users disable` stops them, and a second add is refused; all of it
+as the gateway's own Postgres role, as in a gateway pod."""
 
 from __future__ import annotations
 
@@ -35,23 +36,26 @@ async def login(gateway: Harness, username: str, password: str) -> int:
         return resp.status
 
 
-async def test_users_add_list_and_disable(gateway: Harness, migrated_database_url: str) -> None:
+async def test_users_add_list_and_disable(
+    gateway: Harness, service_database_urls: dict[str, str]
+) -> None:
+    as_gateway = service_database_urls["gateway"]
     code, password, _ = await cli(
-        migrated_database_url, "users", "add", "olga", "--admin", "--max-stores", "3"
+        as_gateway, "users", "add", "olga", "--admin", "--max-stores", "3"
     )
     assert code == 0
     assert len(password) >= 16
     assert await login(gateway, "olga", password) == 200
 
-    code, _, err = await cli(migrated_database_url, "users", "add", "olga")
+    code, _, err = await cli(as_gateway, "users", "add", "olga")
     assert code == 1
     assert "already exists" in err
 
-    code, listing, _ = await cli(migrated_database_url, "users", "list")
+    code, listing, _ = await cli(as_gateway, "users", "list")
     assert code == 0
     [row] = [line.split() for line in listing.splitlines() if line.startswith("olga")]
     assert row[1:5] == ["admin", "false", "0", "3"]
 
-    code, _, _ = await cli(migrated_database_url, "users", "disable", "olga")
+    code, _, _ = await cli(as_gateway, "users", "disable", "olga")
     assert code == 0
     assert await login(gateway, "olga", password) == 401

@@ -1,6 +1,8 @@
 """Fixtures for the reaper tests: a migrated database, a stream of the test's own on
 `store.>`, store namespaces made on the real control plane (and removed afterwards, even
-when a test left a finalizer on something inside), and the reaper's parts wired to them.
+when a test left a finalizer on something inside), and the reaper's parts wired to them,
+logged in to Postgres as the reaper's own role as deployed. `pool` is the migration
+owner's, which the tests' in-process auditor writes through.
 """
 
 from __future__ import annotations
@@ -62,8 +64,17 @@ def namespaces(kube_api: ApiClient) -> Namespaces:
 
 
 @pytest.fixture
-def records(pool: asyncpg.Pool, js: JetStreamContext, stream: TestStream) -> Records:
-    return Records(pool, js, stream.name)
+async def reaper_pool(service_database_urls: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(service_database_urls["reaper"], max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def records(reaper_pool: asyncpg.Pool, js: JetStreamContext, stream: TestStream) -> Records:
+    return Records(reaper_pool, js, stream.name)
 
 
 @pytest.fixture
@@ -95,7 +106,7 @@ MakeSweeper = Callable[..., Sweeper]
 
 @pytest.fixture
 def make_sweeper(
-    migrated_database_url: str,
+    service_database_urls: dict[str, str],
     namespaces: Namespaces,
     records: Records,
     publish: Publish,
@@ -105,7 +116,7 @@ def make_sweeper(
     `policy` unless given another."""
 
     def make(sweep_policy: SweepPolicy = policy, interval: float = 1) -> Sweeper:
-        lock = SweeperLock(migrated_database_url)
+        lock = SweeperLock(service_database_urls["reaper"])
         return Sweeper(lock, namespaces, records, publish, sweep_policy, interval=interval)
 
     return make
@@ -157,7 +168,7 @@ StartReaper = Callable[..., subprocess.Popen[bytes]]
 def start_reaper(
     tmp_path: Path,
     nats_server: Any,
-    migrated_database_url: str,
+    service_database_urls: dict[str, str],
     kube_cluster: KubeCluster,
     stream: TestStream,
 ) -> Iterator[StartReaper]:
@@ -169,7 +180,7 @@ def start_reaper(
     def start(name: str = "reaper", **settings: str) -> subprocess.Popen[bytes]:
         env = {
             **nats_server.service_env("reaper"),
-            "STOREFLEET_DATABASE_URL": migrated_database_url,
+            "STOREFLEET_DATABASE_URL": service_database_urls["reaper"],
             "STOREFLEET_KUBECONFIG": str(kube_cluster.kubeconfig),
             "STOREFLEET_STREAM_NAME": stream.name,
             "STOREFLEET_HEALTH_PORT": str(procs.free_port()),

@@ -108,6 +108,48 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-postgres.%s.svc" (include "storefleet.fullname" .) .Release.Namespace }}
 {{- end }}
 
+{{/* The services that log in to Postgres, each as its own role (migration 0007), as a
+JSON list. */}}
+{{- define "storefleet.databaseServices" -}}
+{{- if include "storefleet.mailRelay" . }}["gateway", "auditor", "reaper", "mailrelay"]{{ else }}["gateway", "auditor", "reaper"]{{ end }}
+{{- end }}
+
+{{/* The login role of one service in the generated Secret: (include ... "gateway"). */}}
+{{- define "storefleet.databaseLogin" -}}
+{{- printf "storefleet_%s_login" . }}
+{{- end }}
+
+{{/* A setting taken from one key of the platform Secret: (dict "root" $ "name" "DATABASE_URL" "key" "database-url"). */}}
+{{- define "storefleet.secretSetting" -}}
+- name: STOREFLEET_{{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "storefleet.secretName" .root }}
+      key: {{ .key }}
+{{- end }}
+
+{{/* The gateway pod's init container: the migrations, then each service's Postgres login
+(`python -m shared.db_roles`), as the migration owner. The only container given the
+owner's DSN; the services get their own (docs/security.md). */}}
+{{- define "storefleet.databaseSetup" -}}
+- name: database-setup
+  image: {{ include "storefleet.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command: [python, -m, shared.db_roles]
+  env:
+    {{- include "storefleet.setting" (dict "name" "LOG_LEVEL" "value" .Values.logLevel) | nindent 4 }}
+    {{- include "storefleet.secretSetting" (dict "root" . "name" "DATABASE_URL" "key" "database-url") | nindent 4 }}
+    {{- range $service := include "storefleet.databaseServices" . | fromJsonArray }}
+    {{- include "storefleet.secretSetting" (dict "root" $ "name" (printf "%s_DATABASE_URL" (upper $service)) "key" (printf "%s-database-url" $service)) | nindent 4 }}
+    {{- end }}
+  resources:
+    {{- toYaml .Values.gateway.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml .Values.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    - {name: tmp, mountPath: /tmp}
+{{- end }}
+
 {{/* -- Pods ----------------------------------------------------------------------- */}}
 
 {{/* An environment variable for one STOREFLEET_ setting; values are always strings. */}}
@@ -137,11 +179,8 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "storefleet.setting" (dict "name" "NATS_CA_FILE" "value" "/etc/storefleet/nats-ca/ca.crt") }}
 {{- end }}
 {{- if .database }}
-- name: STOREFLEET_DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "storefleet.secretName" $root }}
-      key: database-url
+{{/* Each service's own role (migration 0007), never the migration owner's DSN. */}}
+{{ include "storefleet.secretSetting" (dict "root" $root "name" "DATABASE_URL" "key" (printf "%s-database-url" .component)) }}
 {{- end }}
 {{- if .kube }}
 {{ include "storefleet.setting" (dict "name" "KUBE_QPS" "value" .values.kube.qps) }}
