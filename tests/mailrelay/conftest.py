@@ -13,7 +13,8 @@ from devtools.launcher import start_service
 from shared.db import migrate
 from shared.db_roles import Login, dsn_as, set_logins
 from tests.fixtures.postgres import PostgresServer
-from tests.mailrelay.relay import Relay, Upstream, relay_env, start_upstream, wait_ready
+from tests.helpers.serving import wait_answering
+from tests.mailrelay.relay import Relay, Upstream, relay_env, start_upstream
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ async def mail_relay(
     proc = start_service("mailrelay", log, env)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     try:
-        await wait_ready(f"http://127.0.0.1:{health}/readyz", log, proc)
+        await wait_answering(f"http://127.0.0.1:{health}/readyz", log, proc)
         yield Relay(port, log, pool, upstream)
     finally:
         procs.stop(proc)

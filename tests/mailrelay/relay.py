@@ -5,19 +5,14 @@ migrated database of its own, logging at debug level to a file the tests read.""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import subprocess
 import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import aiosmtplib
 import asyncpg
-import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -108,18 +103,6 @@ class Relay:
 def password_of(store_id: str) -> str:
     """What the provisioner puts in the store's own Secret."""
     return store_mail_password(RELAY_KEY.encode(), store_id)
-
-
-async def wait_ready(url: str, log: Path, proc: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            assert proc.poll() is None, procs.tail(log, 30)
-            with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with http.get(url) as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    pytest.fail(f"the mail relay did not get ready:\n{procs.tail(log, 30)}")
 
 
 def start_upstream(upstream: Upstream) -> Controller:

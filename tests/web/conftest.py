@@ -34,6 +34,7 @@ from devtools.dashboard import ensure_dashboard
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.cluster import KubeCluster
 from tests.fixtures.nats import ExternalNats
+from tests.helpers.serving import wait_answering
 
 READY_SECONDS = 90.0
 
@@ -81,20 +82,6 @@ def _service_env(
     return env
 
 
-async def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = asyncio.get_running_loop().time() + READY_SECONDS
-    async with aiohttp.ClientSession() as http:
-        while asyncio.get_running_loop().time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"{log.stem} exited with {proc.returncode}:\n{procs.tail(log, 30)}")
-            with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with http.get(url) as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.2)
-    pytest.fail(f"{log.stem} not ready after {READY_SECONDS}s:\n{procs.tail(log, 30)}")
-
-
 @pytest.fixture
 async def platform(
     dashboard: Path,
@@ -129,7 +116,9 @@ async def platform(
             env |= nats_server.service_env(name)
             log = running.logs / f"{name}.log"
             children.append(start_service(name, log, env))
-            await _wait_ready(f"http://127.0.0.1:{health}/readyz", children[-1], log)
+            await wait_answering(
+                f"http://127.0.0.1:{health}/readyz", log, children[-1], READY_SECONDS
+            )
         yield running
     finally:
         for child in reversed(children):
