@@ -10,7 +10,7 @@ python := justfile_directory() + "/.venv/bin/python"
 default:
     @just --list
 
-# install the prerequisites (Debian packages, venv, Go-built control plane and helm)
+# install the prerequisites (Debian packages, venv, Go-built control plane, helm, versitygw)
 bootstrap:
     bash scripts/bootstrap.sh
 
@@ -66,6 +66,10 @@ cluster-bins:
 # build the real node's binaries: kubelet, kube-proxy, kube-router, Traefik, CoreDNS, ...
 node-bins:
     bash scripts/build-node-bins.sh
+
+# build the S3-compatible server backups use in tests and `just up` (versitygw, cached)
+objectstore-bins:
+    bash scripts/build-objectstore-bins.sh
 
 # build the images (OCI archives, cached) and import them into the real node if one runs
 images *names:

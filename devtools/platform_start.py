@@ -1,6 +1,7 @@
-"""What `just up` starts, in order, and how it stops them: Postgres, NATS and the local
-Kubernetes control plane (unless STOREFLEET_DATABASE_URL, STOREFLEET_NATS_URL or
-KUBECONFIG point at existing ones), the migrations and the services' Postgres logins
+"""What `just up` starts, in order, and how it stops them: Postgres, NATS, the backups'
+S3-compatible object storage (devtools/objectstore.py) and the local Kubernetes control
+plane (unless STOREFLEET_DATABASE_URL, STOREFLEET_NATS_URL, STOREFLEET_BACKUP_S3_ENDPOINT
+or KUBECONFIG point at existing ones), the migrations and the services' Postgres logins
 (`shared.db_roles`, with passwords new on every start), then the four services, each a
 `python -m services.<name>` process (devtools/launcher.py) logging to `.run/logs/`, and
 the mail relay with a local sink standing in for the operator's upstream SMTP relay. The
@@ -39,6 +40,7 @@ from devtools.cluster import LocalCluster, ensure_binaries, stop_recorded
 from devtools.dashboard import WEB
 from devtools.launcher import SERVICES, start_service
 from devtools.nats import LocalNats
+from devtools.objectstore import LocalObjectStore
 from devtools.postgres import LocalPostgres
 from devtools.volumes import BackgroundVolumes
 from devtools.workspace import RUN, say, shown
@@ -83,6 +85,9 @@ class Platform:
         self.local_database = False
         self.real_node: node.RealCluster | None = None
         self.nats: LocalNats | None = None  # started here: each service gets its own user
+        # STOREFLEET_BACKUP_S3_*: in .run/env for scripts; no service writes backups yet,
+        # so none is handed the key pair.
+        self.object_store_env: dict[str, str] = {}
         self.simulated_because = ""  # why stores run on simulated nodes, when they do
 
     def start_backends(self) -> None:
@@ -106,10 +111,24 @@ class Platform:
             self.stops.append(nats)
             self.nats = nats
             self.env["STOREFLEET_NATS_URL"] = nats.url  # the admin, for tools; not services
+        self._start_object_store()
         if os.environ.get("KUBECONFIG"):
             self.env["KUBECONFIG"] = os.environ["KUBECONFIG"]
         else:
             self._start_cluster()
+
+    def _start_object_store(self) -> None:
+        if os.environ.get("STOREFLEET_BACKUP_S3_ENDPOINT"):
+            prefix = "STOREFLEET_BACKUP_S3_"
+            given = {k: v for k, v in os.environ.items() if k.startswith(prefix)}
+            self.object_store_env = given
+            return
+        store = LocalObjectStore(RUN / "objectstore")
+        say("starting the object storage (versitygw; first run builds it: minutes)")
+        store.start()
+        self.stops.append(store)
+        self.object_store_env = store.env()
+        say(f"object storage: {store.endpoint}, bucket {store.bucket}")
 
     def _start_cluster(self) -> None:
         # Apart from `just cluster-up`'s .run/cluster, so neither stops the other's.
@@ -225,7 +244,7 @@ class Platform:
                 time.sleep(0.2)
 
     def write_env(self, admin: Admin) -> None:
-        values = {**self.env, "STOREFLEET_ADMIN_USER": admin.username}
+        values = {**self.env, **self.object_store_env, "STOREFLEET_ADMIN_USER": admin.username}
         values["STOREFLEET_ADMIN_PASSWORD"] = admin.password or ""
         path = RUN / "env"
         path.write_text("".join(f"{k}={v}\n" for k, v in sorted(values.items())))

@@ -8,11 +8,13 @@ names the environment variable, which `shared.service` prints before exiting non
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.backup_keys import check_prefix
 
 ENV_PREFIX = "STOREFLEET_"
 
@@ -125,6 +127,45 @@ class KubeSettings(BaseSettings):
     kube_qps: float = Field(50.0, gt=0, description="client-side requests per second")
     kube_burst: int = Field(100, ge=1, description="client-side burst above the QPS")
     kube_request_timeout_seconds: float = Field(30.0, gt=0)
+
+
+class ObjectStoreSettings(BaseSettings):
+    """Where backups go: any S3-compatible bucket the operator names, reached with one
+    key pair that only the platform holds (`shared.objectstore`). Mix into the settings
+    of the service that writes backups, as `KubeSettings` is."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    backup_s3_endpoint: str = Field(
+        description="the S3 API's base URL, https://host[:port] (http only on a private network)"
+    )
+    backup_s3_bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="an existing bucket"
+    )
+    backup_s3_region: str = Field("us-east-1", min_length=1, description="signs the requests")
+    backup_s3_access_key: str = Field(min_length=1)
+    backup_s3_secret_key: SecretStr
+    backup_s3_prefix: str = Field(
+        "storefleet", description="every key starts with it: several platforms share a bucket"
+    )
+    backup_s3_addressing_style: Literal["path", "virtual"] = Field(
+        "path", description="bucket in the path (most S3-compatible servers) or in the host"
+    )
+
+    @field_validator("backup_s3_endpoint")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be https://host[:port]")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("must be a bare URL: credentials go in the access and secret keys")
+        return value.rstrip("/")
+
+    @field_validator("backup_s3_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return check_prefix(value)
 
 
 S = TypeVar("S", bound=BaseSettings)
