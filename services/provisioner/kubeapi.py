@@ -6,7 +6,9 @@ delete.
 kubernetes_asyncio has no generic apply, so this builds each object's URL from the static
 kind table and calls `ApiClient.call_api` with the apply-patch content type; requests go
 through the shared client's QPS/burst limiter. Every failure comes out as a
-`shared.kube_errors.KubeError` subclass saying whether a retry may help.
+`shared.kube_errors.KubeError` subclass saying whether a retry may help. One quirk of apply
+is handled here: a Deployment made with the default rolling update that a later chart
+moves to Recreate is switched with a merge patch first (see `_recreate_strategy`).
 
 Called by the handler (waves, readiness helpers), the status watch and the credentials
 responder.
@@ -14,6 +16,7 @@ responder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -23,11 +26,12 @@ from kubernetes_asyncio import client
 
 from services.provisioner.kinds import Kind, kind_of
 from shared.kube import kube_errors, translate
-from shared.kube_errors import Conflict, KubeUnavailable, NotFound
+from shared.kube_errors import Conflict, Invalid, KubeUnavailable, NotFound
 
 FIELD_MANAGER = "storefleet"
 APPLY_PATCH = "application/apply-patch+yaml"
 JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
 _AUTH = ["BearerToken"]
 _OBJECT = {200: "object", 201: "object", 202: "object"}
 
@@ -76,14 +80,27 @@ class StoreKube:
         if dry_run:
             query.append(("dryRun", "All"))
         path = kind.path(meta["name"], meta.get("namespace"))
-        return await self._call(
-            "PATCH",
-            path,
-            f"apply {kind.kind}/{meta['name']}",
-            query=query,
-            body=manifest,
-            content_type=APPLY_PATCH,
-        )
+        doing = f"apply {kind.kind}/{meta['name']}"
+        try:
+            return await self._call("PATCH", path, doing, query=query, body=manifest,
+                                    content_type=APPLY_PATCH)  # fmt: skip
+        except Invalid:
+            if dry_run or not _recreates(manifest):
+                raise
+            await self._recreate_strategy(path, manager)
+            return await self._call("PATCH", path, doing, query=query, body=manifest,
+                                    content_type=APPLY_PATCH)  # fmt: skip
+
+    async def _recreate_strategy(self, path: str, manager: str) -> None:
+        """Switch a Deployment to the Recreate strategy, dropping the rolling update
+        parameters the API server defaulted when it was made. An apply cannot: nobody owns
+        them, so they survive it and make the object invalid (Recreate allows none)."""
+        body = {"spec": {"strategy": {"type": "Recreate", "rollingUpdate": None}}}
+        # Not made yet (NotFound): the apply's own error stands when it is tried again.
+        with contextlib.suppress(NotFound):
+            await self._call("PATCH", path, "switch to the Recreate strategy",
+                             query=[("fieldManager", manager)], body=body,
+                             content_type=MERGE_PATCH)  # fmt: skip
 
     async def create(self, manifest: dict[str, Any]) -> bool:
         """Create the object unless it exists; False when it was already there."""
@@ -165,6 +182,12 @@ class StoreKube:
                 yield line
         finally:
             resp.release()
+
+
+def _recreates(manifest: dict[str, Any]) -> bool:
+    """Whether the manifest is a Deployment asking for the Recreate strategy."""
+    strategy = (manifest.get("spec") or {}).get("strategy") or {}
+    return manifest.get("kind") == "Deployment" and strategy.get("type") == "Recreate"
 
 
 def _selectors(labels: str, fields: str) -> list[tuple[str, str]]:

@@ -3,7 +3,8 @@
 `place_order` is the buying flow a storefront performs against the Store API (cart, line
 item, addresses, shipping method, payment collection and a session with the manual
 provider, completion). `AdminApi` logs in the way the store's owner does
-(`POST /auth/user/emailpass`) and reads orders and entity counts back.
+(`POST /auth/user/emailpass`), reads orders and entity counts back, and uploads files
+(`POST /admin/uploads`) as the admin does for a product image.
 """
 
 from __future__ import annotations
@@ -131,6 +132,19 @@ class AdminApi:
     async def order(self, order_id: str) -> dict[str, Any]:
         fields = "id,display_id,email,total,currency_code,status,*items,*shipping_methods"
         return (await self.call("GET", f"/admin/orders/{order_id}?fields={fields}"))["order"]
+
+    async def upload(self, filename: str, content: bytes, content_type: str) -> dict[str, Any]:
+        """Upload one file as the admin dashboard does (multipart, field `files`); the
+        file Medusa made of it: `id` and the public `url` it is served at."""
+        form = aiohttp.FormData()
+        form.add_field("files", content, filename=filename, content_type=content_type)
+        url = f"{self.base_url}/admin/uploads"
+        async with self.http.post(url, data=form, headers=self.headers) as response:
+            data: dict[str, Any] = await response.json(content_type=None)
+            if response.status >= 400:
+                raise ApiError(f"POST {url} answered {response.status}: {data}")
+        (uploaded,) = data["files"]
+        return dict(uploaded)
 
     async def count(self, resource: str) -> int:
         """How many of a resource the admin sees, e.g. `regions` or `api-keys`."""

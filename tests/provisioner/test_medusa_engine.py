@@ -6,8 +6,10 @@ requested on the stream becomes ready with its guardrails in place and deletes c
 from __future__ import annotations
 
 import base64
+import copy
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes_asyncio.client import (
@@ -22,6 +24,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.handler import random_secret_values
 from services.provisioner.kubeapi import StoreKube
+from services.provisioner.render import EngineManifests
 from services.provisioner.spec import StoreSpec
 from shared.events import EVENT_MODELS
 from shared.namespaces import STORE_ID
@@ -74,6 +77,7 @@ async def test_every_medusa_store_manifest_passes_server_side_dry_run_with_each_
     assert {
         "StatefulSet/postgres",
         "Service/postgres",
+        "PersistentVolumeClaim/medusa-uploads",
         "Deployment/medusa",
         "Service/medusa",
         "Job/medusa-setup",
@@ -125,6 +129,75 @@ async def test_every_medusa_pod_is_admitted_under_the_restricted_pod_security_le
     for name, pod_spec in pods.items():
         body = {"metadata": {"name": name.split("/")[1].lower()}, "spec": pod_spec}
         await core.create_namespaced_pod(spec.namespace, body, dry_run="All")  # type: ignore[arg-type]
+
+
+def _claims(engine: EngineManifests, namespace: str) -> list[dict[str, Any]]:
+    """The store's claims as they exist once it runs: the chart's own and, as the
+    StatefulSet controller makes them, one per volumeClaimTemplate."""
+    claims = [m for m in engine.workloads if m["kind"] == "PersistentVolumeClaim"]
+    for obj in engine.workloads:
+        for template in obj.get("spec", {}).get("volumeClaimTemplates", []):
+            name = f"{template['metadata']['name']}-{obj['metadata']['name']}-0"
+            meta = {"name": name, "namespace": namespace}
+            claims.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                           "metadata": meta, "spec": template["spec"]})  # fmt: skip
+    return claims
+
+
+async def test_the_stores_quota_counts_the_uploads_claim_next_to_the_databases(
+    medusa_namespace: tuple[StoreSpec, StoreKube], helm_binary: Path, kube_api: ApiClient
+) -> None:
+    spec, kube = medusa_namespace
+    engine = await render(helm_binary, kube, spec, "prod")  # the largest volumes
+    core = CoreV1Api(kube_api)
+
+    for claim in _claims(engine, spec.namespace):
+        await kube.apply(claim)
+
+    async def counted() -> bool:
+        quota = await core.read_namespaced_resource_quota("store-quota", spec.namespace)
+        used = quota.status.used or {}
+        return used.get("persistentvolumeclaims") == "2"
+
+    await eventually(counted, within=30, what="the quota to count the claims")
+    quota = await core.read_namespaced_resource_quota("store-quota", spec.namespace)
+    assert quota.status.used["requests.storage"] == "18Gi"  # Postgres 10Gi, uploads 8Gi
+    # What is left of the small plan's 20Gi is all a further claim could get.
+    extra = {"metadata": {"name": "more"},
+             "spec": {"accessModes": ["ReadWriteOnce"],
+                      "resources": {"requests": {"storage": "3Gi"}}}}  # fmt: skip
+    with pytest.raises(ApiException) as refused:
+        await core.create_namespaced_persistent_volume_claim(spec.namespace, extra)  # type: ignore[arg-type]
+    assert refused.value.status == 403
+    assert "exceeded quota" in refused.value.body
+
+
+async def test_a_medusa_server_made_before_the_uploads_claim_moves_onto_it_on_the_next_apply(
+    medusa_namespace: tuple[StoreSpec, StoreKube], helm_binary: Path, kube_api: ApiClient
+) -> None:
+    """A store made by the earlier chart (default rolling update, uploads in an emptyDir)
+    takes the claim and the Recreate strategy when it is provisioned again (a retry)."""
+    spec, kube = medusa_namespace
+    engine = await render(helm_binary, kube, spec, "prod")
+    server = next(m for m in engine.workloads if m["kind"] == "Deployment"
+                  and m["metadata"]["name"] == "medusa")  # fmt: skip
+    earlier = copy.deepcopy(server)
+    del earlier["spec"]["strategy"]
+    pod = earlier["spec"]["template"]["spec"]
+    del pod["affinity"]
+    pod["volumes"] = [v if v["name"] != "uploads" else {"name": "uploads", "emptyDir": {}}
+                      for v in pod["volumes"]]  # fmt: skip
+    made = await kube.apply(earlier)
+    assert made["spec"]["strategy"]["type"] == "RollingUpdate"
+
+    await kube.apply(server)
+
+    now = await AppsV1Api(kube_api).read_namespaced_deployment("medusa", spec.namespace)
+    assert now.spec.strategy.type == "Recreate"
+    assert now.spec.strategy.rolling_update is None
+    volumes = {v.name: v for v in now.spec.template.spec.volumes}
+    assert volumes["uploads"].persistent_volume_claim.claim_name == "medusa-uploads"
+    assert volumes["uploads"].empty_dir is None
 
 
 async def test_a_requested_medusa_store_becomes_ready_with_its_guardrails_and_deletes_cleanly(
@@ -188,7 +261,12 @@ async def test_a_requested_medusa_store_becomes_ready_with_its_guardrails_and_de
         assert job.status.succeeded == 1
         assert ingress.spec.rules[0].host == f"{store.slug}.stores.localhost"
         claims = (await core.list_namespaced_persistent_volume_claim(ns)).items
-        assert {c.metadata.name: c.status.phase for c in claims} == {"data-postgres-0": "Bound"}
+        assert {c.metadata.name: c.status.phase for c in claims} == {
+            "data-postgres-0": "Bound",
+            "medusa-uploads": "Bound",
+        }
+        volumes = {v.name: v for v in deployment.spec.template.spec.volumes}
+        assert volumes["uploads"].persistent_volume_claim.claim_name == "medusa-uploads"
 
         await harness.delete(store)
         await core.delete_namespace(ns)  # what the reaper does on store.delete

@@ -3,11 +3,14 @@ the platform's gateway and the ingress controller: the store's Postgres, Medusa 
 setup Job run; `ready` arrives on the live stream; a customer orders through the Store API
 and through the storefront page in Chromium, on the store's own host; the owner reads the
 admin credentials from the dashboard's API and sees the orders through Medusa's Admin
-API; deleting the store removes its namespace, pods and volumes. The tests run in file
-order on one store; the last one deletes it."""
+API; a file the owner uploads through the Admin API is still served after the Medusa pod
+is replaced; deleting the store removes its namespace, pods and volumes. The tests run in
+file order on one store; the last one deletes it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from tests.browser import chromium_page
@@ -33,6 +37,9 @@ pytestmark = pytest.mark.timeout(1800)
 
 SCREENSHOTS = REPO / ".run" / "screenshots" / "real-medusa"
 READY_WITHIN = 600.0
+WEB_PODS = "app.kubernetes.io/component=web"
+# A product image as the admin uploads one: a PNG signature, then bytes of every value.
+IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,59 @@ async def test_a_customer_buys_on_the_storefront_page_in_chromium_and_the_admin_
     assert f"{order['total']:.2f}" in bought.shown_total
 
 
+def _web_pods(kubectl: Kubectl, namespace: str) -> dict[str, bool]:
+    """The store's Medusa pods still running (not being deleted), each with its readiness."""
+    pods = kubectl.get("pods", "-n", namespace, "-l", WEB_PODS)["items"]
+    return {
+        pod["metadata"]["name"]: any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in pod["status"].get("conditions", [])
+        )
+        for pod in pods
+        if not pod["metadata"].get("deletionTimestamp")
+    }
+
+
+async def _fetched(ingress_url: str, slug: str, path: str, within: float = 60) -> bytes:
+    """The body of `path` on the store's host once the ingress controller serves it
+    with 200 (a replaced pod takes a few seconds to be its endpoint again)."""
+    deadline, status = time.monotonic() + within, "no answer"
+    async with platform.shop(slug) as http:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"{ingress_url}{path}") as resp:
+                    if resp.status == 200:
+                        return await resp.read()
+                    status = str(resp.status)
+            assert time.monotonic() < deadline, f"{path} answered {status} for {within}s"
+            await asyncio.sleep(1)
+
+
+async def test_a_file_uploaded_through_the_admin_api_is_still_served_after_the_pod_is_replaced(
+    store: Requested, owner: Gateway, kubectl: Kubectl, target: Target
+) -> None:
+    credentials = await owner.credentials(store.id)
+    async with platform.shop(store.slug) as http:
+        admin = AdminApi(http, target.ingress_url)
+        await admin.login(credentials["username"], credentials["password"])
+        uploaded = await admin.upload("kept.png", IMAGE, "image/png")
+    url = urlsplit(uploaded["url"])
+    assert f"{url.scheme}://{url.netloc}" == f"http://{store.slug}.stores.localhost"
+    assert await _fetched(target.ingress_url, store.slug, url.path) == IMAGE
+    before = set(_web_pods(kubectl, store.namespace))
+    assert len(before) == 1, before
+
+    kubectl("delete", "pod", "-n", store.namespace, *before, "--wait=true")
+
+    def replaced() -> bool:
+        pods = _web_pods(kubectl, store.namespace)
+        return bool(pods) and all(ready and name not in before for name, ready in pods.items())
+
+    await platform.until(replaced, "a new Medusa pod to be ready", within=300)
+
+    assert await _fetched(target.ingress_url, store.slug, url.path) == IMAGE
+
+
 def _volumes(kubectl: Kubectl, namespace: str) -> dict[str, Path]:
     """The store's persistent volumes and where local-path keeps each on the node."""
     volumes = {}
@@ -140,7 +200,7 @@ async def test_deleting_the_store_removes_its_namespace_pods_and_volumes(
     store: Requested, owner: Gateway, kubectl: Kubectl, target: Target
 ) -> None:
     volumes = _volumes(kubectl, store.namespace)
-    assert len(volumes) == 1, volumes  # Postgres's claim
+    assert len(volumes) == 2, volumes  # Postgres's data and Medusa's uploads
     if target.local:
         assert all(path.is_dir() for path in volumes.values()), volumes
 

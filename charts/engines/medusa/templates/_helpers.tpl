@@ -40,6 +40,45 @@ seccompProfile:
 {{- end }}
 
 {{/*
+The uploads claim's access mode. Anything but ReadWriteMany is mounted by one node at a
+time: ReadWriteOncePod allows a single replica only.
+*/}}
+{{- define "medusa.uploadsAccessMode" -}}
+{{- $mode := .Values.medusa.uploadsAccessMode }}
+{{- if not (has $mode (list "ReadWriteOnce" "ReadWriteOncePod" "ReadWriteMany")) }}
+{{- fail (printf "medusa.uploadsAccessMode must be ReadWriteOnce, ReadWriteOncePod or ReadWriteMany, not %q" $mode) }}
+{{- end }}
+{{- if and (eq $mode "ReadWriteOncePod") (gt (int .Values.medusa.replicas) 1) }}
+{{- fail "medusa.uploadsAccessMode ReadWriteOncePod allows one replica only: set medusa.replicas to 1" }}
+{{- end }}
+{{- $mode }}
+{{- end }}
+
+{{/*
+How the web pods share the uploads claim when one node mounts it at a time: a rollout
+stops the old pods before it starts new ones (a RollingUpdate's new pod would wait for a
+volume the old pod still holds, or cross nodes and never get it), and more than one
+replica run on one node, the one the volume is attached to.
+*/}}
+{{- define "medusa.uploadsStrategy" -}}
+{{- if ne (include "medusa.uploadsAccessMode" .) "ReadWriteMany" }}
+strategy: {type: Recreate}
+{{- end }}
+{{- end }}
+
+{{- define "medusa.uploadsAffinity" -}}
+{{- if and (ne (include "medusa.uploadsAccessMode" .) "ReadWriteMany") (gt (int .Values.medusa.replicas) 1) }}
+affinity:
+  podAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      - topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "medusa.selector" (dict "component" "web") | nindent 12 }}
+{{- end }}
+{{- end }}
+
+{{/*
 The Medusa configuration shared by the server and the setup Job (engines/medusa/README.md).
 DATABASE_URL and REDIS_URL are composed from the Secret by the kubelet ($(VAR) expansion);
 the passwords are URL-safe tokens.
