@@ -16,9 +16,9 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 
-from devtools.procs import free_port, start, stop, tail, wait_for_port
+from devtools.local_server import LocalServer
+from devtools.procs import free_port, start, tail, wait_for_port
 from shared.nats_access import SERVICES, authorization
 
 
@@ -33,7 +33,7 @@ def nats_server_binary() -> str:
     return found
 
 
-class LocalNats:
+class LocalNats(LocalServer):
     """nats-server -js on 127.0.0.1 with its store under `workdir`.
 
     With `secured` (the default) the server enforces the platform's users and permissions
@@ -87,10 +87,6 @@ class LocalNats:
     def monitor_url(self) -> str:
         return f"http://127.0.0.1:{self.monitor_port}"
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     def start(self, timeout: float = 30.0) -> None:
         if self.running:
             return
@@ -127,25 +123,3 @@ class LocalNats:
                     return
             time.sleep(0.05)
         raise TimeoutError(f"JetStream not healthy after {timeout}s: {tail(self.log)}")
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            stop(self._proc)
-            self._proc = None
-
-    def restart(self) -> None:
-        """Stop and start again on the same ports with the same store directory."""
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> LocalNats:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -16,7 +16,6 @@ import secrets
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import botocore.session
@@ -24,7 +23,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
-from devtools.procs import free_port, start, stop, tail, wait_for_port
+from devtools.local_server import LocalServer
+from devtools.procs import free_port, start, tail, wait_for_port
 from shared.settings import ObjectStoreSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ def versitygw_binary() -> Path:
     return Path(done.stdout.strip().splitlines()[-1]) / "versitygw"
 
 
-class LocalObjectStore:
+class LocalObjectStore(LocalServer):
     """versitygw on 127.0.0.1 with its buckets under `workdir/data`."""
 
     def __init__(self, workdir: Path, port: int | None = None, bucket: str = BUCKET) -> None:
@@ -74,10 +74,6 @@ class LocalObjectStore:
         values = self.settings(prefix).model_dump()
         values["backup_s3_secret_key"] = self._secret_key
         return {f"STOREFLEET_{name.upper()}": str(value) for name, value in values.items()}
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout: float = 30.0) -> None:
         if self.running:
@@ -122,25 +118,3 @@ class LocalObjectStore:
                         f"no bucket after {timeout}s ({type(exc).__name__}): {tail(self.log)}"
                     ) from None
                 time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            stop(self._proc)
-            self._proc = None
-
-    def restart(self) -> None:
-        """Stop and start again on the same port with the same objects and key pair."""
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> LocalObjectStore:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
