@@ -189,9 +189,12 @@ class Platform:
         env = {k: v for k, v in env.items() if k not in os.environ}
         port = procs.free_port()  # the gateway's /readyz is not on its public port
         self.health[name] = f"http://127.0.0.1:{port}/readyz"
-        own = self.nats.service_env(name) if self.nats is not None else {}
-        env = {**env, **self.env, **own, "STOREFLEET_HEALTH_PORT": str(port)}
+        env = {**env, **self.env, "STOREFLEET_HEALTH_PORT": str(port)}
         env.pop("STOREFLEET_DATABASE_URL")  # the owner's: for migrations and operators only
+        if self.nats is not None:  # started here: the admin's URL is for tools only
+            env.pop("STOREFLEET_NATS_URL")
+            if name in self.nats.passwords:
+                env |= self.nats.service_env(name)
         if name in self.database_urls:
             env["STOREFLEET_DATABASE_URL"] = self.database_urls[name]
         return env

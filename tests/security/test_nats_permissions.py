@@ -15,7 +15,9 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -24,7 +26,9 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from devtools.platform_start import Platform
 from shared.jetstream import NatsUnavailable, connect, ensure_consumer, ensure_stream
+from shared.nats_access import SERVICES
 from shared.settings import CommonSettings
 from shared.subjects import CREDENTIALS_SUBJECT, PROVISIONER, stores_stream, subject_for
 
@@ -188,3 +192,21 @@ async def test_no_service_can_delete_or_purge_the_stream(
     info = await js.stream_info(stores)
     assert info.state.messages == 1
     assert (await js.consumer_info(stores, PROVISIONER.durable)).name == PROVISIONER.durable
+
+
+def test_dev_up_gives_each_service_its_own_user_and_the_admin_to_none(
+    secured: Any, tmp_path: Path
+) -> None:
+    platform = Platform()
+    platform.nats = secured
+    platform.env = {"STOREFLEET_NATS_URL": secured.url, "KUBECONFIG": "unused",
+                    "STOREFLEET_DATABASE_URL": "postgresql://owner@127.0.0.1/db"}  # fmt: skip
+    env = {name: platform.service_env(name, 8080, tmp_path / "helm") for name in SERVICES}
+    relay = platform.service_env("mailrelay", 8080, tmp_path / "helm")
+
+    for name, values in env.items():
+        assert values["STOREFLEET_NATS_USER"] == name
+        assert values["STOREFLEET_NATS_URL"] == secured.address
+    assert not any(k.startswith("STOREFLEET_NATS") for k in relay)  # it needs no NATS
+    admin = urlsplit(secured.url).password
+    assert admin and all(admin not in v for e in [*env.values(), relay] for v in e.values())
