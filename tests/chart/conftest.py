@@ -28,7 +28,7 @@ from kubernetes_asyncio.config import new_client_from_config
 from devtools.cluster import ensure_binaries
 from shared.namespaces import store_labels
 from tests.chart import helm
-from tests.chart.kube import delete_crds, ensure_monitoring_crds
+from tests.chart.kube import delete_crds, ensure_operator_crds
 from tests.fixtures.cluster import KubeCluster
 
 STORAGE_CLASS = "storefleet-chart-test"
@@ -136,9 +136,10 @@ async def platform(
 
 
 @pytest.fixture(scope="session")
-async def monitoring_crds(admin: ApiClient) -> AsyncIterator[None]:
-    """The Prometheus Operator's kinds, as stand-ins when the cluster lacks them."""
-    created = await ensure_monitoring_crds(admin)
+async def operator_crds(admin: ApiClient) -> AsyncIterator[None]:
+    """The Prometheus Operator's and cert-manager's kinds, as stand-ins when the cluster
+    lacks them."""
+    created = await ensure_operator_crds(admin)
     yield
     await delete_crds(admin, created)
 

@@ -48,21 +48,28 @@ async def dry_run_create(api: ApiClient, manifest: Manifest, namespace: str) -> 
     )  # fmt: skip
 
 
-MONITORING_KINDS = (("ServiceMonitor", "servicemonitors"), ("PrometheusRule", "prometheusrules"))
+# The kinds of operators the chart can use (values-prod.yaml does): the Prometheus
+# Operator's and cert-manager's, as (group, kind, plural).
+OPERATOR_KINDS = (
+    ("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
+    ("monitoring.coreos.com", "PrometheusRule", "prometheusrules"),
+    ("cert-manager.io", "Certificate", "certificates"),
+    ("cert-manager.io", "Issuer", "issuers"),
+)
 
 
-async def ensure_monitoring_crds(api: ApiClient) -> list[str]:
-    """Schema-less stand-ins for the Prometheus Operator's ServiceMonitor and
-    PrometheusRule, so manifests using them can be sent to the API server at all. Real
-    ones already there are left alone; returns the names of the ones it created."""
+async def ensure_operator_crds(api: ApiClient) -> list[str]:
+    """Schema-less stand-ins for the operators' kinds the chart uses, so manifests using
+    them can be sent to the API server at all. Real ones already there are left alone;
+    returns the names of the ones it created."""
     extensions = ApiextensionsV1Api(api)
     created = []
-    for kind, plural in MONITORING_KINDS:
-        name = f"{plural}.monitoring.coreos.com"
+    for group, kind, plural in OPERATOR_KINDS:
+        name = f"{plural}.{group}"
         crd = {
             "metadata": {"name": name},
             "spec": {
-                "group": "monitoring.coreos.com",
+                "group": group,
                 "scope": "Namespaced",
                 "names": {"kind": kind, "plural": plural, "singular": kind.lower(),
                           "listKind": f"{kind}List"},
@@ -82,11 +89,11 @@ async def ensure_monitoring_crds(api: ApiClient) -> list[str]:
                 raise
     for _ in range(100):
         with contextlib.suppress(LookupError, ApiException):
-            for kind, _ in MONITORING_KINDS:
-                await resource_of(api, "monitoring.coreos.com/v1", kind)
+            for group, kind, _ in OPERATOR_KINDS:
+                await resource_of(api, f"{group}/v1", kind)
             return created
         await asyncio.sleep(0.1)
-    raise AssertionError("the monitoring CRDs were not served within 10 s")
+    raise AssertionError("the operators' CRDs were not served within 10 s")
 
 
 async def delete_crds(api: ApiClient, names: list[str]) -> None:

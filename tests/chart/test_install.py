@@ -23,7 +23,7 @@ pytestmark = pytest.mark.cluster
 LOCAL_PODS = {"gateway": 1, "provisioner": 1, "reaper": 1, "auditor": 1, "nats": 1, "postgres": 1}
 
 
-@pytest.mark.usefixtures("monitoring_crds")
+@pytest.mark.usefixtures("operator_crds")
 @pytest.mark.parametrize("values_file", VALUES_FILES)
 async def test_every_rendered_manifest_passes_the_api_servers_server_side_dry_run(
     helm_path: Path, kube_api: ApiClient, namespace: str, values_file: str
