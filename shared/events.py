@@ -24,8 +24,19 @@ from shared.subjects import subject_for
 SCHEMA_VERSION = 1
 
 
+# Backup and restore ids name objects in the bucket: canonical lower-case UUIDs only.
+Uuid = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class BackupRef(Payload):
+    store_id: Uuid = Field(description="the store the backup was taken of")
+    backup_id: Uuid = Field(description="the backup's id")
 
 
 class Requested(Payload):
@@ -40,6 +51,9 @@ class Requested(Payload):
     owner: str = Field(description="id of the user who owns the store")
     namespace: str = Field(description="the store's Kubernetes namespace")
     attempt: int = Field(1, ge=1, description="which request this is: 1, then one more per retry")
+    from_backup: BackupRef | None = Field(
+        None, description="a clone: the new store starts with this backup's data"
+    )
 
 
 class Delete(Payload):
@@ -53,7 +67,7 @@ class Provisioning(Payload):
 
 
 class Progress(Payload):
-    wave: Literal["guardrails", "workloads", "setup", "ingress"] = Field(
+    wave: Literal["guardrails", "workloads", "setup", "restore", "ingress"] = Field(
         description="which wave of the store finished"
     )
     applied: list[str] = Field(default_factory=list, description="objects applied, as Kind/name")
@@ -75,6 +89,86 @@ class Deleting(Payload):
 
 class Deleted(Payload):
     namespace: str = Field(description="the namespace that is gone")
+
+
+BackupReason = Literal["scheduled", "on_demand", "pre_restore", "pre_upgrade"]
+
+
+class BackupObject(Payload):
+    size: int = Field(ge=0, description="bytes")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the object, hex")
+
+
+class BackupRequested(Payload):
+    backup_id: Uuid = Field(description="the backup's id, chosen by whoever asks")
+    reason: BackupReason = Field(description="why: the schedule, the owner, or before a change")
+    requested_by: str = Field(description="user id, or the service that scheduled it")
+
+
+class BackupStarted(Payload):
+    backup_id: Uuid
+    worker: str = Field(description="which worker took it")
+    attempt: int = Field(1, ge=1, description="delivery attempt number")
+
+
+class BackupCompleted(Payload):
+    backup_id: Uuid
+    engine: str
+    engine_version: str = Field(description="the engine chart's appVersion when it was taken")
+    plan: str
+    size: int = Field(ge=0, description="bytes in all of the backup's objects")
+    objects: dict[str, BackupObject] = Field(
+        description="each object by name (database, files), as read back from the storage"
+    )
+    manifest: str = Field(description="object key of the manifest, written last")
+    seconds: float = Field(ge=0, description="how long the dump and its upload took")
+
+
+class BackupVerified(Payload):
+    backup_id: Uuid
+    ok: bool = Field(description="whether the backup restored and its check passed")
+    check: str = Field("order_count", description="the check query that ran")
+    orders: int | None = Field(None, ge=0, description="the order count the check found")
+    reason: str = Field("", description="why the verification failed, when it did")
+    seconds: float = Field(0, ge=0, description="how long the throwaway restore took")
+
+
+class BackupFailed(Payload):
+    backup_id: Uuid
+    code: str = Field(description="machine-readable failure code, e.g. storage_unavailable")
+    reason: str = Field(description="what went wrong, in words a user can read")
+
+
+class BackupDeleted(Payload):
+    backup_id: Uuid
+    reason: Literal["retention", "store_deleted", "unfinished"] = Field(
+        description="which rule removed it"
+    )
+
+
+class RestoreRequested(Payload):
+    restore_id: Uuid = Field(description="the restore's id, chosen by the gateway")
+    backup_id: Uuid = Field(description="the backup to restore")
+    requested_by: str = Field(description="user id of whoever asked")
+
+
+class RestoreStarted(Payload):
+    restore_id: Uuid
+    backup_id: Uuid
+    pre_restore_backup_id: Uuid = Field(description="the backup taken just before, to undo it")
+
+
+class RestoreCompleted(Payload):
+    restore_id: Uuid
+    backup_id: Uuid
+    seconds: float = Field(ge=0, description="how long the store was down")
+
+
+class RestoreFailed(Payload):
+    restore_id: Uuid
+    backup_id: Uuid
+    code: str = Field(description="machine-readable failure code")
+    reason: str = Field(description="what went wrong, in words a user can read")
 
 
 class Envelope(BaseModel):
@@ -115,6 +209,16 @@ PAYLOADS: dict[str, type[Payload]] = {
     "failed": Failed,
     "deleting": Deleting,
     "deleted": Deleted,
+    "backup.requested": BackupRequested,
+    "backup.started": BackupStarted,
+    "backup.completed": BackupCompleted,
+    "backup.verified": BackupVerified,
+    "backup.failed": BackupFailed,
+    "backup.deleted": BackupDeleted,
+    "restore.requested": RestoreRequested,
+    "restore.started": RestoreStarted,
+    "restore.completed": RestoreCompleted,
+    "restore.failed": RestoreFailed,
 }
 if not set(PAYLOADS) <= set(EVENT_TYPES):
     raise AssertionError(
@@ -126,7 +230,7 @@ def _model(event_type: str) -> type[Envelope]:
     """`Store<Type>`: the envelope whose `type` is `event_type`, carrying its payload."""
     if event_type == "requested":
         return StoreRequested
-    name = "Store" + event_type.capitalize()
+    name = "Store" + "".join(token.capitalize() for token in event_type.split("."))
     fields: dict[str, Any] = {
         "type": (Literal[event_type], event_type),
         "data": (PAYLOADS.get(event_type, Payload), ...),

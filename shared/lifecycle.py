@@ -10,7 +10,12 @@ stale). Adding a status is one edit here plus its transitions.
 
 The machine: `requested -> provisioning -> ready | failed`, `failed -> requested` (a
 retry), anything `-> deleting -> deleted`. An event that would move a store backwards
-changes nothing, so a late or repeated event never undoes a newer one.
+changes nothing, so a late or repeated event never undoes a newer one. A restore is the
+one detour: `ready | failed -> restoring -> ready | failed`, made by the `restore.*`
+events alone (`RESTORE_MOVES`); the projection also matches the restore's id, so a late
+`restore.started` never reopens a restore that has ended.
+
+Backups move no store: their events (`backup.*`) only fill the `backups` table.
 
 Pure: no I/O imports.
 """
@@ -25,6 +30,7 @@ class Status(StrEnum):
     PROVISIONING = "provisioning"
     READY = "ready"
     FAILED = "failed"
+    RESTORING = "restoring"
     DELETING = "deleting"
     DELETED = "deleted"
 
@@ -38,6 +44,7 @@ RANK: dict[str, int] = {
     Status.PROVISIONING: 1,
     Status.READY: 2,
     Status.FAILED: 2,
+    Status.RESTORING: 2,
     Status.DELETING: 3,
     Status.DELETED: 4,
 }
@@ -56,7 +63,26 @@ EVENT_TYPES = (
     "failed",
     "deleting",
     "deleted",
+    "backup.requested",
+    "backup.started",
+    "backup.completed",
+    "backup.verified",
+    "backup.failed",
+    "backup.deleted",
+    "restore.requested",
+    "restore.started",
+    "restore.completed",
+    "restore.failed",
 )
+
+# Moves only a restore makes, by event type and current status; the rank does not apply
+# (restoring shares ready's rank, so no other event leaves it but a deletion).
+RESTORE_MOVES: dict[tuple[str, Status], Status] = {
+    ("restore.started", Status.READY): Status.RESTORING,
+    ("restore.started", Status.FAILED): Status.RESTORING,
+    ("restore.completed", Status.RESTORING): Status.READY,
+    ("restore.failed", Status.RESTORING): Status.FAILED,
+}
 
 # The status an event moves a store to; `progress` moves nothing.
 EVENT_STATUS: dict[str, Status] = {
@@ -70,7 +96,7 @@ EVENT_STATUS: dict[str, Status] = {
 }
 
 # Work is under way: a store that stays in one of these too long is stuck.
-TRANSITIONAL = frozenset({Status.REQUESTED, Status.PROVISIONING, Status.DELETING})
+TRANSITIONAL = frozenset({Status.REQUESTED, Status.PROVISIONING, Status.RESTORING, Status.DELETING})
 # A request has reached an outcome; only a user's command moves the store on.
 TERMINAL = frozenset({Status.READY, Status.FAILED, Status.DELETED})
 # Deletion is asked for or done: deleting again does nothing.
@@ -86,10 +112,21 @@ def may_move(current: str, new: str) -> bool:
 
 def moved_by(current: str, event_type: str) -> Status | None:
     """The status `event_type` moves a store in `current` to, or None when it moves nothing."""
+    if event_type.startswith("restore."):
+        return RESTORE_MOVES.get((event_type, Status(current)))
     target = EVENT_STATUS.get(event_type)
     if target is None or not may_move(current, target):
         return None
     return target
+
+
+def is_backup_event(event_type: str) -> bool:
+    return event_type.startswith("backup.")
+
+
+def can_restore(status: str) -> bool:
+    """A ready store may be restored, and a failed one (a restore that failed, say)."""
+    return ("restore.started", status) in RESTORE_MOVES
 
 
 def can_retry(status: str) -> bool:

@@ -26,18 +26,41 @@ SERVICES = ("gateway", "provisioner", "reaper", "auditor")
 
 # The event types each service publishes on `store.<type>.<store id>`.
 PUBLISHES: dict[str, tuple[str, ...]] = {
-    "gateway": ("requested", "delete"),
-    "provisioner": ("provisioning", "progress", "ready", "failed", "delete"),
-    "reaper": ("deleting", "deleted", "failed", "delete"),
+    "gateway": ("requested", "delete", "backup.requested", "restore.requested"),
+    "provisioner": (
+        "provisioning",
+        "progress",
+        "ready",
+        "failed",
+        "delete",
+        "backup.started",
+        "backup.completed",
+        "backup.verified",
+        "backup.failed",
+        "restore.started",
+        "restore.completed",
+        "restore.failed",
+    ),
+    # The reaper's leader schedules backups, removes expired ones and fails stuck work.
+    "reaper": (
+        "deleting",
+        "deleted",
+        "failed",
+        "delete",
+        "backup.requested",
+        "backup.failed",
+        "backup.deleted",
+        "restore.failed",
+    ),
     "auditor": (),
 }
 
-# The durable consumer each service pulls from (see shared.subjects.CONSUMERS).
-PULLS: dict[str, str | None] = {
-    "gateway": None,
-    "provisioner": "provisioner",
-    "reaper": "reaper",
-    "auditor": "auditor",
+# The durable consumers each service pulls from (see shared.subjects.CONSUMERS).
+PULLS: dict[str, tuple[str, ...]] = {
+    "gateway": (),
+    "provisioner": ("provisioner", "backups", "restores"),
+    "reaper": ("reaper",),
+    "auditor": ("auditor",),
 }
 
 # Every service declares the stream and the durable consumers at start-up (whichever
@@ -69,8 +92,7 @@ def permissions(service: str) -> dict[str, Any]:
     publish = [*_DECLARE, *(type_filter(t) for t in PUBLISHES[service])]
     subscribe = [f"{inbox_prefix(service)}.>"]
     block: dict[str, Any] = {}
-    durable = PULLS[service]
-    if durable is not None:
+    for durable in PULLS[service]:
         publish += [
             f"$JS.API.CONSUMER.MSG.NEXT.*.{durable}",
             f"$JS.ACK.*.{durable}.>",

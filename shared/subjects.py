@@ -33,6 +33,21 @@ def type_filter(event_type: str) -> str:
     return f"{SUBJECT_ROOT}.{event_type}.*"
 
 
+def store_filters(store_id: str) -> tuple[str, ...]:
+    """The subjects of every event of one store: event types have one token (`ready`) or
+    two (`backup.completed`), so one wildcard cannot match both."""
+    return f"{SUBJECT_ROOT}.*.{store_id}", f"{SUBJECT_ROOT}.*.*.{store_id}"
+
+
+def split_subject(subject: str) -> tuple[str, str] | None:
+    """(event type, store id) of a store event's subject; None for any other subject."""
+    root, _, rest = subject.partition(".")
+    event_type, _, store_id = rest.rpartition(".")
+    if root != SUBJECT_ROOT or event_type not in EVENT_TYPES or not store_id:
+        return None
+    return event_type, store_id
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     name: str
@@ -94,7 +109,26 @@ AUDITOR = ConsumerSpec(
     max_ack_pending=20_000,
 )
 
-CONSUMERS = (PROVISIONER, REAPER, AUDITOR)
+# Backups and restores run in the provisioner, each on its own consumer so a long restore
+# never holds up a store being created. ack_wait is short: the worker keeps a message
+# alive with in_progress() while its Job runs, and a dead worker's message comes back soon.
+BACKUPS = ConsumerSpec(
+    durable="backups",
+    filter_subject=type_filter("backup.requested"),
+    ack_wait=timedelta(seconds=30),
+    max_deliver=5,
+    max_ack_pending=64,
+)
+
+RESTORES = ConsumerSpec(
+    durable="restores",
+    filter_subject=type_filter("restore.requested"),
+    ack_wait=timedelta(seconds=30),
+    max_deliver=5,
+    max_ack_pending=64,
+)
+
+CONSUMERS = (PROVISIONER, REAPER, AUDITOR, BACKUPS, RESTORES)
 
 # The auditor's replay (`python -m services.auditor rebuild`): a named consumer without
 # acks, created for the replay only, so NATS permissions can name it.

@@ -15,6 +15,8 @@ from shared.subjects import subject_for
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from generate_schemas import SCHEMA_DIR, rendered
 
+B = "0b9a3f4e-2c1d-4e5f-8a7b-6c5d4e3f2a1b"
+R = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 SAMPLE_DATA = {
     "requested": {
         "name": "My Shop",
@@ -31,6 +33,25 @@ SAMPLE_DATA = {
     "failed": {"code": "apply_refused", "reason": "the API server refused the quota"},
     "deleting": {"namespace": "store-my-shop-ab12cd"},
     "deleted": {"namespace": "store-my-shop-ab12cd"},
+    "backup.requested": {"backup_id": B, "reason": "on_demand", "requested_by": "u1"},
+    "backup.started": {"backup_id": B, "worker": "provisioner-0", "attempt": 1},
+    "backup.completed": {
+        "backup_id": B,
+        "engine": "medusa",
+        "engine_version": "2.8.8",
+        "plan": "small",
+        "size": 3,
+        "objects": {"database": {"size": 3, "sha256": "ab" * 32}},
+        "manifest": f"storefleet/stores/{B}/backups/{B}/manifest.json",
+        "seconds": 1.5,
+    },
+    "backup.verified": {"backup_id": B, "ok": True, "orders": 12, "seconds": 4.0},
+    "backup.failed": {"backup_id": B, "code": "storage_unavailable", "reason": "unreachable"},
+    "backup.deleted": {"backup_id": B, "reason": "retention"},
+    "restore.requested": {"restore_id": R, "backup_id": B, "requested_by": "u1"},
+    "restore.started": {"restore_id": R, "backup_id": B, "pre_restore_backup_id": B},
+    "restore.completed": {"restore_id": R, "backup_id": B, "seconds": 30.0},
+    "restore.failed": {"restore_id": R, "backup_id": B, "code": "job_failed", "reason": "x"},
 }
 
 

@@ -17,7 +17,7 @@ from services.auditor.projection import AuditEvent, fold
 from shared import lifecycle
 from shared.events import EVENT_MODELS, Requested, new_event
 from shared.lifecycle import RANK, STATUSES, Status, shown
-from shared.subjects import subject_for
+from shared.subjects import split_subject, subject_for
 
 
 def test_the_dashboard_file_is_generated_from_the_lifecycle() -> None:
@@ -30,11 +30,30 @@ def test_every_event_type_has_one_model_and_a_subject() -> None:
     assert tuple(tags) == lifecycle.EVENT_TYPES
     for event_type in lifecycle.EVENT_TYPES:
         assert subject_for(event_type, "s1") == f"store.{event_type}.s1"
+        assert split_subject(f"store.{event_type}.s1") == (event_type, "s1")
+    assert split_subject("store.exploded.s1") is None
+    assert split_subject("storefleet.rpc.credentials") is None
+
+
+def test_only_restore_events_move_a_store_into_or_out_of_restoring() -> None:
+    into = {
+        s for s in Status for t in lifecycle.EVENT_TYPES if lifecycle.moved_by(s, t) == "restoring"
+    }
+    assert into == {Status.READY, Status.FAILED}
+    leaving = {t for t in lifecycle.EVENT_TYPES if lifecycle.moved_by(Status.RESTORING, t)}
+    assert leaving == {"restore.completed", "restore.failed", "delete", "deleting", "deleted"}
+    assert not any(
+        lifecycle.moved_by(s, t)
+        for s in Status
+        for t in lifecycle.EVENT_TYPES
+        if t.startswith("backup.")
+    )
 
 
 def test_every_status_has_a_rank_an_event_and_one_kind() -> None:
     assert set(RANK) == set(STATUSES)
-    assert set(lifecycle.EVENT_STATUS.values()) == set(Status)
+    reached = set(lifecycle.EVENT_STATUS.values()) | set(lifecycle.RESTORE_MOVES.values())
+    assert reached == set(Status)
     for status in Status:
         kinds = [status in lifecycle.TRANSITIONAL, status in lifecycle.TERMINAL]
         assert kinds.count(True) == 1, status
@@ -47,6 +66,7 @@ def test_only_a_failed_store_moves_back_and_only_to_requested() -> None:
         if lifecycle.may_move(a, b) and RANK[b] <= RANK[a]
     }
     assert backward == {(Status.FAILED, Status.REQUESTED)}
+    assert [s for s in Status if lifecycle.can_restore(s)] == [Status.READY, Status.FAILED]
     assert [s for s in Status if lifecycle.can_retry(s)] == [Status.FAILED]
 
 
@@ -76,6 +96,84 @@ def test_a_retry_counts_in_the_projection_and_starts_clean() -> None:
     )
     assert row is not None
     assert (row.status, row.attempt, row.error) == ("requested", 2, None)
+
+
+def _restore(event_type: str, seq: int, restore_id: str) -> AuditEvent:
+    data: dict[str, object] = {"restore_id": restore_id, "backup_id": BACKUP}
+    if event_type == "restore.started":
+        data["pre_restore_backup_id"] = BACKUP
+    elif event_type == "restore.completed":
+        data["seconds"] = 1.0
+    elif event_type == "restore.failed":
+        data |= {"code": "job_failed", "reason": "the restore Job failed"}
+    return _event(event_type, seq, data)
+
+
+BACKUP = str(uuid.uuid4())
+FIRST, SECOND = str(uuid.uuid4()), str(uuid.uuid4())
+CREATED = [_event("requested", 1, REQUEST.model_dump()), _event("ready", 2, {"url": "http://x"})]
+
+
+@pytest.mark.parametrize(
+    ("events", "status", "error"),
+    [
+        ([_restore("restore.started", 3, FIRST)], "restoring", None),
+        (
+            [_restore("restore.started", 3, FIRST), _restore("restore.completed", 4, FIRST)],
+            "ready",
+            None,
+        ),
+        (
+            [_restore("restore.started", 3, FIRST), _restore("restore.failed", 4, FIRST)],
+            "failed",
+            "the restore Job failed",
+        ),
+        # A repeated start after the end never reopens the restore.
+        (
+            [
+                _restore("restore.started", 3, FIRST),
+                _restore("restore.completed", 4, FIRST),
+                _restore("restore.started", 5, FIRST),
+            ],
+            "ready",
+            None,
+        ),
+        # The end of another restore does not end this one.
+        (
+            [_restore("restore.started", 3, SECOND), _restore("restore.completed", 4, FIRST)],
+            "restoring",
+            None,
+        ),
+        # A failed restore may be restored again, and a new restore ends it ready.
+        (
+            [
+                _restore("restore.started", 3, FIRST),
+                _restore("restore.failed", 4, FIRST),
+                _restore("restore.started", 5, SECOND),
+                _restore("restore.completed", 6, SECOND),
+            ],
+            "ready",
+            None,
+        ),
+        # A provisioning `ready` or `failed` never ends a restore.
+        (
+            [
+                _restore("restore.started", 3, FIRST),
+                _event("failed", 4, {"code": "x", "reason": "y"}),
+            ],
+            "restoring",
+            None,
+        ),
+    ],
+)
+def test_a_restore_moves_the_store_by_its_own_id(
+    events: list[AuditEvent], status: str, error: str | None
+) -> None:
+    row = fold([*CREATED, *events])
+    assert row is not None
+    assert (row.status, row.error) == (status, error)
+    # Folded in any arrival order, the same row: the fold sorts by stream sequence.
+    assert fold(list(reversed([*CREATED, *events]))) == row
 
 
 CASES = list(itertools.product([None, *STATUSES], [1, 2], [1, 2], [False, True]))

@@ -96,6 +96,7 @@ class StoreRow:
     deleted_at: datetime | None = None
     last_event_seq: int = 0
     attempt: int = 1
+    restore_id: str | None = None
 
 
 def is_uuid(value: object) -> bool:
@@ -146,6 +147,8 @@ def _apply(draft: StoreRow, event: AuditEvent) -> None:
     draft.last_event_seq = max(draft.last_event_seq, event.stream_seq)
     if event.type == "requested":
         draft.attempt = max(draft.attempt, event.attempt())
+    if event.type.startswith("restore.") and not _this_restore(draft, event):
+        return
     target = moved_by(draft.status, event.type)
     if target is None:
         if event.type == "progress" and draft.status in TRANSITIONAL:
@@ -158,10 +161,24 @@ def _apply(draft: StoreRow, event: AuditEvent) -> None:
         draft.url = draft.error = draft.ready_at = None
     elif event.type == "ready":
         draft.url, draft.error, draft.ready_at = event.field("url"), None, event.occurred_at
-    elif event.type == "failed":
+    elif event.type in ("failed", "restore.failed"):
         draft.error = event.field("reason") or event.field("code")
+    elif event.type == "restore.started":
+        draft.restore_id = event.field("restore_id")
+    elif event.type == "restore.completed":
+        draft.error = None
     elif event.type == "deleted":
         draft.deleted_at = event.occurred_at
+
+
+def _this_restore(draft: StoreRow, event: AuditEvent) -> bool:
+    """Whether a `restore.*` event belongs to the row's restore: a start must be of a new
+    restore (a late or repeated one never reopens a restore that ended), an end of the
+    restore under way."""
+    restore_id = event.field("restore_id")
+    if event.type == "restore.started":
+        return restore_id != draft.restore_id
+    return restore_id == draft.restore_id
 
 
 def needs_history(current: Mapping[str, StoreRow], events: Sequence[AuditEvent]) -> set[str]:

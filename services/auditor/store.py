@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from services.auditor import backup_store
 from services.auditor.projection import (
     AuditEvent,
     Projected,
@@ -60,13 +61,13 @@ SELECT count(*) FROM (
 
 ROW_COLUMNS = (
     "id, owner_id, name, slug, namespace, engine, plan, status, url, error, "
-    "created_at, updated_at, ready_at, deleted_at, last_event_seq, attempt"
+    "created_at, updated_at, ready_at, deleted_at, last_event_seq, attempt, restore_id"
 )
 
 READ_ROWS = """
 SELECT id::text AS id, owner_id::text AS owner_id, name, slug, namespace, engine, plan,
        status, url, error, created_at, updated_at, ready_at, deleted_at, last_event_seq,
-       attempt
+       attempt, restore_id::text AS restore_id
 FROM store_states WHERE id = ANY($1::uuid[]) FOR UPDATE
 """
 
@@ -80,7 +81,7 @@ INSERT INTO store_states ({ROW_COLUMNS})
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
                      $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bigint[],
-                     $16::integer[])
+                     $16::integer[], $17::uuid[])
 ON CONFLICT (id) DO UPDATE SET
     owner_id = EXCLUDED.owner_id, name = EXCLUDED.name, slug = EXCLUDED.slug,
     namespace = EXCLUDED.namespace, engine = EXCLUDED.engine, plan = EXCLUDED.plan,
@@ -88,7 +89,7 @@ ON CONFLICT (id) DO UPDATE SET
     error = EXCLUDED.error,
     updated_at = EXCLUDED.updated_at, ready_at = EXCLUDED.ready_at,
     deleted_at = EXCLUDED.deleted_at, last_event_seq = EXCLUDED.last_event_seq,
-    attempt = EXCLUDED.attempt
+    attempt = EXCLUDED.attempt, restore_id = EXCLUDED.restore_id
 """
 
 # "Who created store X, and when did it become ready?": one query on the
@@ -136,6 +137,7 @@ async def store_batch(
         inserted = await _insert_events(conn, unique)
         fresh = [e for e in unique if e.event_id in inserted]
         projected = await _project(conn, fresh)
+        await backup_store.advance(conn, fresh)
         skipped = dict(projected.unprojected)
         if careful:
             skipped |= await _write_rows_one_by_one(conn, projected.rows)
@@ -215,6 +217,7 @@ def _row_columns(rows: Sequence[StoreRow]) -> list[list[Any]]:
         [r.deleted_at for r in rows],
         [r.last_event_seq for r in rows],
         [r.attempt for r in rows],
+        [r.restore_id for r in rows],
     ]
 
 

@@ -1,6 +1,7 @@
 """`GET /stream`: Server-Sent Events of the caller's store events (admins: all), fed from
 JetStream. Each connection reads the `STORES` stream through its own ephemeral ordered
-consumer on `store.>` (or `store.*.<id>` when `store_id` narrows it to one store).
+consumer on `store.>` (or `store.*.<id>` and `store.*.*.<id>` when `store_id` narrows it
+to one store).
 
 The SSE `id:` of each event is its stream sequence, so a reconnect with `Last-Event-ID`
 (header, or `last_event_id` for clients that cannot set one) resumes right after it,
@@ -39,7 +40,7 @@ from services.gateway.owners import OwnerCache
 from services.gateway.streams import STREAMS_KEY, OpenStream
 from services.gateway.validation import query_uuid
 from services.gateway.views import API
-from shared.subjects import ALL_STORE_SUBJECTS, SUBJECT_ROOT
+from shared.subjects import ALL_STORE_SUBJECTS, split_subject, store_filters
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -120,12 +121,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
     after = last_event_id(request)
     async with request.app[STREAMS_KEY].open(request.app[POOL_KEY], who) as opened:
         start = await start_of(request.app, after)
-        subject = f"{SUBJECT_ROOT}.*.{only}" if only else ALL_STORE_SUBJECTS
+        config = consumer_config(start.after)
+        if only:
+            config.filter_subjects = list(store_filters(str(only)))
         sub = await request.app[JETSTREAM_KEY].subscribe(
-            subject,
+            ALL_STORE_SUBJECTS,
             stream=request.app[SETTINGS_KEY].stream_name,
             ordered_consumer=True,
-            config=consumer_config(start.after),
+            config=config,
         )
         try:
             return await _serve(request, opened, sub, start)
@@ -178,11 +181,11 @@ async def _relay(
         except nats.errors.Error as exc:
             log.warning("event stream ended", error=type(exc).__name__)
             return
-        tokens = msg.subject.split(".")
-        if len(tokens) != 3 or not await _visible(owners, opened.who, tokens[2]):
+        parts = split_subject(msg.subject)
+        if parts is None or not await _visible(owners, opened.who, parts[1]):
             continue
         sequence = msg.metadata.sequence.stream
-        if not await _write(response, frame(sequence, tokens[1], msg.data)):
+        if not await _write(response, frame(sequence, parts[0], msg.data)):
             return
         quiet_since = loop.time()
 

@@ -1,6 +1,6 @@
 // Generated from shared/lifecycle.py by `just schemas`; do not edit.
 
-export const STATUSES = ["requested", "provisioning", "ready", "failed", "deleting", "deleted"] as const;
+export const STATUSES = ["requested", "provisioning", "ready", "failed", "restoring", "deleting", "deleted"] as const;
 export type Status = (typeof STATUSES)[number];
 
 // How far along each status is; a store only moves to a higher rank (or retries).
@@ -9,6 +9,7 @@ export const RANK: Record<Status, number> = {
   provisioning: 1,
   ready: 2,
   failed: 2,
+  restoring: 2,
   deleting: 3,
   deleted: 4,
 };
@@ -23,6 +24,16 @@ export const EVENT_TYPES = [
   "failed",
   "deleting",
   "deleted",
+  "backup.requested",
+  "backup.started",
+  "backup.completed",
+  "backup.verified",
+  "backup.failed",
+  "backup.deleted",
+  "restore.requested",
+  "restore.started",
+  "restore.completed",
+  "restore.failed",
 ] as const;
 
 // Moves allowed against the rank.
