@@ -10,7 +10,7 @@ python := justfile_directory() + "/.venv/bin/python"
 default:
     @just --list
 
-# install the prerequisites (Debian packages, venv, Go-built control plane, helm, versitygw)
+# install the prerequisites (Debian packages, venv, Go-built control plane, helm, versitygw, promtool)
 bootstrap:
     bash scripts/bootstrap.sh
 
@@ -70,6 +70,10 @@ node-bins:
 # build the S3-compatible server backups use in tests and `just up` (versitygw, cached)
 objectstore-bins:
     bash scripts/build-objectstore-bins.sh
+
+# build Prometheus's promtool, which the alert rule tests evaluate the chart's rules with (cached)
+promtool:
+    bash scripts/build-promtool.sh
 
 # build the images (OCI archives, cached) and import them into the real node if one runs
 images *names:
