@@ -396,32 +396,58 @@ def tar_command(directory: Path) -> list[str]:
     return ["tar", "--create", "--file=-", "--numeric-owner", f"--directory={directory}", "."]
 
 
-def check_archive(archive: Path, directory: Path, name: str) -> None:
-    """Refuse an archive with an absolute name, a `..`, a link out or a device."""
-    if not hasattr(tarfile, "data_filter"):
-        raise BackupError("this Python lacks tarfile's data filter (3.11.4+ has it)")
+def check_archive(archive: Path, name: str) -> None:
+    """Refuse, before anything is unpacked, an archive with an absolute name, a `..`, a
+    link (or a member written through one) that leads out, or a device. Python's own
+    data filter (3.11.4+) checks again while unpacking; Debian bookworm's 3.11.2 lacks
+    it, so these checks stand alone."""
     try:
         with tarfile.open(archive, mode="r:") as tar:
-            for member in tar:
-                check_member(member, name)
-                tarfile.data_filter(member, str(directory))
-    except tarfile.FilterError as exc:
-        raise BackupError(f"{name}: the archive is refused: {exc}") from exc
+            members = tar.getmembers()
     except tarfile.TarError as exc:
         raise BackupError(f"{name}: not a readable archive: {exc}") from exc
+    links = {posixpath.normpath(m.name): m.linkname for m in members if m.issym()}
+    for member in members:
+        if refused(member, links):
+            raise BackupError(f"{name}: the archive is refused: member {member.name!r}")
 
 
-def check_member(member: tarfile.TarInfo, name: str) -> None:
+def refused(member: tarfile.TarInfo, links: dict[str, str]) -> bool:
     if member.name.startswith("/") or ".." in member.name.split("/"):
-        raise BackupError(f"{name}: the archive is refused: member {member.name!r}")
+        return True
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        return True  # devices and fifos have no place in a store's files
+    if resolve(posixpath.dirname(member.name), links) is None:
+        return True  # written through a link that leads out
     if member.issym():
-        target = posixpath.join(posixpath.dirname(member.name), member.linkname)
-    elif member.islnk():
-        target = member.linkname
-    else:
-        return
-    if member.linkname.startswith("/") or posixpath.normpath(target).startswith(".."):
-        raise BackupError(f"{name}: the archive is refused: link {member.name!r} leads out")
+        place = posixpath.join(posixpath.dirname(member.name), member.linkname)
+        return member.linkname.startswith("/") or resolve(place, links) is None
+    return member.islnk() and resolve(member.linkname, links) is None
+
+
+def resolve(path: str, links: dict[str, str], depth: int = 0) -> str | None:
+    """Where `path` (relative to the directory) lands once the archive's symlinks are
+    followed; None when it leaves the directory, is absolute or loops."""
+    if path.startswith("/") or depth > 40:
+        return None
+    place: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not place:
+                return None
+            place.pop()
+            continue
+        place.append(part)
+        target = links.get("/".join(place))
+        if target is not None:
+            base = "/".join(place[:-1])
+            landed = resolve(posixpath.join(base, target), links, depth + 1)
+            if landed is None:
+                return None
+            place = landed.split("/") if landed else []
+    return "/".join(place)
 
 
 def replace_contents(directory: Path, archive: Path) -> None:
@@ -435,7 +461,10 @@ def replace_contents(directory: Path, archive: Path) -> None:
             entry.unlink()
     with tarfile.open(archive, mode="r:") as tar:
         members = [m for m in tar if posixpath.normpath(m.name) != "."]
-        tar.extractall(directory, members=members, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(directory, members=members, filter="data")
+        else:
+            tar.extractall(directory, members=members)
 
 
 # -- verify: a throwaway server ----------------------------------------------------------
@@ -585,8 +614,8 @@ def fetch(plan: Plan, name: str, work: Path) -> Path:
 def restore(plan: Plan, scratch: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=scratch, prefix="restore-") as work:
         fetched = {name: fetch(plan, name, Path(work)) for name in plan.names()}
-        for name, directory in plan.volumes.items():
-            check_archive(fetched[name], directory, name)
+        for name in plan.volumes:
+            check_archive(fetched[name], name)
         restore_database(plan.database, fetched["database"])
         for name, directory in plan.volumes.items():
             replace_contents(directory, fetched[name])
