@@ -97,18 +97,21 @@ class LocalMariaDB(LocalServer):
                     raise TimeoutError(f"mariadbd not accepting: {procs.tail(self.log)}") from None
                 time.sleep(0.2)
 
-    def sql(self, statements: str, database: str = "mysql") -> str:
-        """Run `statements` as root over the socket; the tab-separated answer."""
-        argv = [
-            mariadb_binary("mariadb"),
-            "--no-defaults",
-            f"--socket={self.socket}",
-            "--user=root",
-            "--batch",
-            "--skip-column-names",
-            f"--database={database}",
-        ]
-        done = subprocess.run(argv, input=statements, capture_output=True, text=True)
+    def sql(
+        self, statements: str, database: str = "mysql", login: tuple[str, str] | None = None
+    ) -> str:
+        """Run `statements`, as root over the socket or as `login` (user, password) over
+        TCP; the tab-separated answer."""
+        argv = [mariadb_binary("mariadb"), "--no-defaults", "--batch", "--skip-column-names"]
+        argv.append(f"--database={database}")
+        env = dict(os.environ)
+        if login is None:
+            argv += [f"--socket={self.socket}", "--user=root"]
+        else:
+            argv += ["--protocol=TCP", "--host=127.0.0.1", f"--port={self.port}"]
+            argv.append(f"--user={login[0]}")
+            env["MYSQL_PWD"] = login[1]
+        done = subprocess.run(argv, input=statements, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             raise RuntimeError(f"mariadb: {done.stderr.strip()}")
         return done.stdout
