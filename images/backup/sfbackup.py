@@ -136,11 +136,13 @@ def read_plan(path: Path) -> Plan:
     database = read_database(field(raw, "database", dict, "plan"))
     if database.kind != ENGINE_DATABASES[engine]:
         raise BackupError(f"plan: {engine} keeps its data in {ENGINE_DATABASES[engine]}")
-    volumes = {name: Path(d) for name, d in field(raw, "volumes", dict, "plan").items()}
+    volumes = field(raw, "volumes", dict, "plan")
     for name in volumes:
         if name == "database" or not NAME.fullmatch(name):
             raise BackupError(f"plan: {name!r} cannot name a volume")
-    return Plan(engine, database, volumes, field(raw, "objects", dict, "plan"))
+        field(volumes, name, str, "volumes")
+    directories = {name: Path(directory) for name, directory in volumes.items()}
+    return Plan(engine, database, directories, field(raw, "objects", dict, "plan"))
 
 
 def read_database(raw: dict[str, Any]) -> Database:
