@@ -32,15 +32,15 @@ test *args:
 
 # ruff, mypy --strict and the import contracts
 lint:
-    ruff check shared services devtools tests scripts
-    ruff format --check shared services devtools tests scripts
+    ruff check shared services devtools tests scripts images/backup
+    ruff format --check shared services devtools tests scripts images/backup
     mypy
     lint-imports
 
 # format the Python code
 fmt:
-    ruff format shared services devtools tests scripts
-    ruff check --fix shared services devtools tests scripts
+    ruff format shared services devtools tests scripts images/backup
+    ruff check --fix shared services devtools tests scripts images/backup
 
 # run the benchmarks (all, or those named); figures go to .run/bench/
 bench *names:

@@ -6,6 +6,8 @@
     storefleet/platform  what ./Dockerfile builds, from Debian's python3 instead of the
                          python image
     storefleet/medusa    what engines/medusa/Dockerfile builds, on trixie's node 20
+    storefleet/backup    a store's backup, restore and verify Job: images/backup/sfbackup.py
+                         with trixie's pg_dump and Postgres 17, MariaDB, python3 and tar
 
 The stand-ins for upstream images (postgres, mariadb, redis, nats) are in
 devtools/image_standins.py. Scripts and sources the images carry are in images/.
@@ -330,4 +332,55 @@ MEDUSA = Recipe(
         Step("server", ("/app",), _medusa_server, _medusa_sources),
         entrypoint("medusa", "docker-entrypoint.sh"),
     ),
+)
+
+
+# -- backup ------------------------------------------------------------------------------
+
+BACKUP_PG_MAJOR = "17"  # the store postgres stand-in's: pg_dump must be at least the server's
+BACKUP_UID = 65532
+
+# The servers are for `verify`'s throwaway databases only: none of the clusters or data
+# directories the packages make on install (a fake mysql/user.frm stops mariadb-server's
+# postinst making one), and no LLVM (Postgres runs without JIT). Writable at run time:
+# /scratch (an emptyDir) and /tmp.
+_BACKUP_BEFORE = ('mkdir -p "$1/var/lib/mysql/mysql" && touch "$1/var/lib/mysql/mysql/user.frm"',)
+_BACKUP_AFTER = (
+    f'rm -rf "$1/var/lib/postgresql/{BACKUP_PG_MAJOR}" "$1/etc/postgresql/{BACKUP_PG_MAJOR}"',
+    'rm -rf "$1/var/lib/mysql"',
+    'chroot "$1" dpkg --purge --force-depends $(chroot "$1" dpkg-query -W -f '
+    "'${Package}\\n' 'libllvm*' 'libz3-*')",
+    f'rm -rf "$1/usr/lib/postgresql/{BACKUP_PG_MAJOR}/lib/bitcode" '
+    f'"$1/usr/lib/postgresql/{BACKUP_PG_MAJOR}/lib/llvmjit"*',
+    add_user("sfbackup", BACKUP_UID),
+    mkdirs_hook(f"0755 {BACKUP_UID} /scratch"),
+)
+
+BACKUP = Recipe(
+    "storefleet/backup",
+    "dev",
+    ImageConfig(
+        user=f"{BACKUP_UID}:{BACKUP_UID}",
+        env=(DEFAULT_PATH, "LANG=C.UTF-8", "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1"),
+        entrypoint=("python3", "/usr/local/bin/sfbackup.py"),
+        working_dir="/scratch",
+        labels={
+            "org.opencontainers.image.title": "storefleet backup",
+            "org.opencontainers.image.description": "a store's backup, restore and verify Job",
+        },
+    ),
+    Debian(
+        "trixie",
+        (
+            f"postgresql-{BACKUP_PG_MAJOR}",
+            "mariadb-server",
+            "mariadb-client",
+            "python3",
+            "tar",
+            "ca-certificates",
+        ),
+        essential_hooks=_BACKUP_BEFORE,
+        customize_hooks=_BACKUP_AFTER,
+    ),
+    (entrypoint("backup", "sfbackup.py"),),
 )

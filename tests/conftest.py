@@ -1,11 +1,12 @@
 """Session-wide test services. Each fixture module starts the real thing (Postgres from
-initdb, nats-server with JetStream, redis-server, versitygw as S3-compatible object
-storage, a kube-apiserver control plane with kwok nodes) unless an environment variable
-points at an existing one."""
+initdb, MariaDB from mariadb-install-db, nats-server with JetStream, redis-server,
+versitygw as S3-compatible object storage, a kube-apiserver control plane with kwok
+nodes) unless an environment variable points at an existing one (MariaDB: none)."""
 
 pytest_plugins = [
     "tests.fixtures.tasks",
     "tests.fixtures.postgres",
+    "tests.fixtures.mariadb",
     "tests.fixtures.nats",
     "tests.fixtures.redis",
     "tests.fixtures.objectstore",
