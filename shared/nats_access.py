@@ -33,6 +33,7 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "ready",
         "failed",
         "delete",
+        "backup.requested",
         "backup.started",
         "backup.completed",
         "backup.verified",

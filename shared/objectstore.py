@@ -28,6 +28,7 @@ API (all async except `backup_key`):
 - `head(key)` -> `ObjectInfo | None`; `list_objects(prefix)`; `delete(key)`;
   `delete_prefix(prefix)` -> how many objects went. A prefix must end in `/`.
 - `digest(key)` -> `ObjectDigest(size, sha256)`, streaming the object back.
+- `put(key, body)` and `read(key)` (None when absent): small objects, such as manifests.
 - `check_bucket()`: the bucket exists and the key pair may use it (start-up check).
 
 Errors: `ObjectStoreUnavailable` (temporary: unreachable, timed out, 5xx, throttled;
@@ -258,6 +259,28 @@ class ObjectStore:
                     f"first {first.get('Key')}: {first.get('Code')}"
                 )
         return len(keys)
+
+    async def put(self, key: str, body: bytes, content_type: str = "application/json") -> None:
+        """Write a small object (a manifest) in one request."""
+        with self._errors(f"writing {key}"):
+            await self._s3.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=body, ContentType=content_type
+            )
+
+    async def read(self, key: str, limit: int = 1024 * 1024) -> bytes | None:
+        """A small object's bytes (a manifest), or None when it is not there."""
+        try:
+            with self._errors(f"reading {key}"):
+                answer = await self._s3.get_object(Bucket=self.bucket, Key=self._key(key))
+                async with answer["Body"] as body:
+                    data = await body.read(limit + 1)
+        except ObjectStoreError as exc:
+            if _code(exc.__cause__) in {"NoSuchKey", "404"}:
+                return None
+            raise
+        if len(data) > limit:
+            raise ObjectStoreError(f"reading {key}: larger than {limit} bytes")
+        return bytes(data)
 
     async def digest(self, key: str) -> ObjectDigest:
         """Read `key` back, computing its size and SHA-256 as the bytes arrive."""

@@ -8,6 +8,7 @@ names the environment variable, which `shared.service` prints before exiting non
 
 from __future__ import annotations
 
+import os
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -166,6 +167,14 @@ class ObjectStoreSettings(BaseSettings):
     @classmethod
     def _prefix(cls, value: str) -> str:
         return check_prefix(value)
+
+
+def object_store_settings() -> ObjectStoreSettings | None:
+    """The backups' object storage, or None when the operator configured none
+    (`STOREFLEET_BACKUP_S3_ENDPOINT` unset): backups are off. Raises `SettingsError`."""
+    if not os.environ.get(f"{ENV_PREFIX}BACKUP_S3_ENDPOINT"):
+        return None
+    return load_settings(ObjectStoreSettings)
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -10,33 +10,58 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from urllib.parse import urlsplit
 
 import nats.errors
 import structlog
 from nats.js import JetStreamContext
 
 from services.provisioner import metrics
+from services.provisioner.backup_jobs import JobSettings
+from services.provisioner.backup_runs import BackupRunner
+from services.provisioner.backups import BackupHandler
 from services.provisioner.credentials import CredentialsResponder
+from services.provisioner.data_swap import DataSwap
 from services.provisioner.deletes import DeleteSignals
 from services.provisioner.engines import ENGINES
 from services.provisioner.handler import StoreHandler
 from services.provisioner.kubeapi import StoreKube
+from services.provisioner.publisher import Publisher
 from services.provisioner.render import Renderer, helm_version
+from services.provisioner.restores import RestoreHandler
 from services.provisioner.settings import ProvisionerSettings
-from services.provisioner.spec import Cluster, MailRelay
+from services.provisioner.spec import BackupStorage, Cluster, MailRelay
+from services.provisioner.store_records import StoreRecords
 from services.provisioner.watch import StatusWatch
 from services.provisioner.waves import Waves
+from shared.objectstore import open_object_store
 from shared.resources import open_kube, open_nats
 from shared.service import Runtime
-from shared.settings import SettingsError
-from shared.subjects import PROVISIONER
+from shared.settings import ObjectStoreSettings, SettingsError, object_store_settings
+from shared.subjects import BACKUPS, PROVISIONER, RESTORES
 from shared.tasks import CANCEL_DEADLINE, background, run_until_stopped
 from shared.worker import WorkerPool
 
 log = structlog.get_logger(__name__)
 
 
-def cluster_of(settings: ProvisionerSettings) -> Cluster:
+def backup_storage(
+    settings: ProvisionerSettings, storage: ObjectStoreSettings | None
+) -> BackupStorage | None:
+    """How backup Jobs reach the object store: its URL names a Service of the platform's
+    namespace when it is the bundled one."""
+    if storage is None:
+        return None
+    url = urlsplit(storage.backup_s3_endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    host = url.hostname or ""
+    bundled = host.split(".")[1:3] == [settings.platform_namespace, "svc"]
+    return BackupStorage(port, bundled, tuple(settings.backup_egress_cidrs))
+
+
+def cluster_of(
+    settings: ProvisionerSettings, storage: ObjectStoreSettings | None = None
+) -> Cluster:
     mail = None
     if settings.mail_relay_host:
         mail = MailRelay(
@@ -59,6 +84,7 @@ def cluster_of(settings: ProvisionerSettings) -> Cluster:
         currency=settings.store_currency,
         mail=mail,
         public_port=settings.public_port,
+        backup_storage=backup_storage(settings, storage),
     )
 
 
@@ -93,8 +119,56 @@ async def _watch_pending(js: JetStreamContext, stream: str, every: float) -> Non
         await asyncio.sleep(every)
 
 
+def engine_versions(settings: ProvisionerSettings) -> dict[str, str]:
+    """Each engine chart's appVersion, as backups record it."""
+    versions = {}
+    for engine in ENGINES.values():
+        chart = settings.charts_dir / engine.chart / "Chart.yaml"
+        found = chart.read_text().split("appVersion:", 1) if chart.is_file() else []
+        versions[engine.name] = found[1].split()[0].strip("\"'") if len(found) == 2 else ""
+    return versions
+
+
+async def _backup_pools(
+    settings: ProvisionerSettings,
+    storage: ObjectStoreSettings,
+    runtime: Runtime,
+    js: JetStreamContext,
+    handler: StoreHandler,
+) -> dict[str, WorkerPool]:
+    """The backups and restores consumers' pools, over the object store."""
+    store = await runtime.stack.enter_async_context(open_object_store(storage))
+    await store.check_bucket()
+    runner = BackupRunner(
+        handler.waves.kube,
+        store,
+        JobSettings(settings.backup_image, settings.backup_job_deadline_seconds),
+        part_size=settings.backup_part_mib * 1024 * 1024,
+        max_parts=settings.backup_max_parts,
+        engine_versions=engine_versions(settings),
+    )
+    metrics.start_backup_series(sorted(ENGINES))
+    publish = Publisher(js, settings.stream_name)
+    records = StoreRecords(js, settings.stream_name, handler.cluster, settings.plans, ENGINES)
+    backups = BackupHandler(records, runner, publish, handler.worker, BACKUPS.max_deliver,
+                            verify=settings.backup_verify)  # fmt: skip
+    swap = DataSwap(handler.waves.kube, handler.renderer, handler.cluster, runner,
+                    settings.backup_job_deadline_seconds)  # fmt: skip
+    handler.swap = swap
+    restores = RestoreHandler(backups, swap, RESTORES.max_deliver)
+    grace = settings.shutdown_grace_seconds
+    return {
+        "backups": WorkerPool(js, settings.stream_name, BACKUPS.durable, backups,
+                              concurrency=settings.backup_workers, grace=grace),
+        "restores": WorkerPool(js, settings.stream_name, RESTORES.durable, restores,
+                               concurrency=settings.restore_workers, grace=grace),
+    }  # fmt: skip
+
+
 async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
-    nc, js = await open_nats(runtime, settings, consumers=(PROVISIONER,))
+    storage = object_store_settings()
+    consumers = (PROVISIONER, BACKUPS, RESTORES) if storage else (PROVISIONER,)
+    nc, js = await open_nats(runtime, settings, consumers=consumers)
     kube = StoreKube(await open_kube(runtime, settings), settings.kube_request_timeout_seconds)
     kube_version = await kube.server_version()
     await _check_helm(settings)
@@ -125,7 +199,7 @@ async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
     handler = StoreHandler(
         js=js,
         stream=settings.stream_name,
-        cluster=cluster_of(settings),
+        cluster=cluster_of(settings, storage),
         plans=settings.plans,
         engines=ENGINES,
         renderer=renderer,
@@ -134,18 +208,29 @@ async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
         deadline=settings.ready_deadline_seconds,
         max_deliver=PROVISIONER.max_deliver,
     )
-    pool = WorkerPool(
-        js,
-        settings.stream_name,
-        PROVISIONER.durable,
-        handler,
-        concurrency=settings.workers,
-        grace=settings.shutdown_grace_seconds,
-    )
+    pools = {
+        "worker pool": WorkerPool(
+            js,
+            settings.stream_name,
+            PROVISIONER.durable,
+            handler,
+            concurrency=settings.workers,
+            grace=settings.shutdown_grace_seconds,
+        )
+    }
+    if storage is not None:
+        pools |= await _backup_pools(settings, storage, runtime, js, handler)
+    else:
+        log.info("backups off: no object store configured (STOREFLEET_BACKUP_S3_ENDPOINT)")
+
+    def stop() -> None:
+        for pool in pools.values():
+            pool.stop()
+
     await run_until_stopped(
         runtime.stopping,
-        {"worker pool": pool.run()},
-        pool.stop,
+        {name: pool.run() for name, pool in pools.items()},
+        stop,
         # In-flight stores finish within the grace period or are handed back.
         grace=settings.shutdown_grace_seconds + CANCEL_DEADLINE,
     )

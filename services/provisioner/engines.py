@@ -43,6 +43,38 @@ class Flow:
 
 
 @dataclass(frozen=True)
+class Database:
+    """Where an engine keeps its data, as a backup Job in the store reaches it."""
+
+    kind: Literal["postgres", "mariadb"]
+    service: str
+    port: int
+    name: str
+    user: str
+    password_key: str  # key of the store Secret holding the user's password
+
+
+@dataclass(frozen=True)
+class DataVolume:
+    """A volume claim whose files a backup holds, as the object `name`."""
+
+    name: str
+    claim: str
+
+
+@dataclass(frozen=True)
+class BackupSpec:
+    """What a backup of a store of this engine holds and how a restore puts it back: the
+    database, the file volumes, the uid that owns the files (the Jobs run as it), the web
+    workloads a restore stops, and the check query a verification counts orders with."""
+
+    database: Database
+    volumes: tuple[DataVolume, ...]
+    run_as: int
+    web: tuple[Workload, ...]
+
+
+@dataclass(frozen=True)
 class Engine:
     name: str
     chart: str  # directory under the charts dir
@@ -53,6 +85,7 @@ class Engine:
     flows: tuple[Flow, ...]
     secret_keys: tuple[str, ...]  # keys of random values, made once per store
     admin_username: str
+    backup: BackupSpec
     pod_security: Literal["restricted", "baseline"] = "restricted"
 
     @property
@@ -62,6 +95,11 @@ class Engine:
 
 def _component(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/component": name}
+
+
+# Backup, restore and verification Jobs (services.provisioner.backup_jobs) carry this label:
+# the guardrails let them reach the database and the object store, nothing else.
+BACKUP_PODS = {"storefleet.io/role": "backup"}
 
 
 WOOCOMMERCE = Engine(
@@ -75,6 +113,7 @@ WOOCOMMERCE = Engine(
         Flow("web-to-database", _component("web"), _component("database"), (3306,)),
         Flow("setup-to-database", _component("setup"), _component("database"), (3306,)),
         Flow("cron-to-database", _component("cron"), _component("database"), (3306,)),
+        Flow("backup-to-database", BACKUP_PODS, _component("database"), (3306,)),
     ),
     secret_keys=(
         "database-root-password",
@@ -90,6 +129,14 @@ WOOCOMMERCE = Engine(
         "nonce-salt",
     ),
     admin_username="storeadmin",
+    backup=BackupSpec(
+        database=Database(
+            "mariadb", "mariadb", 3306, "wordpress", "wordpress", "database-password"
+        ),
+        volumes=(DataVolume("files", "wordpress-content"),),
+        run_as=33,
+        web=(Workload("Deployment", "wordpress"),),
+    ),
 )
 
 MEDUSA = Engine(
@@ -105,6 +152,7 @@ MEDUSA = Engine(
         # Redis runs only where the chart's values turn it on (values-prod).
         Flow("web-to-cache", _component("web"), _component("cache"), (6379,)),
         Flow("setup-to-cache", _component("setup"), _component("cache"), (6379,)),
+        Flow("backup-to-database", BACKUP_PODS, _component("database"), (5432,)),
     ),
     secret_keys=(
         "database-password",
@@ -115,6 +163,12 @@ MEDUSA = Engine(
     ),
     # Medusa's admin logs in with an email; the chart passes this as ADMIN_EMAIL.
     admin_username="admin@storefleet.example",
+    backup=BackupSpec(
+        database=Database("postgres", "postgres", 5432, "medusa", "medusa", "database-password"),
+        volumes=(DataVolume("files", "medusa-uploads"),),
+        run_as=1000,
+        web=(Workload("Deployment", "medusa"),),
+    ),
 )
 
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WOOCOMMERCE, MEDUSA)}

@@ -14,7 +14,10 @@ Network policy, in words:
   is reachable;
 - when the platform runs a mail relay, every pod may reach the relay's pods in the
   platform namespace on its port, and nothing else there. Mail leaves only through the
-  relay: no store reaches an outside SMTP server directly.
+  relay: no store reaches an outside SMTP server directly;
+- backup Jobs' pods (`engines.BACKUP_PODS`) may reach the store's database and the
+  object store their pre-signed URLs name: the platform's bundled one, or private
+  addresses the operator lists (a public endpoint on 443 is outside web already).
 
 The store's mail Secret (`store-smtp`) holds the store's own relay login (its id and a
 password derived from the relay key, `shared.mailauth`), never the operator's upstream
@@ -30,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.provisioner.engines import Flow
+from services.provisioner.engines import BACKUP_PODS, Flow
 from services.provisioner.spec import (
     LIMITS,
     QUOTA,
@@ -48,6 +51,8 @@ from shared.namespaces import OWNER
 NAME_LABEL = "kubernetes.io/metadata.name"
 # The relay's pods in the platform namespace (charts/storefleet: component mailrelay).
 MAIL_RELAY_PODS = {"app.kubernetes.io/component": "mailrelay"}
+# The platform's bundled object store (charts/storefleet: component objectstore).
+OBJECT_STORE_PODS = {"app.kubernetes.io/component": "objectstore"}
 WEB_PORTS = (80, 443)
 DNS_PORT = 53
 EPHEMERAL = "ephemeral-storage"
@@ -188,8 +193,27 @@ def network_policies(spec: StoreSpec, cluster: Cluster) -> list[Manifest]:
         spec, "allow-outbound-web", {}, egress=[{"to": [outside], "ports": _ports(WEB_PORTS)}]
     )
     mail = [_mail_policy(spec, cluster)] if cluster.mail else []
+    storage = _storage_policy(spec, cluster)
     flows = [policy for flow in engine.flows for policy in _flow_policies(spec, flow)]
-    return [deny, from_ingress, dns, web, *mail, *flows]
+    return [deny, from_ingress, dns, web, *mail, *storage, *flows]
+
+
+def _storage_policy(spec: StoreSpec, cluster: Cluster) -> list[Manifest]:
+    """Backup Jobs' egress to the object store: the platform's bundled one, or the
+    private addresses the operator named; nothing else of the platform."""
+    storage = cluster.backup_storage
+    if storage is None or not (storage.bundled or storage.cidrs):
+        return []
+    peers: list[dict[str, Any]] = [{"ipBlock": {"cidr": cidr}} for cidr in storage.cidrs]
+    if storage.bundled:
+        peers.append(
+            {
+                **_in_namespace(cluster.platform_namespace),
+                "podSelector": {"matchLabels": OBJECT_STORE_PODS},
+            }
+        )
+    rule = {"to": peers, "ports": _ports([storage.port])}
+    return [_policy(spec, "allow-backup-storage", BACKUP_PODS, egress=[rule])]
 
 
 def _mail_policy(spec: StoreSpec, cluster: Cluster) -> Manifest:

@@ -43,9 +43,12 @@ import structlog
 from nats.js import JetStreamContext
 
 from services.provisioner import metrics
+from services.provisioner.backup_runs import BackupError
+from services.provisioner.data_swap import DataSwap, SwapTimeout
 from services.provisioner.engines import Engine
 from services.provisioner.failures import RETRY, classify, owner_reason
 from services.provisioner.guardrails import guardrails, store_secret
+from services.provisioner.job_runs import JobFailed
 from services.provisioner.render import EngineRefused, Renderer, RenderError, engine_manifests
 from services.provisioner.spec import (
     Cluster,
@@ -59,6 +62,7 @@ from shared.events import InvalidEvent, Payload, StoreRequested, new_event
 from shared.jetstream import publish_event
 from shared.kube_errors import KubeError
 from shared.logs import bound
+from shared.objectstore import ObjectStoreUnavailable
 from shared.outcome import Outcome, TemporaryError
 from shared.plans import Plan
 from shared.worker import Delivery
@@ -95,6 +99,8 @@ class StoreHandler:
         self.renderer, self.waves = renderer, waves
         self.worker, self.deadline, self.max_deliver = worker, deadline, max_deliver
         self.secret_values = secret_values
+        # Set when backups are on (the object store configured): clones need it.
+        self.swap: DataSwap | None = None
 
     async def __call__(self, delivery: Delivery) -> Outcome:
         try:
@@ -167,6 +173,14 @@ class StoreHandler:
             return await self._fail_raw(event, exc.code, str(exc))
         except KubeError as exc:
             return await self._kube_error(spec, event, delivery, exc)
+        except (JobFailed, BackupError, SwapTimeout) as exc:
+            return await self._fail(
+                event, "clone_failed", f"the backup could not be restored into the store: {exc}"
+            )
+        except ObjectStoreUnavailable as exc:
+            if delivery.num_delivered >= self.max_deliver:
+                return await self._fail(event, "clone_failed", f"gave up: {exc}")
+            return "retry", Outcome.retry(RETRY.delay(delivery.num_delivered), str(exc))
         await self._publish(event, "ready", {"url": spec.url}, "ready")
         log.info("store ready", url=spec.url)
         return "ready", Outcome.ack()
@@ -207,6 +221,12 @@ class StoreHandler:
             f"{_names(spec.engine.workloads)} ready, {_names(spec.engine.setup)} complete",
         )
 
+        if event.data.from_backup is not None:
+            await self._clone(spec, event)
+            started = await self._progress(
+                event, "restore", [], started, "the backup's data is in place"
+            )
+
         if await waves.deletes.requested(spec.store_id):
             raise StoreDeleted(spec.store_id)
         applied = await waves.apply(engine.ingress)
@@ -214,6 +234,17 @@ class StoreHandler:
         if await waves.deletes.requested(spec.store_id):
             raise StoreDeleted(spec.store_id)
         await waves.mark_ready(spec)
+
+    async def _clone(self, spec: StoreSpec, event: StoreRequested) -> None:
+        """Put the backup's data into the new store (`event.data.from_backup`)."""
+        source = event.data.from_backup
+        assert source is not None
+        if self.swap is None:
+            raise BackupError("backups_off", "backups are off on this platform")
+        manifest = await self.swap.runner.manifest(source.store_id, source.backup_id)
+        if manifest is None:
+            raise BackupError("backup_missing", "the backup does not exist (no manifest)")
+        await self.swap.replace(spec, manifest, spec.store_id, event.data.attempt)
 
     async def _progress(
         self, event: StoreRequested, wave: str, applied: Sequence[str], started: float, message: str

@@ -52,12 +52,15 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", order=40),
         Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", order=40),
         Kind("networking.k8s.io/v1", "Ingress", "ingresses", order=60),
+        # Read only: a backup Job's pod, for the result in its termination message.
+        Kind("v1", "Pod", "pods", order=40),
     )
 }
 
 # Only the platform writes these: an engine chart that renders one is refused.
 GUARDRAIL_KINDS = frozenset({"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy"})
-ENGINE_KINDS = frozenset(k.kind for k in KINDS.values()) - GUARDRAIL_KINDS
+# Engine charts render workloads, never bare pods.
+ENGINE_KINDS = frozenset(k.kind for k in KINDS.values()) - GUARDRAIL_KINDS - {"Pod"}
 
 
 class UnknownKind(KeyError):

@@ -41,3 +41,30 @@ PENDING = Gauge(
 CREDENTIALS = Counter(
     "storefleet_provisioner_credentials_total", "Credentials requests answered", ["result"]
 )
+
+# Backups and restores (issue 14). Every engine and outcome starts at 0, so the alerts'
+# increase() counts the first failure.
+BACKUP_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+SIZE_BUCKETS = tuple(float(1 << n) for n in range(20, 41, 2))  # 1 MiB to 1 TiB
+BACKUP_SECONDS = Histogram(
+    "storefleet_backup_duration_seconds",
+    "Time to write one backup (dump, upload, read-back, manifest)",
+    ["engine", "outcome"],
+    buckets=BACKUP_BUCKETS,
+)
+BACKUP_BYTES = Histogram(
+    "storefleet_backup_size_bytes",
+    "Bytes in one backup's objects",
+    ["engine"],
+    buckets=SIZE_BUCKETS,
+)
+BACKUPS = Counter("storefleet_backups_total", "Backups by outcome", ["engine", "outcome"])
+RESTORES = Counter("storefleet_restores_total", "Restores by outcome", ["engine", "outcome"])
+
+
+def start_backup_series(engines: list[str]) -> None:
+    for engine in engines:
+        for outcome in ("completed", "failed", "verify_failed"):
+            BACKUPS.labels(engine=engine, outcome=outcome)
+        for outcome in ("completed", "failed"):
+            RESTORES.labels(engine=engine, outcome=outcome)

@@ -71,6 +71,27 @@ class ProvisionerSettings(CommonSettings, KubeSettings):
             raise ValueError(f"must be at least {MIN_KEY_BYTES} characters with a mail relay")
         return value
 
+    # Backups run when the object store is configured (STOREFLEET_BACKUP_S3_*).
+    backup_image: str = Field("storefleet/backup:dev", description="image of backup Jobs")
+    backup_workers: int = Field(2, ge=1, le=64, description="concurrent backups per process")
+    restore_workers: int = Field(2, ge=1, le=64, description="concurrent restores per process")
+    backup_part_mib: int = Field(64, ge=5, le=5120, description="multipart part size, MiB")
+    backup_max_parts: int = Field(
+        64,
+        ge=1,
+        le=10_000,
+        description="parts per object: the largest object is this times the part size",
+    )
+    backup_job_deadline_seconds: int = Field(
+        3600, ge=60, le=11 * 3600, description="a backup, restore or verification Job's limit"
+    )
+    backup_verify: bool = Field(True, description="restore each backup into a throwaway database")
+    backup_egress_cidrs: list[str] = Field(
+        default_factory=list,
+        description="object store addresses in private ranges that backup Jobs may reach"
+        " (JSON list of CIDRs; a bundled in-cluster object store needs none)",
+    )
+
     ready_deadline_seconds: float = Field(600.0, gt=0, description="per delivery, to ready")
     apply_attempts: int = Field(6, ge=1, description="tries of one API call on temporary errors")
     pending_poll_seconds: float = Field(5.0, gt=0, description="consumer pending gauge period")

@@ -57,6 +57,17 @@ class MailRelay:
 
 
 @dataclass(frozen=True)
+class BackupStorage:
+    """How a store's backup Jobs reach the object store their pre-signed URLs name: the
+    platform's bundled one (pods in the platform namespace), or addresses in private
+    ranges the operator lists; on `port`. A public endpoint on 443 needs neither."""
+
+    port: int
+    bundled: bool
+    cidrs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Cluster:
     """The cluster's shape and the operator's choices, the same for every store."""
 
@@ -73,6 +84,7 @@ class Cluster:
     currency: str
     mail: MailRelay | None = None
     public_port: int | None = None  # where the ingress controller answers, when not 80/443
+    backup_storage: BackupStorage | None = None
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,7 @@ async def test_a_requested_medusa_store_becomes_ready_with_its_guardrails_and_de
                     "setup-to-database",
                     "web-to-cache",
                     "setup-to-cache",
+                    "backup-to-database",
                 )
                 for end in ("in", "out")
             ),

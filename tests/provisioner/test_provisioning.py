@@ -118,6 +118,8 @@ async def test_a_requested_store_becomes_ready_with_its_guardrails_and_engine_in
         "flow-setup-to-database-out",
         "flow-cron-to-database-in",
         "flow-cron-to-database-out",
+        "flow-backup-to-database-in",
+        "flow-backup-to-database-out",
     }
 
     secret = await core.read_namespaced_secret("store-secret", ns)

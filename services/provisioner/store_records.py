@@ -1,0 +1,61 @@
+"""A store as the provisioner's operations on it (backups, restores) need it: its spec,
+rebuilt from its last `store.requested.<id>` message in the stream, which is the only
+record of a store the provisioner holds (it has no database).
+
+Called by `services.provisioner.backups` and `services.provisioner.restores`. Raises
+`StoreGone` for a store with no request, one whose deletion is asked, or whose spec no
+longer resolves (an engine or plan removed from the catalog); `TemporaryError` when NATS
+does not answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from services.provisioner.engines import Engine
+from services.provisioner.spec import Cluster, SpecError, StoreSpec, store_spec
+from shared.events import StoreRequested, parse_event
+from shared.outcome import TemporaryError
+from shared.plans import Plan
+from shared.subjects import subject_for
+
+
+class StoreGone(Exception):
+    """The store cannot be worked on: deleted, never requested, or no longer resolvable."""
+
+
+@dataclass(frozen=True)
+class StoreRecords:
+    js: JetStreamContext
+    stream: str
+    cluster: Cluster
+    plans: Mapping[str, Plan]
+    engines: Mapping[str, Engine]
+
+    async def spec(self, store_id: str) -> StoreSpec:
+        if await self._last(subject_for("delete", store_id)) is not None:
+            raise StoreGone("the store is being deleted")
+        raw = await self._last(subject_for("requested", store_id))
+        if raw is None:
+            raise StoreGone("no such store")
+        event = parse_event(raw)
+        if not isinstance(event, StoreRequested):
+            raise StoreGone("no such store")
+        try:
+            return store_spec(event, self.cluster, self.plans, self.engines)
+        except SpecError as exc:
+            raise StoreGone(str(exc)) from exc
+
+    async def _last(self, subject: str) -> bytes | None:
+        try:
+            msg = await self.js.get_last_msg(self.stream, subject)
+        except NotFoundError:
+            return None
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise TemporaryError(f"could not read {subject}: {exc!r}") from exc
+        return msg.data
