@@ -55,7 +55,7 @@ async def test_each_backup_job_is_admitted_under_restricted_and_within_the_quota
 
     accepted = await kube.apply(job, dry_run=True)
     pod = {"metadata": {"name": "backup"}, "spec": job["spec"]["template"]["spec"]}
-    await CoreV1Api(kube_api).create_namespaced_pod(spec.namespace, pod, dry_run="All")
+    await CoreV1Api(kube_api).create_namespaced_pod(spec.namespace, pod, dry_run="All")  # type: ignore[arg-type]
 
     assert "X-Amz" not in str(accepted) and SIGNED not in str(accepted)
     labels = job["spec"]["template"]["metadata"]["labels"]
@@ -93,7 +93,7 @@ def _storage(endpoint: str, cidrs: list[str] | None = None) -> BackupStorage | N
         backup_s3_endpoint=endpoint,
         backup_s3_bucket="backups",
         backup_s3_access_key="k",
-        backup_s3_secret_key="s",  # type: ignore[arg-type]
+        backup_s3_secret_key="s",
     )
     return backup_storage(settings, storage)
 
