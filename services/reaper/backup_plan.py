@@ -215,7 +215,9 @@ def _due(
         return None
     # A new store gets its first backup at its own time after it became ready.
     last = store.last_scheduled_at or store.ready_at
-    due = next_due(store.id, policy, last, now)
+    # When it was wanted, however long ago (not clamped to now): the cap takes the
+    # longest overdue first.
+    due = next_due(store.id, policy, last, last or now)
     if due > now:
         return None
     slot = slot_of(store.id, policy, now)
