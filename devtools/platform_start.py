@@ -6,7 +6,9 @@ or KUBECONFIG point at existing ones), the migrations and the services' Postgres
 `python -m services.<name>` process (devtools/launcher.py) logging to `.run/logs/`, and
 the mail relay with a local sink standing in for the operator's upstream SMTP relay. The
 gateway, the auditor and the reaper log in to Postgres as their own roles, and every
-service to NATS as its own user, as deployed; the provisioner gets no database.
+service to NATS as its own user, as deployed; the provisioner gets no database. The
+provisioner and the reaper get the object storage's settings (STOREFLEET_BACKUP_S3_*),
+and the reaper runs the backup passes (STOREFLEET_BACKUPS_ENABLED).
 
 Where the machine can run containers (root, containerd and runc installed, no other
 real node running), the control plane gets this machine's real worker node
@@ -50,6 +52,9 @@ STORAGE_CLASS = "storefleet-local"
 # What the engine charts' values-local.yaml run (WordPress cannot be built here).
 STORE_IMAGES = ("medusa", "postgres", "mariadb", "redis")
 READY_TIMEOUT = 120.0
+# The services handed the object storage's settings and key pair: the provisioner writes
+# backups, the reaper schedules and expires them.
+BACKUP_SERVICES = ("provisioner", "reaper")
 
 
 def real_node_unavailable() -> str | None:
@@ -85,8 +90,8 @@ class Platform:
         self.local_database = False
         self.real_node: node.RealCluster | None = None
         self.nats: LocalNats | None = None  # started here: each service gets its own user
-        # STOREFLEET_BACKUP_S3_*: in .run/env for scripts; no service writes backups yet,
-        # so none is handed the key pair.
+        # STOREFLEET_BACKUP_S3_*: in .run/env for scripts, and for the services that use
+        # the bucket (BACKUP_SERVICES); no other service is handed the key pair.
         self.object_store_env: dict[str, str] = {}
         self.simulated_because = ""  # why stores run on simulated nodes, when they do
 
@@ -197,6 +202,11 @@ class Platform:
                 env |= self.nats.service_env(name)
         if name in self.database_urls:
             env["STOREFLEET_DATABASE_URL"] = self.database_urls[name]
+        if name in BACKUP_SERVICES and self.object_store_env:
+            env |= self.object_store_env
+            # The reaper's leader schedules and expires the backups, unless told otherwise.
+            if name == "reaper" and "STOREFLEET_BACKUPS_ENABLED" not in os.environ:
+                env["STOREFLEET_BACKUPS_ENABLED"] = "true"
         return env
 
     def start_services(self, gateway_port: int) -> None:

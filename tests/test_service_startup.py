@@ -15,8 +15,9 @@ import aiohttp
 import pytest
 
 from devtools import procs
-from devtools.launcher import ROOT, service_argv
+from devtools.launcher import ROOT, SERVICES, service_argv
 from devtools.nats import LocalNats
+from devtools.platform_start import Platform
 from tests.fixtures.postgres import PostgresServer
 
 
@@ -45,6 +46,32 @@ async def test_a_wrong_setting_exits_non_zero_with_one_line_naming_it() -> None:
     assert code == 2
     assert len(lines) == 1
     assert "STOREFLEET_LOG_LEVEL" in lines[0]
+
+
+async def test_a_reaper_with_backups_and_no_bucket_exits_naming_the_missing_setting() -> None:
+    env = {"STOREFLEET_BACKUPS_ENABLED": "true", "STOREFLEET_BACKUP_S3_ENDPOINT": "https://s3.test"}
+    env |= {k: "" for k in os.environ if k.startswith("STOREFLEET_BACKUP_S3_") and k not in env}
+    code, lines = await run_to_exit("reaper", env)
+
+    assert code == 2
+    assert len(lines) == 1
+    assert lines[0].startswith("reaper: invalid setting STOREFLEET_BACKUP_S3_")
+
+
+def test_dev_up_hands_the_bucket_to_the_provisioner_and_the_reaper_only(tmp_path: Path) -> None:
+    platform = Platform()
+    platform.env = {"STOREFLEET_DATABASE_URL": "postgresql://o@127.0.0.1/db", "KUBECONFIG": "k"}
+    platform.object_store_env = {
+        "STOREFLEET_BACKUP_S3_ENDPOINT": "http://127.0.0.1:9000",
+        "STOREFLEET_BACKUP_S3_SECRET_KEY": "s3cret",
+    }
+    env = {name: platform.service_env(name, 8080, tmp_path / "helm") for name in SERVICES}
+
+    for name in ("provisioner", "reaper"):
+        assert platform.object_store_env.items() <= env[name].items(), name
+    for name in set(SERVICES) - {"provisioner", "reaper"}:
+        assert not [k for k in env[name] if "BACKUP" in k], name
+    assert env["reaper"]["STOREFLEET_BACKUPS_ENABLED"] == "true"
 
 
 async def test_an_unreachable_nats_exits_non_zero_naming_the_endpoint(database_url: str) -> None:

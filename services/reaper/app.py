@@ -1,6 +1,7 @@
-"""The reaper process: opens NATS, Postgres and the Kubernetes client, then runs the
-deletion handler on the durable `reaper` consumer (`store.delete.*`) and the sweeper
-side by side until told to stop.
+"""The reaper process: opens NATS, Postgres and the Kubernetes client (and the object
+storage when backups are enabled), then runs the deletion handler on the durable
+`reaper` consumer (`store.delete.*`), the sweeper and the backup keeper side by side
+until told to stop.
 
 Called from `services.reaper.__main__` through `shared.service.run_service`.
 """
@@ -11,16 +12,21 @@ from datetime import timedelta
 
 from nats.js import JetStreamContext
 
+from services.reaper.backup_plan import KeeperPolicy
+from services.reaper.backup_records import BackupRecords
+from services.reaper.backups import BackupKeeper
 from services.reaper.deletion import DeletionHandler, DeletionTiming, Publish
 from services.reaper.namespaces import Namespaces
 from services.reaper.records import Records
 from services.reaper.settings import ReaperSettings
 from services.reaper.sweep_plan import SweepPolicy
-from services.reaper.sweeper import Sweeper, SweeperLock
+from services.reaper.sweeper import BACKUP_LOCK_KEY, Sweeper, SweeperLock
 from shared.events import Envelope
 from shared.jetstream import publish_event
+from shared.objectstore import open_object_store
 from shared.resources import open_database, open_kube, open_nats
 from shared.service import Runtime
+from shared.settings import ObjectStoreSettings
 from shared.subjects import REAPER
 from shared.tasks import CANCEL_DEADLINE, run_until_stopped
 from shared.worker import WorkerPool
@@ -42,7 +48,37 @@ def policy(settings: ReaperSettings) -> SweepPolicy:
     )
 
 
-async def main(settings: ReaperSettings, runtime: Runtime) -> None:
+def keeper_policy(settings: ReaperSettings) -> KeeperPolicy:
+    return KeeperPolicy(
+        requests_per_pass=settings.backup_requests_per_pass,
+        backup_deadline=timedelta(seconds=settings.backup_deadline_seconds),
+        restore_deadline=timedelta(seconds=settings.restore_deadline_seconds),
+    )
+
+
+async def backup_keeper(
+    settings: ReaperSettings,
+    runtime: Runtime,
+    storage: ObjectStoreSettings,
+    records: BackupRecords,
+    publish: Publish,
+) -> BackupKeeper:
+    store = await runtime.stack.enter_async_context(open_object_store(storage))
+    return BackupKeeper(
+        SweeperLock(settings.database_url.get_secret_value(), key=BACKUP_LOCK_KEY),
+        records,
+        store,
+        publish,
+        settings.plans,
+        keeper_policy(settings),
+        settings.backup_pass_seconds,
+        timedelta(seconds=settings.backup_orphan_scan_seconds),
+    )
+
+
+async def main(
+    settings: ReaperSettings, runtime: Runtime, storage: ObjectStoreSettings | None = None
+) -> None:
     _, js = await open_nats(runtime, settings)
     pool = await open_database(runtime, settings)
     api = await open_kube(runtime, settings)
@@ -70,6 +106,13 @@ async def main(settings: ReaperSettings, runtime: Runtime) -> None:
         policy(settings),
         settings.sweep_interval_seconds,
     )
+    keeper = None
+    if storage is not None:
+        backup_records = BackupRecords(pool, js, settings.stream_name)
+        keeper = await backup_keeper(settings, runtime, storage, backup_records, publish)
+    tasks = {"reaper deletions": workers.run(), "reaper sweeps": sweeper.run(runtime.stopping)}
+    if keeper is not None:
+        tasks["reaper backups"] = keeper.run(runtime.stopping)
     runtime.mark_started()
 
     def stop() -> None:
@@ -78,7 +121,7 @@ async def main(settings: ReaperSettings, runtime: Runtime) -> None:
 
     await run_until_stopped(
         runtime.stopping,
-        {"reaper deletions": workers.run(), "reaper sweeps": sweeper.run(runtime.stopping)},
+        tasks,
         stop,
         # In-flight deletions finish within the grace period or are handed back.
         grace=settings.shutdown_grace_seconds + CANCEL_DEADLINE,

@@ -2,7 +2,9 @@
 
 Set by the deletion handler (deletions by outcome, their duration, namespaces named like
 a store's but not labeled as one, which the reaper spared) and by the sweeper (sweeps,
-which replica leads them, orphans found, stuck stores, namespaces stuck terminating).
+which replica leads them, orphans found, stuck stores, namespaces stuck terminating), and
+by the backup keeper (each live store's backup age and the age its plan allows, which the
+stale-backup alert compares; backups requested, deleted and failed; its passes).
 """
 
 from __future__ import annotations
@@ -44,4 +46,45 @@ STUCK_NOW = Gauge(
 TERMINATING = Gauge(
     "storefleet_reaper_namespaces_stuck_terminating",
     "Store namespaces in Terminating longer than the report threshold at the last sweep",
+)
+
+BACKUP_AGE = Gauge(
+    "storefleet_store_backup_age_seconds",
+    "Seconds since the store's newest verified backup started (since it became ready when"
+    " it has none), as of the last backup pass",
+    ["store_id", "plan"],
+)
+BACKUP_MAX_AGE = Gauge(
+    "storefleet_store_backup_max_age_seconds",
+    "The backup age the store's plan allows: (interval_hours + stale_tolerance_hours) x 3600",
+    ["store_id", "plan"],
+)
+BACKUP_PASSES = Counter(
+    "storefleet_reaper_backup_passes_total", "Backup passes run by this replica", ["outcome"]
+)
+BACKUP_LEADER = Gauge(
+    "storefleet_reaper_backup_leader", "1 while this replica runs the backup passes, else 0"
+)
+BACKUPS_REQUESTED = Counter(
+    "storefleet_reaper_backups_requested_total", "Scheduled backups requested (new events only)"
+)
+BACKUPS_DEFERRED = Gauge(
+    "storefleet_reaper_backups_deferred",
+    "Scheduled backups due at the last pass but left for the next (per-pass cap)",
+)
+BACKUPS_DELETED = Counter(
+    "storefleet_reaper_backups_deleted_total",
+    "Backups whose objects were removed, by reason: retention, store_deleted, unfinished",
+    ["reason"],
+)
+BACKUPS_STUCK = Counter(
+    "storefleet_reaper_backups_stuck_total", "Backups failed for making no progress"
+)
+RESTORES_STUCK = Counter(
+    "storefleet_reaper_restores_stuck_total", "Restores failed for making no progress"
+)
+BACKUP_ORPHANS = Counter(
+    "storefleet_reaper_backup_orphans_total",
+    "Backups in the bucket without a row: removed, or reported (one with a manifest)",
+    ["action"],
 )

@@ -10,14 +10,22 @@ Ids: `<store>:deleting:<namespace uid>`, `<store>:deleted:<namespace uid>` (or
 for a sweep's deletion request, `<store>:timeout:<last event seq>` for a stuck
 provisioning failed by a sweep, `<store>:redelete:<last event seq>:<period>` for a
 retried deletion (at most one per deletion deadline), `<store>:delete-refused:<uid>`.
+
+Backups (the backup keeper, `services.reaper.backups`), each stamped with the pass's
+time: `<store>:backup-requested:<backup>` (the backup id is itself derived from the
+store and its slot), `<store>:backup-stuck:<backup>:<last event seq>`,
+`<store>:backup-deleted:<backup>`, `<store>:restore-stuck:<restore>`.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from shared.events import Envelope, new_event
 
 ACTOR = "reaper"
 SWEEP_CORRELATION = "reaper-sweep"
+BACKUP_CORRELATION = "reaper-backups"
 
 
 def deleting(store_id: str, namespace: str, uid: str, correlation_id: str) -> Envelope:
@@ -85,4 +93,56 @@ def deletion_retry(store_id: str, last_event_seq: int, period: int, reason: str)
         actor=ACTOR,
         correlation_id=SWEEP_CORRELATION,
         event_id=f"{store_id}:redelete:{last_event_seq}:{period}",
+    )
+
+
+def backup_requested(store_id: str, backup_id: str, at: datetime) -> Envelope:
+    return new_event(
+        "backup.requested",
+        store_id,
+        {"backup_id": backup_id, "reason": "scheduled", "requested_by": ACTOR},
+        actor=ACTOR,
+        correlation_id=BACKUP_CORRELATION,
+        event_id=f"{store_id}:backup-requested:{backup_id}",
+        occurred_at=at,
+    )
+
+
+def backup_stuck(
+    store_id: str, backup_id: str, last_event_seq: int, reason: str, at: datetime
+) -> Envelope:
+    return new_event(
+        "backup.failed",
+        store_id,
+        {"backup_id": backup_id, "code": "stuck", "reason": reason},
+        actor=ACTOR,
+        correlation_id=BACKUP_CORRELATION,
+        event_id=f"{store_id}:backup-stuck:{backup_id}:{last_event_seq}",
+        occurred_at=at,
+    )
+
+
+def backup_deleted(store_id: str, backup_id: str, reason: str, at: datetime) -> Envelope:
+    return new_event(
+        "backup.deleted",
+        store_id,
+        {"backup_id": backup_id, "reason": reason},
+        actor=ACTOR,
+        correlation_id=BACKUP_CORRELATION,
+        event_id=f"{store_id}:backup-deleted:{backup_id}",
+        occurred_at=at,
+    )
+
+
+def restore_stuck(
+    store_id: str, restore_id: str, backup_id: str, reason: str, at: datetime
+) -> Envelope:
+    return new_event(
+        "restore.failed",
+        store_id,
+        {"restore_id": restore_id, "backup_id": backup_id, "code": "stuck", "reason": reason},
+        actor=ACTOR,
+        correlation_id=BACKUP_CORRELATION,
+        event_id=f"{store_id}:restore-stuck:{restore_id}",
+        occurred_at=at,
     )

@@ -1,9 +1,15 @@
-"""The reaper's settings (environment, prefix STOREFLEET_)."""
+"""The reaper's settings (environment, prefix STOREFLEET_).
+
+With `backups_enabled`, `__main__` also reads the object storage's settings
+(`shared.settings.ObjectStoreSettings`, STOREFLEET_BACKUP_S3_*) and the reaper's leader
+runs the backup passes (`services.reaper.backups`) with the plan catalog's policies.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from shared.plans import DEFAULT_PLANS, Plan
 from shared.settings import CommonSettings, KubeSettings
 
 
@@ -28,4 +34,25 @@ class ReaperSettings(CommonSettings, KubeSettings):
     )
     terminating_report_seconds: float = Field(
         300.0, ge=0, description="a namespace terminating this long is reported"
+    )
+
+    backups_enabled: bool = Field(
+        False, description="schedule, expire and watch backups (needs STOREFLEET_BACKUP_S3_*)"
+    )
+    plans: dict[str, Plan] = Field(
+        default_factory=lambda: dict(DEFAULT_PLANS),
+        description="plan catalog, JSON, as the gateway's and the provisioner's",
+    )
+    backup_pass_seconds: float = Field(60.0, gt=0, description="time between backup passes")
+    backup_requests_per_pass: int = Field(
+        20, ge=1, le=10_000, description="scheduled backups requested per pass at most"
+    )
+    backup_deadline_seconds: float = Field(
+        7200.0, gt=0, description="a backup requested or running this long without news fails"
+    )
+    restore_deadline_seconds: float = Field(
+        7200.0, gt=0, description="a store restoring this long without news has its restore failed"
+    )
+    backup_orphan_scan_seconds: float = Field(
+        3600.0, ge=0, description="time between listings of the bucket for orphaned objects"
     )

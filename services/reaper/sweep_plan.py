@@ -133,20 +133,20 @@ def _stuck(store: StoreRecord, now: datetime, policy: SweepPolicy) -> StuckStore
     since = now - store.updated_at
     if store.status == Status.PROVISIONING and since >= policy.provisioning_deadline:
         why = (
-            f"provisioning made no progress for {_minutes(since)} "
-            f"(deadline {_minutes(policy.provisioning_deadline)}); the reaper gave up on it"
+            f"provisioning made no progress for {minutes(since)} "
+            f"(deadline {minutes(policy.provisioning_deadline)}); the reaper gave up on it"
         )
         return StuckStore(store, "fail", why)
     if store.status == Status.DELETING and since >= policy.deletion_deadline:
         period = int(since / policy.deletion_deadline)
         why = (
-            f"deletion retried: the store has been deleting for {_minutes(since)} "
-            f"(deadline {_minutes(policy.deletion_deadline)})"
+            f"deletion retried: the store has been deleting for {minutes(since)} "
+            f"(deadline {minutes(policy.deletion_deadline)})"
         )
         return StuckStore(store, "redelete", why, period)
     return None
 
 
-def _minutes(span: timedelta) -> str:
+def minutes(span: timedelta) -> str:
     seconds = int(span.total_seconds())
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"

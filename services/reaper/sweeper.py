@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 import structlog
+from prometheus_client import Gauge
 
 from services.reaper import metrics, notices
 from services.reaper.deletion import Publish
@@ -32,18 +34,23 @@ from services.reaper.sweep_plan import SWEPT, SweepPlan, SweepPolicy, plan_sweep
 
 log = structlog.get_logger(__name__)
 
-# Any constant works; it only has to be the same in every reaper (and differ from the
-# migrations' lock, shared.db.MIGRATION_LOCK_KEY).
+# Any constants work; each only has to be the same in every reaper (and differ from the
+# migrations' lock, shared.db.MIGRATION_LOCK_KEY). The backup passes lead on their own
+# lock, so their leader may be another replica than the sweeps'.
 SWEEPER_LOCK_KEY = 0x5EE9E6
+BACKUP_LOCK_KEY = 0x5EE9E7
 LOCK_CHECK_TIMEOUT = 5.0
 
 
 class SweeperLock:
     """Leadership among reapers: a session advisory lock on a dedicated connection."""
 
-    def __init__(self, dsn: str, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, dsn: str, connect_timeout: float = 10.0, key: int = SWEEPER_LOCK_KEY
+    ) -> None:
         self._dsn = dsn
         self._timeout = connect_timeout
+        self._key = key
         self._conn: asyncpg.Connection | None = None
 
     async def hold(self) -> bool:
@@ -61,7 +68,7 @@ class SweeperLock:
         conn = None
         try:
             conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
-            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", SWEEPER_LOCK_KEY):
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._key):
                 self._conn, conn = conn, None
                 log.info("this replica now runs the sweeps")
                 return True
@@ -79,6 +86,28 @@ class SweeperLock:
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=LOCK_CHECK_TIMEOUT)
+
+
+async def lead(
+    lock: SweeperLock,
+    interval: float,
+    stopping: asyncio.Event,
+    work: Callable[[], Awaitable[None]],
+    leader: Gauge,
+) -> None:
+    """Run `work` every `interval` while this replica holds `lock`, until `stopping`."""
+    try:
+        while not stopping.is_set():
+            leading = await lock.hold()
+            leader.set(1 if leading else 0)
+            if leading:
+                await work()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await stopping.wait()
+    finally:
+        leader.set(0)
+        await lock.release()
 
 
 @dataclass(frozen=True)
@@ -106,18 +135,7 @@ class Sweeper:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Sweep every `interval` while this replica holds the lock, until `stopping`."""
-        try:
-            while not stopping.is_set():
-                leading = await self._lock.hold()
-                metrics.LEADER.set(1 if leading else 0)
-                if leading:
-                    await self._sweep_logged()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._interval):
-                        await stopping.wait()
-        finally:
-            metrics.LEADER.set(0)
-            await self._lock.release()
+        await lead(self._lock, self._interval, stopping, self._sweep_logged, metrics.LEADER)
 
     async def _sweep_logged(self) -> None:
         try:

@@ -25,7 +25,7 @@ from services.mailrelay.settings import MailRelaySettings
 from services.provisioner.settings import ProvisionerSettings
 from services.reaper.settings import ReaperSettings
 from shared.namespaces import MANAGED_BY, PLATFORM, STORE_ID
-from shared.settings import ENV_PREFIX, DatabaseRolesSettings
+from shared.settings import ENV_PREFIX, DatabaseRolesSettings, ObjectStoreSettings
 from tests.chart import helm
 from tests.chart.certs import write_certificates
 from tests.chart.helm import VALUES_FILES, Manifest, containers, env_of, named, of_kind, render
@@ -150,7 +150,17 @@ EVERYTHING_ON = (
     "tls.clusterIssuer=letsencrypt",
     "gateway.settings.RATE_LIMIT_CREATES=5/15 minutes",
     "reaper.settings.ORPHAN_GRACE_SECONDS=600",
+    "backups.enabled=true",
+    "backups.s3.endpoint=https://s3.example.com",
+    "backups.s3.bucket=shop-backups",
+    "backups.existingSecret=backup-keys",
 )
+# Settings a service's `__main__` reads besides its own: where backups go, for the
+# services that write (provisioner) or schedule and expire (reaper) them.
+ALSO_READS: dict[str, type[BaseSettings]] = {
+    "provisioner": ObjectStoreSettings,
+    "reaper": ObjectStoreSettings,
+}
 
 
 @pytest.mark.parametrize(
@@ -169,7 +179,10 @@ def test_each_service_accepts_every_setting_the_chart_gives_it(
         manifest = named(manifests, "Deployment", f"storefleet-{service}")
         container = manifest["spec"]["template"]["spec"]["containers"][0]
         settings_cls = SETTINGS[service]
+        also = ALSO_READS.get(service)
         known = {ENV_PREFIX + name.upper() for name in settings_cls.model_fields}
+        if also is not None:
+            known |= {ENV_PREFIX + name.upper() for name in also.model_fields}
         given = {e["name"] for e in container["env"]}
         # What comes from the Secret gets a stand-in good enough for any key.
         secret_refs = {e["name"] for e in container["env"] if "valueFrom" in e}
@@ -181,6 +194,8 @@ def test_each_service_accepts_every_setting_the_chart_gives_it(
             for name, value in env_of(container).items():
                 env.setenv(name, value)
             settings_cls()  # raises if a value does not validate
+            if also is not None and "STOREFLEET_BACKUP_S3_ENDPOINT" in given:
+                also()
 
 
 def test_the_services_connect_to_the_built_in_nats_and_postgres_by_default(
@@ -635,3 +650,80 @@ def test_the_service_passwords_are_only_in_the_secret_never_in_values_or_literal
     assert [p for p in passwords if p in elsewhere] == []
     assert literal == []
     assert "password" not in json.dumps(yaml.safe_load((helm.CHART / values_file).read_text()))
+
+
+BACKUPS = (
+    "backups.enabled=true",
+    "backups.s3.endpoint=https://s3.example.com",
+    "backups.s3.bucket=shop-backups",
+    "backups.s3.region=eu-central-1",
+    "backups.s3.prefix=fleet/eu",
+    "backups.s3.addressingStyle=virtual",
+    "secrets.existingSecret=platform",
+    "stores.plans.small.backup.interval_hours=12",
+    "stores.plans.small.backup.keep_last=2",
+)
+
+
+def test_backups_reach_the_provisioner_and_the_reaper_with_the_key_pair_from_a_secret_only(
+    helm_path: Path,
+) -> None:
+    manifests = render(helm_path, sets=BACKUPS)
+    expected = {
+        "STOREFLEET_BACKUP_S3_ENDPOINT": "https://s3.example.com",
+        "STOREFLEET_BACKUP_S3_BUCKET": "shop-backups",
+        "STOREFLEET_BACKUP_S3_REGION": "eu-central-1",
+        "STOREFLEET_BACKUP_S3_PREFIX": "fleet/eu",
+        "STOREFLEET_BACKUP_S3_ADDRESSING_STYLE": "virtual",
+    }
+    pair = {
+        "STOREFLEET_BACKUP_S3_ACCESS_KEY": "backup-s3-access-key",
+        "STOREFLEET_BACKUP_S3_SECRET_KEY": "backup-s3-secret-key",
+    }
+    for service in ("provisioner", "reaper"):
+        manifest = named(manifests, "Deployment", f"storefleet-{service}")
+        container = manifest["spec"]["template"]["spec"]["containers"][0]
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]
+            for e in container["env"]
+            if "valueFrom" in e and e["name"] in pair
+        }
+        assert expected.items() <= env_of(container).items(), service
+        assert refs == {name: {"name": "platform", "key": key} for name, key in pair.items()}
+    reaper = env_of(
+        named(manifests, "Deployment", "storefleet-reaper")["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+    )
+    assert reaper["STOREFLEET_BACKUPS_ENABLED"] == "true"
+    assert json.loads(reaper["STOREFLEET_PLANS"])["small"]["backup"]["interval_hours"] == 12
+    for service in ("gateway", "auditor"):
+        manifest = named(manifests, "Deployment", f"storefleet-{service}")
+        names = {e["name"] for e in manifest["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert not {n for n in names if "BACKUP_S3" in n}, service
+    config_maps = yaml.safe_dump_all(of_kind(manifests, "ConfigMap"))
+    assert "BACKUP_S3" not in config_maps and "backup-s3-" not in config_maps
+
+
+def test_backups_take_the_key_pair_from_their_own_secret_and_are_off_by_default(
+    helm_path: Path,
+) -> None:
+    own = render(helm_path, sets=(*BACKUPS, "backups.existingSecret=s3-keys"))
+    reaper = named(own, "Deployment", "storefleet-reaper")["spec"]["template"]["spec"]
+    secrets = {
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for e in reaper["containers"][0]["env"]
+        if "BACKUP_S3" in e["name"] and "valueFrom" in e
+    }
+    assert secrets == {"s3-keys"}
+    for values_file in VALUES_FILES:
+        for where, _, container in containers(render(helm_path, values_file)):
+            names = [e["name"] for e in container.get("env", [])]
+            assert not [n for n in names if "BACKUP" in n], where
+
+
+def test_backups_without_a_secret_for_the_key_pair_are_refused_saying_what_to_set(
+    helm_path: Path,
+) -> None:
+    with pytest.raises(helm.HelmFailed, match="backup-s3-access-key and backup-s3-secret-key"):
+        render(helm_path, sets=[s for s in BACKUPS if not s.startswith("secrets.")])

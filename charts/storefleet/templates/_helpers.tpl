@@ -243,6 +243,51 @@ owner's DSN; the services get their own (docs/security.md). */}}
 {{ include "storefleet.setting" (dict "name" "MAIL_FROM" "value" $s.smtp.from) }}
 {{ include "storefleet.mailRelayKey" . }}
 {{- end }}
+{{- if .Values.backups.enabled }}
+{{ include "storefleet.objectStoreEnv" . }}
+{{- end }}
+{{- end }}
+
+{{/* -- Backups ---------------------------------------------------------------------- */}}
+
+{{/* The Secret holding the object storage's key pair. */}}
+{{- define "storefleet.backupSecretName" -}}
+{{- if .Values.backups.existingSecret }}{{ .Values.backups.existingSecret }}
+{{- else if .Values.secrets.existingSecret }}{{ .Values.secrets.existingSecret }}
+{{- else }}{{ fail "backups.enabled needs the object storage's key pair: set backups.existingSecret, or secrets.existingSecret, to a Secret with the keys backup-s3-access-key and backup-s3-secret-key" }}
+{{- end }}
+{{- end }}
+
+{{/* Where backups go (shared/settings.py ObjectStoreSettings): for the provisioner, which
+writes them, and the reaper, which schedules and expires them. The key pair comes from a
+Secret only, never a value. */}}
+{{- define "storefleet.objectStoreEnv" -}}
+{{- $b := .Values.backups }}
+{{- include "storefleet.setting" (dict "name" "BACKUP_S3_ENDPOINT" "value" (required "backups.s3.endpoint is required when backups.enabled" $b.s3.endpoint)) }}
+{{ include "storefleet.setting" (dict "name" "BACKUP_S3_BUCKET" "value" (required "backups.s3.bucket is required when backups.enabled" $b.s3.bucket)) }}
+{{ include "storefleet.setting" (dict "name" "BACKUP_S3_REGION" "value" $b.s3.region) }}
+{{ include "storefleet.setting" (dict "name" "BACKUP_S3_PREFIX" "value" $b.s3.prefix) }}
+{{ include "storefleet.setting" (dict "name" "BACKUP_S3_ADDRESSING_STYLE" "value" $b.s3.addressingStyle) }}
+{{- range $name, $key := dict "BACKUP_S3_ACCESS_KEY" "backup-s3-access-key" "BACKUP_S3_SECRET_KEY" "backup-s3-secret-key" }}
+- name: STOREFLEET_{{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "storefleet.backupSecretName" $ }}
+      key: {{ $key }}
+{{- end }}
+{{- end }}
+
+{{/* The reaper's own settings (services/reaper/settings.py). */}}
+{{- define "storefleet.reaperEnv" -}}
+{{- include "storefleet.setting" (dict "name" "SWEEP_INTERVAL_SECONDS" "value" .Values.reaper.sweepIntervalSeconds) }}
+{{- if .Values.stores.plans }}
+{{ include "storefleet.setting" (dict "name" "PLANS" "value" (toJson .Values.stores.plans)) }}
+{{- end }}
+{{- if .Values.backups.enabled }}
+{{ include "storefleet.setting" (dict "name" "BACKUPS_ENABLED" "value" "true") }}
+{{ include "storefleet.setting" (dict "name" "BACKUP_PASS_SECONDS" "value" .Values.reaper.backupPassSeconds) }}
+{{ include "storefleet.objectStoreEnv" . }}
+{{- end }}
 {{- end }}
 
 {{/* -- Mail ------------------------------------------------------------------------- */}}
