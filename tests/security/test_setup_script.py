@@ -99,3 +99,71 @@ def test_each_hostile_name_reaches_wp_cli_byte_for_byte_on_stdin(
         assert done.returncode == 0, done.stderr
         assert sink.read_bytes() == name.encode()
         assert name not in (tmp_path / "value.args").read_text()
+
+
+def _run_setup(
+    tmp_path: Path, home: str
+) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    """The whole setup script with wp-cli and php stood in for: `wp option get home`
+    answers `home` (a restored database's address), every call's arguments are logged."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    log = tmp_path / "calls"
+    (bin_dir / "wp").write_text(
+        '#!/bin/sh\nfor a in "$@"; do printf "%s\\037" "$a"; done >> "$CALLS"\necho >> "$CALLS"\n'
+        "cat > /dev/null\n"
+        'case "$1 $2" in "option get") printf "%s\\n" "$HOME_URL" ;; '
+        '"plugin get") echo "$WOOCOMMERCE_VERSION" ;; esac\n'
+    )
+    (bin_dir / "php").write_text("#!/bin/sh\nexit 0\n")
+    for tool in ("wp", "php"):
+        (bin_dir / tool).chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "CALLS": str(log),
+        "HOME_URL": home,
+        "STORE_URL": "http://clone-1.stores.localhost",
+        "STORE_NAME": "Clone",
+        "ADMIN_USER": "storeadmin",
+        "ADMIN_PASSWORD": "new-secret",
+        "ADMIN_EMAIL": "a@example.com",
+        "STORE_COUNTRY": "DE",
+        "STORE_CURRENCY": "EUR",
+        "WOOCOMMERCE_VERSION": "10.2.2",
+    }
+    done = subprocess.run(["sh", str(SCRIPT)], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    calls = (
+        [line.split("\x1f")[:-1] for line in log.read_text().splitlines()] if log.exists() else []
+    )
+    return done, calls
+
+
+def test_a_restored_or_cloned_database_is_moved_to_this_stores_address_and_password(
+    tmp_path: Path,
+) -> None:
+    done, calls = _run_setup(tmp_path, "http://shop-1.stores.localhost")
+
+    assert done.returncode == 0, done.stderr
+    assert [
+        "search-replace",
+        "http://shop-1.stores.localhost",
+        "http://clone-1.stores.localhost",
+        "--all-tables-with-prefix",
+        "--skip-columns=guid",
+        "--precise",
+    ] in calls
+    assert ["user", "update", "storeadmin", "--prompt=user_pass"] in calls
+    assert not any("new-secret" in word for call in calls for word in call)
+
+
+@pytest.mark.parametrize("home", ["--exec=system('id');", "-x", "$(id)", "javascript:x"])
+def test_an_address_in_the_database_that_is_not_a_url_never_reaches_wp_cli(
+    tmp_path: Path, home: str
+) -> None:
+    done, calls = _run_setup(tmp_path, home)
+
+    assert done.returncode != 0
+    assert "not a URL" in done.stdout + done.stderr
+    assert not any(call and call[0] == "search-replace" for call in calls)
+    assert not any(home in word for call in calls for word in call[2:])

@@ -30,6 +30,19 @@ else
   wp core install --url="$STORE_URL" --title="$STORE_NAME" --admin_user="$ADMIN_USER" \
     --admin_password="$ADMIN_PASSWORD" --admin_email="$ADMIN_EMAIL" --skip-email
 fi
+# A restored database is another moment's, a cloned one another store's: converge the
+# address and the admin's password to this store's (the old address is owner-controlled
+# data, so it must look like a URL before it reaches wp-cli as an argument).
+old_url="$(wp option get home)"
+if [ "$old_url" != "$STORE_URL" ]; then
+  case "$old_url" in
+    http://*|https://*) ;;
+    *) log "refusing to move the site from an address that is not a URL"; exit 1 ;;
+  esac
+  log "moving the site to $STORE_URL"
+  wp search-replace "$old_url" "$STORE_URL" --all-tables-with-prefix --skip-columns=guid --precise
+fi
+printf '%s' "$ADMIN_PASSWORD" | wp user update "$ADMIN_USER" --prompt=user_pass
 printf '%s' "$STORE_NAME" | wp option update blogname
 printf '%s' "$ADMIN_EMAIL" | wp option update admin_email
 wp rewrite structure '/%postname%/'
