@@ -154,6 +154,7 @@ EVERYTHING_ON = (
     "backups.s3.endpoint=https://s3.example.com",
     "backups.s3.bucket=shop-backups",
     "backups.existingSecret=backup-keys",
+    "backups.egressCIDRs={10.20.0.5/32}",
 )
 # Settings a service's `__main__` reads besides its own: where backups go, for the
 # services that write (provisioner) or schedule and expire (reaper) them.

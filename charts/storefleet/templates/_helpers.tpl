@@ -245,6 +245,12 @@ owner's DSN; the services get their own (docs/security.md). */}}
 {{- end }}
 {{- if .Values.backups.enabled }}
 {{ include "storefleet.objectStoreEnv" . }}
+{{ include "storefleet.setting" (dict "name" "BACKUP_IMAGE" "value" .Values.backups.image) }}
+{{ include "storefleet.setting" (dict "name" "BACKUP_VERIFY" "value" .Values.backups.verify) }}
+{{ include "storefleet.setting" (dict "name" "BACKUP_JOB_DEADLINE_SECONDS" "value" .Values.backups.jobDeadlineSeconds) }}
+{{- with .Values.backups.egressCIDRs }}
+{{ include "storefleet.setting" (dict "name" "BACKUP_EGRESS_CIDRS" "value" (toJson .)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 
