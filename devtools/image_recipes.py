@@ -8,6 +8,8 @@
     storefleet/medusa    what engines/medusa/Dockerfile builds, on trixie's node 20
     storefleet/backup    a store's backup, restore and verify Job: images/backup/sfbackup.py
                          with trixie's pg_dump and Postgres 17, MariaDB, python3 and tar
+    storefleet/objectstore  versitygw (scripts/build-objectstore-bins.sh) on bookworm: the
+                         S3 server the platform chart bundles for backups (values-local)
 
 The stand-ins for upstream images (postgres, mariadb, redis, nats) are in
 devtools/image_standins.py. Scripts and sources the images carry are in images/.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -383,4 +386,58 @@ BACKUP = Recipe(
         customize_hooks=_BACKUP_AFTER,
     ),
     (entrypoint("backup", "sfbackup.py"),),
+)
+
+
+# -- objectstore -------------------------------------------------------------------------
+
+OBJECTSTORE_UID = 10002  # the chart's backups.objectStore pods run as this user
+
+
+def versitygw_version() -> str:
+    """The version scripts/build-objectstore-bins.sh builds unless told otherwise."""
+    script = (ROOT / "scripts" / "build-objectstore-bins.sh").read_text()
+    match = re.search(r"VERSITYGW_VERSION:-([0-9][0-9A-Za-z.+-]*)\}", script)
+    if match is None:
+        raise RuntimeError("build-objectstore-bins.sh names no default VERSITYGW_VERSION")
+    return match.group(1)
+
+
+def _versitygw_binary() -> Path:
+    # devtools.objectstore builds it (or finds it in the cache); imported here only, as
+    # it brings botocore along.
+    from devtools.objectstore import versitygw_binary
+
+    return versitygw_binary()
+
+
+def _versitygw(ws: Workspace) -> None:
+    copy_into(ws.root, "/usr/local/bin/versitygw", _versitygw_binary(), 0o755)
+
+
+OBJECTSTORE = Recipe(
+    "storefleet/objectstore",
+    versitygw_version(),
+    # The chart passes the flags and `posix <dir>`; the root key pair comes from its
+    # Secret as ROOT_ACCESS_KEY_ID and ROOT_SECRET_ACCESS_KEY.
+    ImageConfig(
+        user=f"{OBJECTSTORE_UID}:{OBJECTSTORE_UID}",
+        env=(DEFAULT_PATH, "LANG=C.UTF-8"),
+        entrypoint=("/usr/local/bin/versitygw",),
+        exposed_ports=("7070/tcp",),
+    ),
+    Debian(
+        "bookworm",
+        ("ca-certificates",),
+        essential_hooks=(add_user("versitygw", OBJECTSTORE_UID),),
+    ),
+    # The binary's content is the layer's key: a new version is a new layer.
+    (
+        Step(
+            "versitygw",
+            ("/usr/local/bin/versitygw",),
+            _versitygw,
+            sources=lambda: [_versitygw_binary()],
+        ),
+    ),
 )

@@ -32,7 +32,7 @@ from pathlib import Path
 from devtools import oci
 from devtools.image_build import Built, ImageBuilder, Recipe
 from devtools.image_node import COREDNS
-from devtools.image_recipes import BACKUP, MEDUSA, PAUSE, PLATFORM, TOOLBOX
+from devtools.image_recipes import BACKUP, MEDUSA, OBJECTSTORE, PAUSE, PLATFORM, TOOLBOX
 from devtools.image_standins import MARIADB, NATS, POSTGRES, REDIS
 from devtools.rootfs import prune_rootfs
 
@@ -44,6 +44,7 @@ RECIPES: tuple[Recipe, ...] = (
     REDIS,
     POSTGRES,
     MARIADB,
+    OBJECTSTORE,
     PLATFORM,
     MEDUSA,
     BACKUP,
