@@ -150,6 +150,35 @@ owner's DSN; the services get their own (docs/security.md). */}}
     - {name: tmp, mountPath: /tmp}
 {{- end }}
 
+{{/* -- Backups' object store --------------------------------------------------------- */}}
+
+{{/* The S3 endpoint of the backups: the bundled object store's Service by its full name
+(pre-signed URLs carry the host, and the provisioner and a store's backup Job, in
+different namespaces, use the same URL), or the operator's backups.s3.endpoint. */}}
+{{- define "storefleet.backupS3Endpoint" -}}
+{{- if .Values.backups.objectStore.bundled }}
+{{- printf "http://%s-objectstore.%s.svc:7070" (include "storefleet.fullname" .) .Release.Namespace }}
+{{- else }}
+{{- dig "s3" "endpoint" "" .Values.backups }}
+{{- end }}
+{{- end }}
+
+{{/* The bucket the bundled object store makes at start: backups.s3.bucket, by default
+storefleet-backups (as devtools/objectstore.py). A directory of its volume, so only
+names S3 allows (shared/settings.py ObjectStoreSettings). */}}
+{{- define "storefleet.objectStoreBucket" -}}
+{{- $bucket := dig "s3" "bucket" "" .Values.backups | default "storefleet-backups" }}
+{{- if not (regexMatch "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$" $bucket) }}
+{{- fail (printf "backups.s3.bucket %q is not an S3 bucket name" $bucket) }}
+{{- end }}
+{{- $bucket }}
+{{- end }}
+
+{{/* The region the bundled object store checks signatures for: the services'. */}}
+{{- define "storefleet.objectStoreRegion" -}}
+{{- dig "s3" "region" "" .Values.backups | default "us-east-1" }}
+{{- end }}
+
 {{/* -- Pods ----------------------------------------------------------------------- */}}
 
 {{/* An environment variable for one STOREFLEET_ setting; values are always strings. */}}
