@@ -32,7 +32,7 @@ from tests.chart.kube import delete_crds, ensure_operator_crds
 from tests.fixtures.cluster import KubeCluster
 
 STORAGE_CLASS = "storefleet-chart-test"
-VOLUMES = 8  # platform: NATS and Postgres; a WooCommerce store: two; the rest spare
+VOLUMES = 8  # platform: NATS, Postgres, the object store; a WooCommerce store: two; spares
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
@@ -148,6 +148,7 @@ def platform_sets(storage_class: str) -> list[str]:
     return [
         f"nats.persistence.storageClass={storage_class}",
         f"postgres.persistence.storageClass={storage_class}",
+        f"backups.objectStore.storage.storageClass={storage_class}",
     ]
 
 

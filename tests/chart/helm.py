@@ -43,9 +43,10 @@ def render(
     sets: Sequence[str] = (),
     namespace: str = "storefleet",
     release: str = "storefleet",
+    chart: Path = CHART,
 ) -> list[Manifest]:
-    """`helm template` of the chart, as parsed manifests."""
-    argv = [str(helm), "template", release, str(CHART), "--namespace", namespace,
+    """`helm template` of the chart (or of a copy of it), as parsed manifests."""
+    argv = [str(helm), "template", release, str(chart), "--namespace", namespace,
             "--kube-version", KUBE_VERSION, *values_args(values_file, sets)]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:

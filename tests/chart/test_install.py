@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes_asyncio.client import ApiClient, AppsV1Api, CoreV1Api
 
 from tests.chart import helm
@@ -19,8 +20,9 @@ from tests.chart.kube import dry_run_create
 
 pytestmark = pytest.mark.cluster
 
-# values-local.yaml: one pod of each service, one NATS server, one Postgres.
-LOCAL_PODS = {"gateway": 1, "provisioner": 1, "reaper": 1, "auditor": 1, "nats": 1, "postgres": 1}
+# values-local.yaml: one pod of each service, one NATS server, one Postgres, the object store.
+LOCAL_PODS = {"gateway": 1, "provisioner": 1, "reaper": 1, "auditor": 1, "nats": 1, "postgres": 1,
+              "objectstore": 1}  # fmt: skip
 
 
 @pytest.mark.usefixtures("operator_crds")
@@ -104,7 +106,26 @@ async def test_helm_upgrade_and_rollback_succeed_and_keep_the_generated_secret(
     assert [(h["revision"], h["status"]) for h in history][-3:] == [
         (1, "superseded"), (2, "superseded"), (3, "deployed"),
     ]  # fmt: skip
+    assert {"backup-s3-access-key", "backup-s3-secret-key"} <= secret_before.keys()
     assert secret_upgraded == secret_before
     assert await _secret_data(kube_api, platform) == secret_before
     pods = await _pods_by_component(kube_api, platform.namespace)
     assert all(pod["ready"] for found in pods.values() for pod in found)
+
+
+async def test_the_object_stores_key_pair_is_read_back_even_when_it_is_no_longer_bundled(
+    platform: Platform, kube_api: ApiClient, helm_path: Path, volumes: str
+) -> None:
+    """What an upgrade would write, rendered against the live release (`lookup` answers):
+    the same key pair, so turning the bundled store off and on again changes no key."""
+    live = await _secret_data(kube_api, platform)
+    sets = [*platform_sets(volumes), "backups.objectStore.bundled=false"]
+    rendered = await helm.run(
+        helm_path, "template", platform.release, str(helm.CHART), *platform.helm_args(),
+        *helm.values_args("values-local.yaml", sets), "--dry-run=server",
+        "--show-only", "templates/secret.yaml",
+    )  # fmt: skip
+    data = yaml.safe_load(rendered)["data"]
+
+    for key in ("backup-s3-access-key", "backup-s3-secret-key"):
+        assert data[key] == live[key], key
