@@ -119,7 +119,7 @@ async def test_the_object_stores_key_pair_is_read_back_even_when_it_is_no_longer
     """What an upgrade would write, rendered against the live release (`lookup` answers):
     the same key pair, so turning the bundled store off and on again changes no key."""
     live = await _secret_data(kube_api, platform)
-    sets = [*platform_sets(volumes), "backups.objectStore.bundled=false"]
+    sets = [*platform_sets(volumes), "backups.enabled=false", "backups.objectStore.bundled=false"]
     rendered = await helm.run(
         helm_path, "template", platform.release, str(helm.CHART), *platform.helm_args(),
         *helm.values_args("values-local.yaml", sets), "--dry-run=server",

@@ -36,7 +36,7 @@ from shared.namespaces import store_labels
 from shared.objectstore import open_object_store
 from shared.settings import ObjectStoreSettings
 from tests.chart import helm
-from tests.chart.helm import VALUES_FILES, Manifest, containers, named, of_kind, render
+from tests.chart.helm import VALUES_FILES, Manifest, containers, env_of, named, of_kind, render
 
 NAME = "storefleet-objectstore"
 BUNDLED = ("backups.objectStore.bundled=true",)
@@ -149,17 +149,53 @@ def test_the_root_key_pair_is_random_per_install_and_never_leaves_the_secret(
     assert not [k for k in KEYS if keys[k] in config_maps]
 
 
-def test_an_existing_secret_provides_the_key_pair_and_none_is_generated(
+def _key_pair_secrets(manifests: list[Manifest]) -> dict[str, set[str]]:
+    """Which Secret each reader of the key pair reads it from."""
+    found: dict[str, set[str]] = {}
+    for where, _, container in containers(manifests):
+        for e in container.get("env", []):
+            ref = e.get("valueFrom", {}).get("secretKeyRef", {})
+            if ref.get("key") in KEYS:
+                found.setdefault(where, set()).add(ref["name"])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("sets", "secret"),
+    [
+        (("secrets.existingSecret=platform-credentials",), "platform-credentials"),
+        (("backups.existingSecret=backup-keys",), "backup-keys"),
+    ],
+)
+def test_a_named_secret_provides_the_key_pair_and_none_is_generated(
+    helm_path: Path, sets: tuple[str, ...], secret: str
+) -> None:
+    manifests = render(helm_path, sets=(*BUNDLED, "backups.enabled=true", *sets))
+    generated = [k for s in of_kind(manifests, "Secret") for k in s["data"] if k in KEYS]
+
+    assert generated == []
+    assert _key_pair_secrets(manifests) == {
+        f"StatefulSet/{NAME} objectstore": {secret},
+        "Deployment/storefleet-provisioner provisioner": {secret},
+        "Deployment/storefleet-reaper reaper": {secret},
+    }
+
+
+def test_with_backups_on_the_provisioner_and_the_reaper_use_the_bundled_store(
     helm_path: Path,
 ) -> None:
-    sets = (*BUNDLED, "secrets.existingSecret=platform-credentials")
-    manifests = render(helm_path, sets=sets)
-    server = _pod(manifests)["containers"][0]
+    manifests = render(helm_path, "values-local.yaml", namespace="shops")
+    init = _pod(manifests)["initContainers"][0]
 
-    assert of_kind(manifests, "Secret") == []
-    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in server["env"]} == {
-        "platform-credentials"
-    }
+    for service in ("provisioner", "reaper"):
+        deployment = named(manifests, "Deployment", f"storefleet-{service}")
+        settings = env_of(deployment["spec"]["template"]["spec"]["containers"][0])
+        assert settings["STOREFLEET_BACKUP_S3_ENDPOINT"] == (
+            "http://storefleet-objectstore.shops.svc:7070"
+        )
+        assert settings["STOREFLEET_BACKUP_S3_BUCKET"] == "storefleet-backups"
+    assert init["command"][-1] == "/data/s3/storefleet-backups"
+    assert set.union(*_key_pair_secrets(manifests).values()) == {"storefleet-secrets"}
 
 
 # -- who may connect -----------------------------------------------------------------------

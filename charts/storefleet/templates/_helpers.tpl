@@ -159,24 +159,23 @@ different namespaces, use the same URL), or the operator's backups.s3.endpoint. 
 {{- if .Values.backups.objectStore.bundled }}
 {{- printf "http://%s-objectstore.%s.svc:7070" (include "storefleet.fullname" .) .Release.Namespace }}
 {{- else }}
-{{- dig "s3" "endpoint" "" .Values.backups }}
+{{- .Values.backups.s3.endpoint }}
 {{- end }}
 {{- end }}
 
-{{/* The bucket the bundled object store makes at start: backups.s3.bucket, by default
-storefleet-backups (as devtools/objectstore.py). A directory of its volume, so only
-names S3 allows (shared/settings.py ObjectStoreSettings). */}}
-{{- define "storefleet.objectStoreBucket" -}}
-{{- $bucket := dig "s3" "bucket" "" .Values.backups | default "storefleet-backups" }}
+{{/* The bucket of the backups: backups.s3.bucket; with the bundled object store, which
+makes it at start as a directory of its volume, by default storefleet-backups (as
+devtools/objectstore.py), and only a name S3 allows (shared/settings.py). */}}
+{{- define "storefleet.backupS3Bucket" -}}
+{{- if .Values.backups.objectStore.bundled }}
+{{- $bucket := .Values.backups.s3.bucket | default "storefleet-backups" }}
 {{- if not (regexMatch "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$" $bucket) }}
 {{- fail (printf "backups.s3.bucket %q is not an S3 bucket name" $bucket) }}
 {{- end }}
 {{- $bucket }}
+{{- else }}
+{{- required "backups.s3.bucket is required when backups.enabled" .Values.backups.s3.bucket }}
 {{- end }}
-
-{{/* The region the bundled object store checks signatures for: the services'. */}}
-{{- define "storefleet.objectStoreRegion" -}}
-{{- dig "s3" "region" "" .Values.backups | default "us-east-1" }}
 {{- end }}
 
 {{/* -- Pods ----------------------------------------------------------------------- */}}
@@ -289,6 +288,7 @@ names S3 allows (shared/settings.py ObjectStoreSettings). */}}
 {{- define "storefleet.backupSecretName" -}}
 {{- if .Values.backups.existingSecret }}{{ .Values.backups.existingSecret }}
 {{- else if .Values.secrets.existingSecret }}{{ .Values.secrets.existingSecret }}
+{{- else if .Values.backups.objectStore.bundled }}{{ include "storefleet.secretName" . }}
 {{- else }}{{ fail "backups.enabled needs the object storage's key pair: set backups.existingSecret, or secrets.existingSecret, to a Secret with the keys backup-s3-access-key and backup-s3-secret-key" }}
 {{- end }}
 {{- end }}
@@ -298,8 +298,8 @@ writes them, and the reaper, which schedules and expires them. The key pair come
 Secret only, never a value. */}}
 {{- define "storefleet.objectStoreEnv" -}}
 {{- $b := .Values.backups }}
-{{- include "storefleet.setting" (dict "name" "BACKUP_S3_ENDPOINT" "value" (required "backups.s3.endpoint is required when backups.enabled" $b.s3.endpoint)) }}
-{{ include "storefleet.setting" (dict "name" "BACKUP_S3_BUCKET" "value" (required "backups.s3.bucket is required when backups.enabled" $b.s3.bucket)) }}
+{{- include "storefleet.setting" (dict "name" "BACKUP_S3_ENDPOINT" "value" (required "backups.s3.endpoint is required when backups.enabled" (include "storefleet.backupS3Endpoint" .))) }}
+{{ include "storefleet.setting" (dict "name" "BACKUP_S3_BUCKET" "value" (include "storefleet.backupS3Bucket" .)) }}
 {{ include "storefleet.setting" (dict "name" "BACKUP_S3_REGION" "value" $b.s3.region) }}
 {{ include "storefleet.setting" (dict "name" "BACKUP_S3_PREFIX" "value" $b.s3.prefix) }}
 {{ include "storefleet.setting" (dict "name" "BACKUP_S3_ADDRESSING_STYLE" "value" $b.s3.addressingStyle) }}
