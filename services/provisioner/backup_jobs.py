@@ -31,6 +31,9 @@ PASSWORD_FILE = "db-password"
 # Kept a while after the Job ends, for an operator to read its pod's log.
 TTL_SECONDS = 600
 OPERATION_LABEL = "storefleet.io/operation"
+# The image's own user: a verification touches no store volume, and its throwaway
+# database servers need a user the image's passwd knows.
+IMAGE_UID = 65532
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def backup_job(
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": _pod_security(backup.run_as),
+        "securityContext": _pod_security(IMAGE_UID if action == "verify" else backup.run_as),
         "containers": [_container(action, settings, backup)],
         "volumes": _volumes(action, name, backup, settings),
     }

@@ -14,6 +14,7 @@ from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from services.provisioner.app import backup_storage
 from services.provisioner.backup_jobs import (
+    IMAGE_UID,
     JobSettings,
     backup_job,
     job_name,
@@ -69,7 +70,8 @@ async def test_each_backup_job_is_admitted_under_restricted_and_within_the_quota
     else:
         assert data_mounts and all(m["readOnly"] is (action == "dump") for m in data_mounts)
     uid = job["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
-    assert uid == spec.engine.backup.run_as
+    # The store's files are its engine's user's; a verification touches none.
+    assert uid == (IMAGE_UID if action == "verify" else spec.engine.backup.run_as)
 
 
 def test_the_plan_secret_is_owned_by_its_job_and_holds_the_urls() -> None:
