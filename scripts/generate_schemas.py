@@ -39,6 +39,10 @@ def lifecycle_ts() -> str:
         f"[{json.dumps(a.value)}, {json.dumps(b.value)}]"
         for a, b in sorted(lifecycle.BACKWARD_MOVES)
     )
+    restore = "".join(
+        f"  [{json.dumps(t)}, {json.dumps(a.value)}, {json.dumps(b.value)}],\n"
+        for (t, a), b in lifecycle.RESTORE_MOVES.items()
+    )
     return (
         "// Generated from shared/lifecycle.py by `just schemas`; do not edit.\n\n"
         f"export const STATUSES = [{statuses}] as const;\n"
@@ -50,7 +54,10 @@ def lifecycle_ts() -> str:
         "// Moves allowed against the rank.\n"
         f"export const BACKWARD_MOVES: ReadonlyArray<readonly [Status, Status]> = [{backward}];\n\n"
         "// The status an event moves a store to; other events move nothing.\n"
-        f"export const EVENT_STATUS: Record<string, Status> = {{\n{moves}}};\n"
+        f"export const EVENT_STATUS: Record<string, Status> = {{\n{moves}}};\n\n"
+        "// Moves only a restore makes, whatever the rank: [event type, from, to].\n"
+        "export const RESTORE_MOVES: ReadonlyArray<readonly [string, Status, Status]> = [\n"
+        f"{restore}];\n"
     )
 
 

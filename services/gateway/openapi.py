@@ -170,6 +170,38 @@ OPERATIONS = (
         errors=(*_STORE_ERRORS, 403, 409),
     ),
     Operation(
+        "post",
+        "/stores/{id}/backups",
+        "backUpStore",
+        "Back up a ready store now; one backup of a store at a time",
+        202,
+        views.Backup,
+        parameters=("StoreId", "IdempotencyKey"),
+        errors=(*_STORE_ERRORS, 403, 409, 422),
+    ),
+    Operation(
+        "get",
+        "/stores/{id}/backups",
+        "listStoreBackups",
+        "The store's backups, newest first; deleted ones only when asked",
+        200,
+        views.BackupPage,
+        parameters=("StoreId", "IncludeDeleted", "Limit", "Cursor"),
+        errors=(400, 401, 404, 422, 429),
+    ),
+    Operation(
+        "post",
+        "/stores/{id}/restore",
+        "restoreStore",
+        "Restore a ready or failed store from one of its verified backups; the store is"
+        " backed up first, then restoring",
+        202,
+        views.Restore,
+        validation.RestoreBody,
+        ("StoreId",),
+        (*_STORE_ERRORS, 400, 403, 409, 413, 415, 422),
+    ),
+    Operation(
         "get",
         "/stores/{id}/events",
         "getStoreEvents",
@@ -237,9 +269,15 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "Idempotency-Key",
         "header",
         {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
-        "the same key from the same user gives back the same store",
+        "the same key from the same user gives back the same store (or backup)",
     ),
     "Owner": _param("owner", "query", UUID, "only this owner's stores (admins)"),
+    "IncludeDeleted": _param(
+        "include_deleted",
+        "query",
+        {"type": "string", "enum": ["true", "false"]},
+        "also list backups that retention or the store's deletion removed",
+    ),
     "Status": _param(
         "status",
         "query",
@@ -299,6 +337,7 @@ _BODIES: tuple[type, ...] = (
     validation.LoginBody,
     validation.CreateTokenBody,
     validation.CreateStoreBody,
+    validation.RestoreBody,
 )
 
 

@@ -1,4 +1,5 @@
-"""The store routes: create (202, honouring `Idempotency-Key`), list (paginated; admins
+"""The store routes: create (202, honouring `Idempotency-Key`; a clone names the backup
+it starts from in `from_backup`), list (paginated; admins
 see everyone's, filtered by owner and status), read, delete (202, status `deleting`) and
 retry a failed store. Someone else's store is 404 on every route.
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.gateway import store_db
+from services.gateway import backup_db, store_db
 from services.gateway.auth import caller
 from services.gateway.context import POOL_KEY, SETTINGS_KEY
 from services.gateway.errors import correlation_id, json_reply
@@ -38,7 +39,10 @@ async def create_store(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS_KEY]
     who = caller(request)
     body = await read_body(request, CreateStoreBody)
-    wanted = store_request(body, settings)
+    source = None
+    if body.from_backup is not None:
+        source = await backup_db.clone_source(request.app[POOL_KEY], who, body.from_backup)
+    wanted = store_request(body, settings, source)
     key = idempotency_key(request)
     verdict = await request.app[LIMITS_KEY].hit_create(who.id)
     if not verdict.allowed:

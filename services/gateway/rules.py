@@ -1,10 +1,12 @@
 """The gateway's decisions about stores, as pure functions: how a name becomes a slug
 (its namespace is `shared.namespaces.namespace_for`), which names and slugs are refused,
 whether a user may create one more store, and what a delete does in each status (a
-retry: `shared.lifecycle.can_retry`).
+retry: `shared.lifecycle.can_retry`); and of backups: which of a store's backups are
+under way, which may be restored, and what engine a clone gets.
 
-Pure: no I/O imports. Called by `validation` (names and slugs) and `store_db` (quota and
-the delete decision inside the create and delete transactions).
+Pure: no I/O imports. Called by `validation` (names, slugs, a clone's engine),
+`store_db` (quota and the delete decision inside the create and delete transactions)
+and `backup_db` (inside the backup and restore transactions).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 
 from shared.lifecycle import DELETION
@@ -111,3 +114,35 @@ class StoreRequest:
     slug: str
     engine: str
     plan: str
+    from_backup: BackupSource | None = None
+
+
+@dataclass(frozen=True)
+class BackupSource:
+    """A verified backup a new store starts from (a clone), as its caller may see it."""
+
+    store_id: str
+    backup_id: str
+    engine: str
+
+
+# A backup in one of these is under way: another is refused until it ends.
+BACKUP_UNDER_WAY = ("requested", "running")
+# Only a backup whose throwaway restore passed its check may be restored or cloned.
+RESTORABLE_BACKUP = "verified"
+# A request the auditor has not folded after this long no longer blocks another: the
+# stream or the auditor is down, and a second backup (or restore) is harmless where a
+# store that can never be backed up again is not.
+UNFOLDED_WINDOW = timedelta(minutes=15)
+
+
+def backup_restorable(status: str) -> bool:
+    return status == RESTORABLE_BACKUP
+
+
+def clone_engine(backup_engine: str, chosen: str | None) -> str | None:
+    """The engine of a store cloned from a backup of `backup_engine`, or None when the
+    caller chose another: a backup restores only into the engine that wrote it."""
+    if chosen is not None and chosen != backup_engine:
+        return None
+    return backup_engine

@@ -8,8 +8,9 @@ along (`shared.lifecycle.shown`; migration 0004).
 
 The per-user quota and the `Idempotency-Key` are settled inside the create transaction
 behind a lock on the user's row, so concurrent creates cannot pass the quota nor make
-two stores for one key; a slug is claimed behind an advisory lock on it. Emits
-`store.requested` and `store.delete` events (via the outbox).
+two stores for one key; a slug is claimed behind an advisory lock on it. A clone records
+the backup it starts from, and every `requested` event of it (a retry too) carries it.
+Emits `store.requested` and `store.delete` events (via the outbox).
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from services.gateway.rules import (
     quota_allows,
 )
 from services.gateway.sql import Params
-from shared.events import Delete, Envelope, Requested, new_event
+from shared.events import BackupRef, Delete, Envelope, Requested, new_event
 from shared.lifecycle import LIVE, Status, can_retry
 from shared.namespaces import namespace_for
 
 _SELECT = (
     "SELECT s.id, s.owner_id, s.name, s.slug, s.namespace, s.engine, s.plan, s.status, s.url,"
     " s.error, s.idempotency_key, s.created_at, s.updated_at, s.ready_at, s.deleted_at,"
+    " s.from_store_id, s.from_backup_id,"
     " coalesce(u.username, '') AS username FROM stores s LEFT JOIN users u ON u.id = s.owner_id"
 )
 _VISIBLE = "s.id = $1 AND (s.owner_id = $2 OR $3)"
@@ -44,7 +46,7 @@ ADMIN_DELETE_REASON = "deleted by an administrator"
 _SLUG_LOCK_SEED = 0x51A6
 
 
-async def _enqueue(conn: asyncpg.Connection, event: Envelope) -> None:
+async def enqueue(conn: asyncpg.Connection, event: Envelope) -> None:
     await conn.execute(
         "INSERT INTO outbox (event_id, subject, envelope) VALUES ($1, $2, $3)",
         event.id,
@@ -62,8 +64,15 @@ def _requested(row: asyncpg.Record, attempt: int, actor: str, correlation_id: st
         owner=str(row["owner_id"]),
         namespace=row["namespace"],
         attempt=attempt,
+        from_backup=_clone_source(row),
     )
     return new_event("requested", str(row["id"]), data, actor=actor, correlation_id=correlation_id)
+
+
+def _clone_source(row: asyncpg.Record) -> BackupRef | None:
+    if row["from_backup_id"] is None:
+        return None
+    return BackupRef(store_id=str(row["from_store_id"]), backup_id=str(row["from_backup_id"]))
 
 
 async def create_store(
@@ -105,15 +114,17 @@ async def create_store(
             )
         await _claim_slug(conn, request.slug)
         row = await _insert(conn, owner, request, key)
-        await _enqueue(conn, _requested(row, 1, caller.id, correlation_id))
+        await enqueue(conn, _requested(row, 1, caller.id, correlation_id))
         return row, True
 
 
 def _same_request(earlier: asyncpg.Record, request: StoreRequest) -> None:
-    same = (earlier["name"], earlier["engine"], earlier["plan"]) == (
+    source = request.from_backup
+    same = (earlier["name"], earlier["engine"], earlier["plan"], earlier["from_backup_id"]) == (
         request.name,
         request.engine,
         request.plan,
+        uuid.UUID(source.backup_id) if source else None,
     )
     if not same:
         raise ApiError(
@@ -144,9 +155,11 @@ async def _insert(
     conn: asyncpg.Connection, owner: uuid.UUID, request: StoreRequest, key: str | None
 ) -> asyncpg.Record:
     store_id = uuid.uuid4()
+    source = request.from_backup
     await conn.execute(
         "INSERT INTO store_requests (id, owner_id, name, slug, namespace, engine, plan,"
-        " idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        " idempotency_key, from_store_id, from_backup_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         store_id,
         owner,
         request.name,
@@ -155,6 +168,8 @@ async def _insert(
         request.engine,
         request.plan,
         key,
+        uuid.UUID(source.store_id) if source else None,
+        uuid.UUID(source.backup_id) if source else None,
     )
     row: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", store_id)
     return row
@@ -174,7 +189,7 @@ async def visible_store(
     return row
 
 
-async def _commanded_store(
+async def commanded_store(
     conn: asyncpg.Connection, caller: Caller, store_id: uuid.UUID
 ) -> asyncpg.Record:
     """The visible store, its request row locked until the transaction ends. A store known
@@ -195,7 +210,7 @@ async def request_delete(
     pool: asyncpg.Pool, caller: Caller, store_id: uuid.UUID, correlation_id: str
 ) -> asyncpg.Record:
     async with pool.acquire() as conn, conn.transaction():
-        row = await _commanded_store(conn, caller, store_id)
+        row = await commanded_store(conn, caller, store_id)
         if decide_delete(row["status"]) is DeleteDecision.ALREADY:
             return row
         await conn.execute(
@@ -213,7 +228,7 @@ async def request_delete(
             actor=caller.id,
             correlation_id=correlation_id,
         )
-        await _enqueue(conn, event)
+        await enqueue(conn, event)
         updated: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", store_id)
         return updated
 
@@ -222,7 +237,7 @@ async def request_retry(
     pool: asyncpg.Pool, caller: Caller, store_id: uuid.UUID, correlation_id: str
 ) -> asyncpg.Record:
     async with pool.acquire() as conn, conn.transaction():
-        row = await _commanded_store(conn, caller, store_id)
+        row = await commanded_store(conn, caller, store_id)
         if not can_retry(row["status"]):
             raise ApiError(
                 409,
@@ -235,7 +250,7 @@ async def request_retry(
             store_id,
         )
         updated: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", store_id)
-        await _enqueue(conn, _requested(updated, attempt, caller.id, correlation_id))
+        await enqueue(conn, _requested(updated, attempt, caller.id, correlation_id))
         return updated
 
 

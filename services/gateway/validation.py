@@ -12,17 +12,27 @@ import binascii
 import json
 import uuid
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 
 from services.gateway.errors import ApiError, not_found, unprocessable
 from services.gateway.rules import (
     NAME_MAX,
     NAME_MIN,
+    BackupSource,
     SlugError,
     StoreRequest,
+    clone_engine,
     reads_as_option,
     slugify,
 )
@@ -34,6 +44,21 @@ PAGE_MAX = 100
 TOKEN_DAYS_DEFAULT = 90
 TOKEN_DAYS_MAX = 365
 _PRINTABLE = frozenset(chr(c) for c in range(0x21, 0x7F))
+
+
+def _canonical_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("must be a UUID") from None
+
+
+# An id in a body: any spelling of a UUID, kept in its canonical lower-case form.
+UuidText = Annotated[
+    str,
+    AfterValidator(_canonical_uuid),
+    WithJsonSchema({"type": "string", "format": "uuid"}),
+]
 
 
 class Body(BaseModel):
@@ -54,6 +79,15 @@ class CreateStoreBody(Body):
     )
     engine: str | None = Field(None, description="engine key; the default when absent")
     plan: str | None = Field(None, description="plan key; the default when absent")
+    from_backup: UuidText | None = Field(
+        None,
+        description="a clone: the id of a verified backup of a store you may see, deleted"
+        " or not; the engine is the backup's",
+    )
+
+
+class RestoreBody(Body):
+    backup_id: UuidText = Field(description="a verified backup of this store")
 
 
 class LoginBody(Body):
@@ -101,8 +135,11 @@ def _first_error(exc: ValidationError) -> ApiError:
     return unprocessable(field, f"{field}: {first['msg']}")
 
 
-def store_request(body: CreateStoreBody, settings: GatewaySettings) -> StoreRequest:
-    """Check the name, engine and plan against the rules and the settings' catalog."""
+def store_request(
+    body: CreateStoreBody, settings: GatewaySettings, source: BackupSource | None = None
+) -> StoreRequest:
+    """Check the name, engine and plan against the rules and the settings' catalog; a
+    clone of `source` gets the backup's engine."""
     name = body.name.strip()
     if len(name) < NAME_MIN or any(not ch.isprintable() for ch in name):
         raise unprocessable("name", "the name must be 3-40 printable characters")
@@ -117,7 +154,7 @@ def store_request(body: CreateStoreBody, settings: GatewaySettings) -> StoreRequ
         slug = slugify(name)
     except SlugError as exc:
         raise unprocessable("name", str(exc), exc.code) from None
-    engine = body.engine if body.engine is not None else settings.default_engine
+    engine = _engine(body, settings, source)
     if engine not in settings.engines:
         offered = ", ".join(settings.engines)
         raise unprocessable(
@@ -127,7 +164,20 @@ def store_request(body: CreateStoreBody, settings: GatewaySettings) -> StoreRequ
     if plan not in settings.plans:
         offered = ", ".join(sorted(settings.plans))
         raise unprocessable("plan", f"unknown plan {plan!r}; offered: {offered}", "unknown_plan")
-    return StoreRequest(name=name, slug=slug, engine=engine, plan=plan)
+    return StoreRequest(name=name, slug=slug, engine=engine, plan=plan, from_backup=source)
+
+
+def _engine(body: CreateStoreBody, settings: GatewaySettings, source: BackupSource | None) -> str:
+    if source is None:
+        return body.engine if body.engine is not None else settings.default_engine
+    engine = clone_engine(source.engine, body.engine)
+    if engine is None:
+        raise unprocessable(
+            "engine",
+            f"the backup is of a {source.engine} store; a clone cannot change its engine",
+            "engine_mismatch",
+        )
+    return engine
 
 
 def idempotency_key(request: web.Request) -> str | None:

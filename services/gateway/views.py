@@ -52,6 +52,13 @@ class StoreLinks(TypedDict):
     events: str
     credentials: str
     retry: str
+    backups: str
+    restore: str
+
+
+class BackupRef(TypedDict):
+    store_id: Uuid
+    backup_id: Uuid
 
 
 class Store(TypedDict):
@@ -69,12 +76,53 @@ class Store(TypedDict):
     updated_at: Timestamp
     ready_at: Timestamp | None
     deleted_at: Timestamp | None
+    from_backup: Annotated[
+        BackupRef | None, Field(description="a clone: the backup the store started from")
+    ]
     links: StoreLinks
 
 
 class StorePage(TypedDict):
     items: list[Store]
     next_cursor: Annotated[str | None, Field(description="pass as `cursor` for the next page")]
+
+
+BackupStatus = Literal["requested", "running", "completed", "verified", "failed", "deleted"]
+
+
+class Backup(TypedDict):
+    id: Uuid
+    store_id: Uuid
+    reason: Annotated[
+        Literal["scheduled", "on_demand", "pre_restore", "pre_upgrade"] | None,
+        Field(description="why it was taken; null until its request is known"),
+    ]
+    status: Annotated[
+        BackupStatus,
+        Field(description="only a verified backup may be restored or cloned"),
+    ]
+    requested_by: Annotated[str | None, Field(description="user id, or the scheduling service")]
+    requested_at: Timestamp
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    verified_at: Timestamp | None
+    size_bytes: Annotated[int | None, Field(description="bytes in all its objects")]
+    engine: str | None
+    engine_version: str | None
+    orders: Annotated[int | None, Field(description="the order count its verification found")]
+    error: Annotated[str | None, Field(description="why it failed, when it did")]
+
+
+class BackupPage(TypedDict):
+    items: Annotated[list[Backup], Field(description="newest first")]
+    next_cursor: Annotated[str | None, Field(description="pass as `cursor` for the next page")]
+
+
+class Restore(TypedDict):
+    restore_id: Uuid
+    store_id: Uuid
+    backup_id: Uuid
+    status: Annotated[Literal["restoring"], Field(description="the store's status to come")]
 
 
 class User(TypedDict):
@@ -193,6 +241,8 @@ def store_links(store_id: str) -> StoreLinks:
         "events": f"{base}/events",
         "credentials": f"{base}/credentials",
         "retry": f"{base}/retry",
+        "backups": f"{base}/backups",
+        "restore": f"{base}/restore",
     }
 
 
@@ -213,7 +263,29 @@ def store_view(row: Row) -> Store:
         "updated_at": row["updated_at"],
         "ready_at": row["ready_at"],
         "deleted_at": row["deleted_at"],
+        "from_backup": _backup_ref(row),
         "links": store_links(str(row["id"])),
+    }
+
+
+def _backup_ref(row: Row) -> BackupRef | None:
+    if row["from_backup_id"] is None:
+        return None
+    return {"store_id": row["from_store_id"], "backup_id": row["from_backup_id"]}
+
+
+def backup_view(row: Row) -> Backup:
+    """A `store_backups` row."""
+    result: Backup = _columns(row, Backup)
+    return result
+
+
+def restore_view(restore_id: str, store_id: str, backup_id: str) -> Restore:
+    return {
+        "restore_id": UUID(restore_id),
+        "store_id": UUID(store_id),
+        "backup_id": UUID(backup_id),
+        "status": "restoring",
     }
 
 

@@ -78,4 +78,4 @@ async def test_generated_requests_find_no_5xx_and_no_answer_off_the_document(
     finally:
         await sub.unsubscribe()
 
-    assert len(exercised) == 17
+    assert len(exercised) == 20

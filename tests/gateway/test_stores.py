@@ -45,6 +45,7 @@ async def test_a_create_answers_202_with_the_new_store_and_queues_its_event(
         "owner": user.id,
         "namespace": store["namespace"],
         "attempt": 1,
+        "from_backup": None,
     }
     assert row["envelope"]["actor"] == user.id
 

@@ -1,12 +1,15 @@
 """Live updates over Server-Sent Events: a client sees its stores' events in stream
-order, never another user's, and resumes after `Last-Event-ID` without gaps."""
+order (backup and restore events too), never another user's or, narrowed to one store,
+another store's, and resumes after `Last-Event-ID` without gaps."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from shared.events import new_event
 from shared.jetstream import publish_event
+from tests.gateway.backups import completed as completed_backup
 from tests.gateway.conftest import Harness
 from tests.gateway.sse_client import no_frame_within, read_frames, wait_connected
 
@@ -113,3 +116,30 @@ async def test_a_malformed_last_event_id_is_400(gateway: Harness) -> None:
     async with gateway.client(user).get(f"{API}/stream", headers={"Last-Event-ID": "abc"}) as resp:
         assert resp.status == 400
         assert (await resp.json())["error"]["field"] == "Last-Event-ID"
+
+
+async def test_a_single_store_stream_carries_its_backup_events_and_never_another_stores(
+    gateway: Harness,
+) -> None:
+    user = await gateway.add_user()
+    one, two = await gateway.create_store(user), await gateway.create_store(user)
+
+    def completed(store_id: str) -> Any:
+        data = completed_backup(str(uuid.uuid4()))
+        return new_event(
+            "backup.completed", store_id, data, actor="provisioner", correlation_id="c"
+        )
+
+    async with gateway.client(user).get(f"{API}/stream", params={"store_id": two["id"]}) as resp:
+        await wait_connected(resp)
+        requested = await read_frames(resp, 1)  # the relay has published two's `requested`
+        for event in (completed(one["id"]), completed(two["id"])):
+            await publish_event(gateway.js, event, stream=gateway.settings.stream_name)
+        frames = requested + await read_frames(resp, 1)
+        assert await no_frame_within(resp, 1.0)
+
+    assert [(f.event, f.data["store_id"]) for f in frames] == [
+        ("requested", two["id"]),
+        ("backup.completed", two["id"]),
+    ]
+    assert frames[1].data["data"]["size"] == 4096

@@ -2,7 +2,8 @@
 and auditor as `python -m services.<name>` subprocesses over this test's own database and
 `store.>` stream, the session's real control plane (with the session's stand-in storage
 driver, so store volumes bind), the built dashboard, and Debian's Chromium driven
-by Playwright's client library. No browser is ever downloaded.
+by Playwright's client library. No browser is ever downloaded. Pages that need no
+provisioner use the in-process gateway of tests/gateway (`make_gateway`) instead.
 
 Each service gets only environment settings, as a deployment would; logs go to the test's
 tmp dir and their tails are printed when a service fails to become ready.
@@ -10,16 +11,13 @@ tmp dir and their tails are printed when a service fails to become ready.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -27,16 +25,19 @@ from playwright.async_api import Browser, async_playwright
 
 from devtools import procs
 from devtools.cluster import ensure_binaries
+from devtools.dashboard import ensure_dashboard
 from devtools.launcher import ROOT, SERVICES, service_argv, start_service
 from devtools.nats import LocalNats
 from devtools.volumes import VolumeBinder
-from devtools.dashboard import ensure_dashboard
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.cluster import KubeCluster
 from tests.fixtures.nats import ExternalNats
+from tests.gateway.conftest import gateway_stream, make_gateway
 from tests.helpers.serving import wait_answering
 
 READY_SECONDS = 90.0
+# The in-process gateway of tests/gateway, for pages that need no provisioner.
+__all__ = ["gateway_stream", "make_gateway"]
 
 
 @dataclass

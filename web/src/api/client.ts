@@ -7,7 +7,7 @@
 // for 429 and 503, how many seconds to wait; a request that never got an answer becomes
 // a NetworkError.
 
-import type { AuditEntry, Catalog, Credentials, Me, Page, Store, UserRow } from "./types";
+import type { AuditEntry, Backup, Catalog, Credentials, Me, Page, Restore, Store, UserRow } from "./types";
 
 export const API = "/api/v1";
 
@@ -131,6 +131,26 @@ export const retryStore = (id: string) =>
 export const storeEvents = (id: string, cursor?: string) =>
   request<Page<AuditEntry>>(`/stores/${encodeURIComponent(id)}/events`, {
     query: { cursor, limit: "100" },
+  });
+export const listBackups = (id: string, cursor?: string) =>
+  request<Page<Backup>>(`/stores/${encodeURIComponent(id)}/backups`, { query: { cursor } });
+/** `key` (Idempotency-Key) makes a resubmission after a lost answer return the same backup. */
+export const backUpStore = (id: string, key: string) =>
+  request<Backup>(`/stores/${encodeURIComponent(id)}/backups`, {
+    method: "POST",
+    headers: { "Idempotency-Key": key },
+  });
+export const restoreStore = (id: string, backupId: string) =>
+  request<Restore>(`/stores/${encodeURIComponent(id)}/restore`, {
+    method: "POST",
+    body: { backup_id: backupId },
+  });
+/** A new store starting from a verified backup; its engine is the backup's. */
+export const cloneStore = (name: string, backupId: string, key: string) =>
+  request<Store>("/stores", {
+    method: "POST",
+    body: { name, from_backup: backupId },
+    headers: { "Idempotency-Key": key },
   });
 export const storeCredentials = (id: string) =>
   request<Credentials>(`/stores/${encodeURIComponent(id)}/credentials`);

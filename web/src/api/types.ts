@@ -25,6 +25,36 @@ export interface Store {
   updated_at: string;
   ready_at: string | null;
   deleted_at: string | null;
+  /** A clone: the backup it started from. */
+  from_backup?: { store_id: string; backup_id: string } | null;
+}
+
+export type BackupStatus = "requested" | "running" | "completed" | "verified" | "failed" | "deleted";
+
+/** A row of GET /stores/{id}/backups. */
+export interface Backup {
+  id: string;
+  store_id: string;
+  reason: "scheduled" | "on_demand" | "pre_restore" | "pre_upgrade" | null;
+  status: BackupStatus;
+  requested_by: string | null;
+  requested_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  verified_at: string | null;
+  size_bytes: number | null;
+  engine: string | null;
+  engine_version: string | null;
+  orders: number | null;
+  error: string | null;
+}
+
+/** The answer of POST /stores/{id}/restore. */
+export interface Restore {
+  restore_id: string;
+  store_id: string;
+  backup_id: string;
+  status: "restoring";
 }
 
 export interface Page<T> {

@@ -49,3 +49,11 @@ export const EVENT_STATUS: Record<string, Status> = {
   deleting: "deleting",
   deleted: "deleted",
 };
+
+// Moves only a restore makes, whatever the rank: [event type, from, to].
+export const RESTORE_MOVES: ReadonlyArray<readonly [string, Status, Status]> = [
+  ["restore.started", "ready", "restoring"],
+  ["restore.started", "failed", "restoring"],
+  ["restore.completed", "restoring", "ready"],
+  ["restore.failed", "restoring", "failed"],
+];

@@ -3,7 +3,7 @@
 // never moves a badge backwards. Pure functions, no I/O.
 
 import type { Envelope, Store } from "../api/types";
-import { BACKWARD_MOVES, EVENT_STATUS, RANK, type Status } from "./lifecycle.gen";
+import { BACKWARD_MOVES, EVENT_STATUS, RANK, RESTORE_MOVES, type Status } from "./lifecycle.gen";
 
 export function mayMove(current: Status, next: Status): boolean {
   if (BACKWARD_MOVES.some(([from, to]) => from === current && to === next)) return true;
@@ -17,9 +17,20 @@ export function newer(seen: Store, fresh: Store): Store {
 
 const text = (value: unknown): string | null => (typeof value === "string" && value ? value : null);
 
+/** The status a restore event moves a store in `current` to, if any (the rank aside). */
+function restoreMove(current: Status, type: string): Status | undefined {
+  return RESTORE_MOVES.find(([t, from]) => t === type && from === current)?.[2];
+}
+
 /** The store after `event`, or the same object when the event changes nothing. */
 export function applyEvent(store: Store, event: Envelope): Store {
   if (event.store_id !== store.id) return store;
+  if (event.type.startsWith("restore.")) {
+    const moved = restoreMove(store.status, event.type);
+    if (moved === undefined) return store;
+    const error = event.type === "restore.failed" ? (text(event.data.reason) ?? "the restore failed") : null;
+    return { ...store, status: moved, error, updated_at: event.occurred_at };
+  }
   const next = EVENT_STATUS[event.type];
   if (next === undefined || !mayMove(store.status, next)) return store;
   const changed: Store = { ...store, status: next, updated_at: event.occurred_at };

@@ -1,6 +1,7 @@
 // One store: its facts and live status, its URL, the timeline of everything that happened
 // to it (filled in live), the admin credentials (owner only, kept in memory while shown),
-// retry once it failed, and delete, confirmed by typing the store's name.
+// its backups (back up, restore, clone), retry once it failed, and delete, confirmed by
+// typing the store's name.
 
 import { useCallback, useEffect, useState } from "react";
 import { getStore, retryStore, storeEvents } from "../api/client";
@@ -14,6 +15,7 @@ import { applyEvent, newer } from "../live/status";
 import { explain, type Advice } from "../messages";
 import { Link } from "../router";
 import { describe, entryOf, mergeEntries } from "../timeline";
+import { Backups } from "./Backups";
 import { Credentials } from "./Credentials";
 import { DeleteStore } from "./DeleteStore";
 import { PageHeading } from "../components/PageHeading";
@@ -151,6 +153,7 @@ export function StoreDetail({ id, me }: { id: string; me: Me }) {
         </section>
       )}
       {isOwner && store.status === "ready" && <Credentials storeId={store.id} />}
+      <Backups store={store} />
       <section className="card" aria-labelledby="timeline-heading">
         <h2 id="timeline-heading">Timeline</h2>
         <Timeline entries={entries} store={store} me={me} />
