@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import json
+import random
+import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from devtools.procs import free_port, wait_for_port
 from services.provisioner.engines import BACKUP_PODS
+from shared import backup_keys
 from shared.objectstore import open_object_store
 from shared.settings import ObjectStoreSettings
 from tests.medusa.store_api import AdminApi, StoreApi, place_order
@@ -229,3 +236,75 @@ async def test_a_store_pod_cannot_read_another_stores_backup_or_reuse_an_expired
         assert status(listing) == "403"
     finally:
         kubectl("delete", "pod", "probe", "-n", shop.namespace, "--wait=false")
+
+
+KILLED_BACKUPS = 10
+
+
+@contextlib.contextmanager
+def port_forward(kubectl: Kubectl, service: str, port: int) -> Iterator[int]:
+    """`kubectl port-forward` to a platform Service; the local port."""
+    local = free_port()
+    process = subprocess.Popen(
+        [*kubectl.argv, "port-forward", "-n", platform.NAMESPACE, f"svc/{service}",
+         f"{local}:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(local, timeout=30)
+        yield local
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def kill_provisioner(kubectl: Kubectl) -> None:
+    """SIGKILL, as a node failure would: the pod goes without a grace period."""
+    kubectl("delete", "pod", "-n", platform.NAMESPACE, "-l",
+            "app.kubernetes.io/component=provisioner", "--grace-period=0", "--force",
+            "--wait=false")  # fmt: skip
+
+
+async def test_backups_killed_at_random_moments_end_complete_with_a_manifest_or_failed(
+    shop: Shop, owner: Gateway, kubectl: Kubectl
+) -> None:
+    """Ten backups, the provisioner killed at a random moment of each: every one ends
+    verified (its objects behind a manifest whose digests match them) or failed with a
+    reason; no upload is left unfinished; nothing without a manifest is listed as done."""
+    rng = random.Random(14)
+    ids = []
+    for n in range(KILLED_BACKUPS):
+        async with owner.watch() as watch:
+            backup = await owner.call("POST", f"/stores/{shop.id}/backups")
+            await asyncio.sleep(rng.uniform(0, 25))
+            await asyncio.to_thread(kill_provisioner, kubectl)
+            frame = await watch.outcome(shop.id, within=BACKUP_WITHIN,
+                                        events=("backup.verified", "backup.failed"))  # fmt: skip
+        print(f"killed backup {n}: {frame.event}")
+        ids.append(backup["id"])
+
+    listed = {b["id"]: b for b in await backups_of(owner, shop.id)}
+    settings = _provisioner_storage(kubectl)
+    service = urlsplit(settings.backup_s3_endpoint).hostname.split(".")[0]  # type: ignore[union-attr]
+    with port_forward(kubectl, service, 7070) as local:
+        here = settings.model_copy(update={"backup_s3_endpoint": f"http://127.0.0.1:{local}"})
+        async with open_object_store(here) as store:
+            for backup_id in ids:
+                row = listed[backup_id]
+                raw = await store.read(store.backup_key(shop.id, backup_id, "manifest.json"))
+                if row["status"] == "failed":
+                    assert row["error"], row
+                    assert raw is None, f"a failed backup has a manifest: {row}"
+                    continue
+                assert row["status"] == "verified", row
+                assert raw is not None, f"verified without a manifest: {row}"
+                manifest = json.loads(raw)
+                for name, obj in manifest["objects"].items():
+                    found = await store.digest(obj["key"])
+                    assert (found.size, found.sha256) == (obj["size"], obj["sha256"]), name
+                prefix = backup_keys.backup_prefix(store.prefix, shop.id, backup_id)
+                names = {o.key.rsplit("/", 1)[1] for o in await store.list_objects(prefix)}
+                assert names == {*manifest["objects"], "manifest.json"}
+            store_prefix = backup_keys.store_prefix(store.prefix, shop.id)
+            assert await store.list_uploads(store_prefix) == []
+    assert sum(listed[i]["status"] == "verified" for i in ids) >= KILLED_BACKUPS // 2
