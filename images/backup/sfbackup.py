@@ -48,6 +48,7 @@ import os
 import posixpath
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -55,6 +56,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -589,6 +591,45 @@ class Throwaway:
         run([pg_bin("pg_restore"), *flags, str(dump)], what, clean_env())
 
 
+# -- the network -------------------------------------------------------------------------
+
+# A new pod's traffic may be refused until the node's network policy agent has seen it
+# (kube-router rejects it meanwhile): wait this long for each peer to answer a connect.
+NETWORK_WAIT_SECONDS = 120.0
+
+
+def database_peer(plan: Plan) -> list[tuple[str, int]]:
+    return [(plan.database.host, plan.database.port)]
+
+
+def storage_peers(plan: Plan) -> list[tuple[str, int]]:
+    """The object store hosts of the plan's URLs."""
+    found = []
+    for wanted in plan.objects.values():
+        for url in [wanted.get("get_url"), *(wanted.get("part_urls") or [])[:1]]:
+            if isinstance(url, str):
+                parts = urllib.parse.urlsplit(url)
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+                found.append((parts.hostname or "", port))
+    return sorted(set(found))
+
+
+def wait_for_network(targets: list[tuple[str, int]], timeout: float = NETWORK_WAIT_SECONDS
+                     ) -> None:  # fmt: skip
+    deadline = time.monotonic() + timeout
+    for host, port in targets:
+        while True:
+            try:
+                socket.create_connection((host, port), timeout=5).close()
+                break
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    raise BackupError(
+                        f"cannot reach {host} port {port}: {unreachable(exc)}"
+                    ) from None
+                time.sleep(1)
+
+
 # -- the commands ------------------------------------------------------------------------
 
 
@@ -596,6 +637,7 @@ def dump(plan: Plan, scratch: Path) -> dict[str, Any]:
     for name, directory in plan.volumes.items():
         if not directory.is_dir():
             raise BackupError(f"volume {name}: {directory} is not a directory")
+    wait_for_network(database_peer(plan) + storage_peers(plan))
     db = plan.database
     objects = {"database": stream_dump(dump_command(db), db_env(db), plan, "database")}
     for name, directory in plan.volumes.items():
@@ -614,10 +656,12 @@ def fetch(plan: Plan, name: str, work: Path) -> Path:
 
 
 def restore(plan: Plan, scratch: Path) -> dict[str, Any]:
+    wait_for_network(storage_peers(plan))
     with tempfile.TemporaryDirectory(dir=scratch, prefix="restore-") as work:
         fetched = {name: fetch(plan, name, Path(work)) for name in plan.names()}
         for name in plan.volumes:
             check_archive(fetched[name], name)
+        wait_for_network(database_peer(plan))
         restore_database(plan.database, fetched["database"])
         for name, directory in plan.volumes.items():
             replace_contents(directory, fetched[name])
@@ -627,6 +671,7 @@ def restore(plan: Plan, scratch: Path) -> dict[str, Any]:
 def verify(plan: Plan, scratch: Path) -> dict[str, Any]:
     if os.geteuid() == 0:
         raise BackupError("verify starts a database server, which refuses root")
+    wait_for_network(storage_peers(plan))
     with tempfile.TemporaryDirectory(dir=scratch, prefix="verify-") as work:
         dumped = fetch(plan, "database", Path(work))
         with Throwaway(plan.database.kind, Path(work)) as server:

@@ -166,7 +166,8 @@ class BackupHandler:
         await self.publish("backup.verified", spec.store_id, result,
                            correlation_id=cause.correlation_id,
                            event_id=f"{backup_id}:verified")  # fmt: skip
-        log.info("backup verified", ok=result["ok"], orders=result.get("orders"))
+        log.info("backup verified", ok=result["ok"], orders=result.get("orders"),
+                 reason=result.get("reason", ""))  # fmt: skip
 
     async def _failure(
         self,
