@@ -50,24 +50,26 @@ def job_name(action: Action, operation_id: str, attempt: int = 1) -> str:
     return f"{action}-{attempt}-{operation_id}"
 
 
-def database_plan(spec: StoreSpec) -> dict[str, Any]:
+def database_plan(spec: StoreSpec, action: Action) -> dict[str, Any]:
     db = spec.engine.backup.database
-    return {
+    plan: dict[str, Any] = {
         "kind": db.kind,
         "host": db.service,
         "port": db.port,
         "name": db.name,
         "user": db.user,
-        "password_file": f"{SECRETS_DIR}/{PASSWORD_FILE}",
     }
+    if action != "verify":  # a verification's database is its own throwaway server
+        plan["password_file"] = f"{SECRETS_DIR}/{PASSWORD_FILE}"
+    return plan
 
 
-def job_plan(spec: StoreSpec, objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def job_plan(spec: StoreSpec, action: Action, objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The plan file of a Job: where the data is and the URLs of its objects."""
     backup = spec.engine.backup
     return {
         "engine": spec.engine.name,
-        "database": database_plan(spec),
+        "database": database_plan(spec, action),
         "volumes": {v.name: f"{DATA_DIR}/{v.name}" for v in backup.volumes},
         "objects": objects,
     }

@@ -90,7 +90,7 @@ class BackupRunner:
         await self.clear(spec.store_id, backup_id)
         uploads = await self._begin(spec, backup_id)
         job = backup_job(spec, "dump", job_name("dump", backup_id, attempt), backup_id, self.jobs)
-        plan = job_plan(spec, {name: objects for name, (_, _, objects) in uploads.items()})
+        plan = job_plan(spec, "dump", {name: obj for name, (_, _, obj) in uploads.items()})
         try:
             result = await run_job(self.kube, job, lambda made: plan_secret(spec, made, plan),
                                    self._deadline())  # fmt: skip
@@ -169,7 +169,7 @@ class BackupRunner:
         objects = await self._downloads(manifest, only=(DATABASE,))
         name = job_name("verify", backup_id, attempt)
         job = backup_job(spec, "verify", name, backup_id, self.jobs)
-        plan = job_plan(spec, objects)
+        plan = job_plan(spec, "verify", objects)
         result = await run_job(self.kube, job, lambda made: plan_secret(spec, made, plan),
                                self._deadline())  # fmt: skip
         orders = result.get("orders")
@@ -190,7 +190,7 @@ class BackupRunner:
         objects = await self._downloads(manifest)
         name = job_name("restore", operation_id, attempt)
         job = backup_job(spec, "restore", name, operation_id, self.jobs)
-        plan = job_plan(spec, objects)
+        plan = job_plan(spec, "restore", objects)
         await run_job(self.kube, job, lambda made: plan_secret(spec, made, plan),
                       self._deadline())  # fmt: skip
 

@@ -38,7 +38,7 @@ SIGNED = "http://storefleet-objectstore.storefleet.svc:7070/b/k?X-Amz-Signature=
 
 def plan_of(spec: StoreSpec) -> dict[str, Any]:
     objects = {"database": {"part_size": 5 << 20, "part_urls": [SIGNED]}}
-    return job_plan(spec, objects)
+    return job_plan(spec, "dump", objects)
 
 
 @pytest.mark.parametrize("engine", sorted(ENGINES))
@@ -72,6 +72,16 @@ async def test_each_backup_job_is_admitted_under_restricted_and_within_the_quota
     uid = job["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
     # The store's files are its engine's user's; a verification touches none.
     assert uid == (IMAGE_UID if action == "verify" else spec.engine.backup.run_as)
+
+
+def test_only_a_job_that_reaches_the_stores_database_is_told_of_its_password() -> None:
+    spec = a_store("medusa")
+    mounted = backup_job(spec, "dump", "dump-1-x", BACKUP_ID, SETTINGS)
+    volumes = {v["name"] for v in mounted["spec"]["template"]["spec"]["volumes"]}
+
+    assert job_plan(spec, "dump", {})["database"]["password_file"] == "/secrets/db-password"
+    assert "db-secret" in volumes
+    assert "password_file" not in job_plan(spec, "verify", {})["database"]
 
 
 def test_the_plan_secret_is_owned_by_its_job_and_holds_the_urls() -> None:
