@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -27,7 +27,7 @@ from services.provisioner.job_runs import JobFailed
 from services.provisioner.publisher import Publisher
 from services.provisioner.spec import StoreSpec
 from services.provisioner.store_records import StoreGone, StoreRecords
-from shared.events import BackupRequested, Envelope, InvalidEvent
+from shared.events import BackupRequested, Envelope, InvalidEvent, Payload
 from shared.kube_errors import KubeError
 from shared.logs import bound
 from shared.objectstore import ObjectStoreError, ObjectStoreUnavailable
@@ -75,6 +75,22 @@ def permanent(exc: BaseException) -> tuple[str, str]:
     return "internal", type(exc).__name__
 
 
+P = TypeVar("P", bound=Payload)
+
+
+def request_of(delivery: Delivery, payload: type[P]) -> tuple[Envelope, P] | Outcome:
+    """The delivered event and its payload of type `payload`, or the outcome of a message
+    that is not one (given up: redelivering it cannot help)."""
+    try:
+        event = delivery.event()
+    except InvalidEvent as exc:
+        return Outcome.give_up(f"invalid event: {exc}")
+    data = getattr(event, "data", None)
+    if not isinstance(data, payload):
+        return Outcome.give_up(f"not a {payload.__name__}: {type(event).__name__}")
+    return event, data
+
+
 @dataclass(frozen=True)
 class BackupHandler:
     records: StoreRecords
@@ -85,13 +101,10 @@ class BackupHandler:
     verify: bool = True
 
     async def __call__(self, delivery: Delivery) -> Outcome:
-        try:
-            event = delivery.event()
-        except InvalidEvent as exc:
-            return Outcome.give_up(f"invalid event: {exc}")
-        data = getattr(event, "data", None)
-        if not isinstance(data, BackupRequested):
-            return Outcome.give_up(f"not a backup request: {type(event).__name__}")
+        request = request_of(delivery, BackupRequested)
+        if isinstance(request, Outcome):
+            return request
+        event, data = request
         if data.reason in TAKEN_BY_THE_OPERATION:
             return Outcome.ack()
         with bound(store_id=event.store_id, backup_id=data.backup_id):

@@ -24,11 +24,11 @@ import structlog
 
 from services.provisioner import metrics
 from services.provisioner.backup_runs import BackupError
-from services.provisioner.backups import BackupHandler, permanent, retryable
+from services.provisioner.backups import BackupHandler, permanent, request_of, retryable
 from services.provisioner.data_swap import DataSwap, SwapTimeout
 from services.provisioner.failures import RETRY
 from services.provisioner.spec import StoreSpec
-from shared.events import Envelope, InvalidEvent, RestoreRequested
+from shared.events import Envelope, RestoreRequested
 from shared.logs import bound
 from shared.outcome import Outcome
 from shared.worker import Delivery
@@ -49,13 +49,10 @@ class RestoreHandler:
     max_deliver: int
 
     async def __call__(self, delivery: Delivery) -> Outcome:
-        try:
-            event = delivery.event()
-        except InvalidEvent as exc:
-            return Outcome.give_up(f"invalid event: {exc}")
-        data = getattr(event, "data", None)
-        if not isinstance(data, RestoreRequested):
-            return Outcome.give_up(f"not a restore request: {type(event).__name__}")
+        request = request_of(delivery, RestoreRequested)
+        if isinstance(request, Outcome):
+            return request
+        event, data = request
         with bound(store_id=event.store_id, restore_id=data.restore_id):
             return await self._handle(event, data, delivery)
 
