@@ -175,11 +175,13 @@ async def test_a_clone_from_the_backup_is_a_second_store_with_the_same_data_and_
 
     await platform.served(target.ingress_url, clone["slug"])
     async with platform.shop(clone["slug"]) as http:
-        product = await StoreApi(http, target.ingress_url).first_variant()
+        # The clone sells: its own host, its own publishable key, the backup's product.
+        placed = await place_order(StoreApi(http, target.ingress_url), "ada@customer.example")
         admin = await admin_of(owner, http, target, clone["id"])
         order = await admin.order(shop.order_id)
-    assert product
+        orders = await admin.count("orders")
     assert order["email"] == "grace@customer.example"
+    assert placed.order["id"] != shop.order_id and orders == 2
     mine, theirs = await owner.credentials(shop.id), await owner.credentials(clone["id"])
     assert mine["password"] != theirs["password"]
     assert theirs["url"] == f"http://{clone['slug']}.stores.localhost"
