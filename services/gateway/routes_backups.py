@@ -75,6 +75,7 @@ async def list_backups(request: web.Request) -> web.Response:
         else None,
         "last_verified_at": last_verified_at,
         "stale": backups_stale(store["status"], store["ready_at"], last_verified_at, policy, now),
+        "interval_hours": policy.interval_hours,
     }
     return json_reply(body)
 

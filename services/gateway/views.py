@@ -131,6 +131,9 @@ class BackupPage(TypedDict):
             " deleted store"
         ),
     ]
+    interval_hours: Annotated[
+        int, Field(description="the store's plan backs it up every this many hours")
+    ]
 
 
 class Restore(TypedDict):

@@ -70,6 +70,7 @@ async def test_an_owner_backs_up_a_ready_store_and_sees_the_backup_requested_at_
         "next_cursor": None,
         "last_verified_at": None,
         "stale": False,
+        "interval_hours": 24,
     }
     [event] = await published(gateway, f"store.backup.requested.{store['id']}", 1)
     assert event["type"] == "backup.requested"
@@ -200,6 +201,7 @@ async def test_a_store_whose_newest_verified_backup_is_older_than_its_plan_allow
 
     assert page["stale"] is True
     assert datetime.fromisoformat(page["last_verified_at"]) == last
+    assert page["interval_hours"] == gateway.settings.plans[store["plan"]].backup.interval_hours
 
 
 async def test_a_store_with_a_verified_backup_within_its_interval_is_not_stale(
