@@ -2,8 +2,8 @@
 gateway's request row (`backup_requests`, `restore_requests`; migration 0011) and its
 `outbox` row in one transaction, behind the lock on the store's request row that every
 store command takes (`store_db.commanded_store`), so two requests for one store are
-decided one after the other. Also lists a store's backups and finds the backup a clone
-starts from.
+decided one after the other. Also lists a store's backups, with when its newest verified
+one started (what staleness is counted from), and finds the backup a clone starts from.
 
 The `backups` table is the auditor's and lags the outbox: a request the gateway has
 accepted is in it only once its event went through the stream and the auditor. So "under
@@ -19,6 +19,7 @@ Emits `store.backup.requested` and `store.restore.requested` events (via the out
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -27,6 +28,7 @@ from services.gateway.accounts import Caller
 from services.gateway.errors import ApiError, not_found, unprocessable
 from services.gateway.rules import (
     BACKUP_UNDER_WAY,
+    RESTORABLE_BACKUP,
     UNFOLDED_WINDOW,
     BackupSource,
     backup_restorable,
@@ -123,6 +125,13 @@ async def _backup_under_way(conn: asyncpg.Connection, store_id: uuid.UUID) -> bo
     return under_way
 
 
+@dataclass(frozen=True)
+class BackupListing:
+    store: asyncpg.Record  # a `stores` row: its plan, status and ready_at
+    rows: list[asyncpg.Record]  # `store_backups` rows, newest first
+    last_verified_at: datetime | None  # start of its newest verified backup, on any page
+
+
 async def list_backups(
     pool: asyncpg.Pool,
     caller: Caller,
@@ -131,9 +140,9 @@ async def list_backups(
     include_deleted: bool,
     after: tuple[datetime, str] | None,
     limit: int,
-) -> list[asyncpg.Record]:
+) -> BackupListing:
     """The store's backups, newest first; 404 when the caller may not see the store."""
-    await visible_store(pool, caller, store_id)
+    store = await visible_store(pool, caller, store_id)
     p = Params()
     clauses = [f"store_id = {p(store_id)}"]
     if not include_deleted:
@@ -144,7 +153,20 @@ async def list_backups(
         f"{_SELECT} WHERE {' AND '.join(clauses)}"
         f" ORDER BY requested_at DESC, id DESC LIMIT {p(limit)}"
     )
-    return list(await pool.fetch(sql, *p.values))
+    rows = list(await pool.fetch(sql, *p.values))
+    return BackupListing(store, rows, await _last_verified_at(pool, store_id))
+
+
+async def _last_verified_at(pool: asyncpg.Pool, store_id: uuid.UUID) -> datetime | None:
+    """When the newest verified backup started, as the reaper's freshness metric counts it
+    (the request time when its start is unknown); by the index on (store_id, requested_at)."""
+    last: datetime | None = await pool.fetchval(
+        "SELECT max(coalesce(started_at, requested_at)) FROM backups"
+        " WHERE store_id = $1 AND status = $2",
+        store_id,
+        RESTORABLE_BACKUP,
+    )
+    return last
 
 
 async def request_restore(

@@ -2,11 +2,12 @@
 (its namespace is `shared.namespaces.namespace_for`), which names and slugs are refused,
 whether a user may create one more store, and what a delete does in each status (a
 retry: `shared.lifecycle.can_retry`); and of backups: which of a store's backups are
-under way, which may be restored, and what engine a clone gets.
+under way, which may be restored, what engine a clone gets, and whether a store's backups
+are stale (as the stale-backup alert decides it).
 
 Pure: no I/O imports. Called by `validation` (names, slugs, a clone's engine),
 `store_db` (quota and the delete decision inside the create and delete transactions)
-and `backup_db` (inside the backup and restore transactions).
+`backup_db` (inside the backup and restore transactions) and `routes_backups` (staleness).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
-from shared.lifecycle import DELETION
+from shared import backup_policy
+from shared.lifecycle import DELETION, Status
+from shared.plans import BackupPolicy
 
 SLUG_MAX = 30
 NAME_MIN = 3
@@ -146,3 +149,20 @@ def clone_engine(backup_engine: str, chosen: str | None) -> str | None:
     if chosen is not None and chosen != backup_engine:
         return None
     return backup_engine
+
+
+def backups_stale(
+    status: str,
+    ready_at: datetime | None,
+    last_verified_at: datetime | None,
+    policy: BackupPolicy,
+    now: datetime,
+) -> bool:
+    """Whether the store's newest verified backup is older than its plan allows, counted
+    from when it became ready while it has none (a new store gets one interval of grace).
+    A deleted store, or one never ready, has nothing to back up: never stale. The reaper's
+    freshness metric, which the StorefleetBackupStale alert reads, counts the same way."""
+    since = last_verified_at or ready_at
+    if status == Status.DELETED or since is None:
+        return False
+    return backup_policy.stale(since, policy, now)

@@ -116,6 +116,24 @@ class Backup(TypedDict):
 class BackupPage(TypedDict):
     items: Annotated[list[Backup], Field(description="newest first")]
     next_cursor: Annotated[str | None, Field(description="pass as `cursor` for the next page")]
+    last_verified_at: Annotated[
+        Timestamp | None,
+        Field(
+            description="when the store's newest verified backup started (its data's age),"
+            " whatever page this is; null when it has none"
+        ),
+    ]
+    stale: Annotated[
+        bool,
+        Field(
+            description="no verified backup within the plan's interval_hours +"
+            " stale_tolerance_hours (counted from ready_at while it has none); never for a"
+            " deleted store"
+        ),
+    ]
+    interval_hours: Annotated[
+        int, Field(description="the store's plan backs it up every this many hours")
+    ]
 
 
 class Restore(TypedDict):

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from services.auditor.projection import AuditEvent
@@ -56,10 +57,13 @@ def backup_steps(backup_id: str, until: str, engine: str = "woocommerce") -> lis
     return steps[: names.index(until) + 1]
 
 
-async def fold(gateway: Harness, store_id: str, steps: list[tuple[str, Any]]) -> None:
-    """Fold the events through the auditor's batch, in this order."""
+async def fold(
+    gateway: Harness, store_id: str, steps: list[tuple[str, Any]], at: datetime | None = None
+) -> None:
+    """Fold the events through the auditor's batch, in this order; all occurred `at`
+    (now by default)."""
     envelopes = [
-        new_event(kind, store_id, data, actor="provisioner", correlation_id="tests")
+        new_event(kind, store_id, data, actor="provisioner", correlation_id="tests", occurred_at=at)
         for kind, data in steps
     ]
     await fold_envelopes(gateway, envelopes)
@@ -72,11 +76,15 @@ async def fold_envelopes(gateway: Harness, envelopes: list[Envelope]) -> None:
 
 
 async def backup_of(
-    gateway: Harness, store_id: str, until: str = "verified", engine: str = "woocommerce"
+    gateway: Harness,
+    store_id: str,
+    until: str = "verified",
+    engine: str = "woocommerce",
+    at: datetime | None = None,
 ) -> str:
-    """A backup of the store that got as far as `until`; its id."""
+    """A backup of the store that got as far as `until`, its events all `at`; its id."""
     backup_id = str(uuid.uuid4())
-    await fold(gateway, store_id, backup_steps(backup_id, until, engine))
+    await fold(gateway, store_id, backup_steps(backup_id, until, engine), at)
     return backup_id
 
 

@@ -7,6 +7,7 @@ are made by folding the provisioner's events with the auditor's own batch."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,9 +18,11 @@ from tests.gateway.conftest import Harness, TestUser
 API = "/api/v1"
 
 
-async def ready_store(gateway: Harness, user: TestUser, **extra: Any) -> dict[str, Any]:
+async def ready_store(
+    gateway: Harness, user: TestUser, ready_at: datetime | None = None, **extra: Any
+) -> dict[str, Any]:
     store = await gateway.create_store(user, **extra)
-    await gateway.project(store["id"], "ready")
+    await gateway.project(store["id"], "ready", **({"ready_at": ready_at} if ready_at else {}))
     return store
 
 
@@ -62,7 +65,13 @@ async def test_an_owner_backs_up_a_ready_store_and_sees_the_backup_requested_at_
     }
     status, page = await get(gateway, user, f"/stores/{store['id']}/backups")
     assert status == 200
-    assert page == {"items": [backup], "next_cursor": None}
+    assert page == {
+        "items": [backup],
+        "next_cursor": None,
+        "last_verified_at": None,
+        "stale": False,
+        "interval_hours": 24,
+    }
     [event] = await published(gateway, f"store.backup.requested.{store['id']}", 1)
     assert event["type"] == "backup.requested"
     assert event["store_id"] == store["id"]
@@ -165,6 +174,83 @@ async def test_the_list_is_newest_first_paginated_and_leaves_deleted_backups_out
     assert [b["id"] for b in first["items"] + rest["items"]] == [verified, failed, old]
     assert rest["items"][0]["status"] == "deleted"
     assert rest["next_cursor"] is None
+
+
+async def stale_after(gateway: Harness, store: dict[str, Any]) -> timedelta:
+    """How old the newest verified backup of the store may be: its plan's interval plus
+    tolerance."""
+    policy = gateway.settings.plans[store["plan"]].backup
+    return timedelta(hours=policy.interval_hours + policy.stale_tolerance_hours)
+
+
+async def test_a_store_whose_newest_verified_backup_is_older_than_its_plan_allows_is_stale(
+    gateway: Harness,
+) -> None:
+    user = await gateway.add_user()
+    now = datetime.now(UTC)
+    store = await ready_store(gateway, user, ready_at=now - timedelta(days=30))
+    allowed = await stale_after(gateway, store)
+    last = now - allowed - timedelta(minutes=5)
+    await backup_of(gateway, store["id"], "verified", at=last - timedelta(days=1))
+    await backup_of(gateway, store["id"], "verified", at=last)
+    # Newer, but none verified: they do not make it fresh.
+    await backup_of(gateway, store["id"], "failed", at=now - timedelta(hours=1))
+    await backup_of(gateway, store["id"], "completed", at=now - timedelta(minutes=10))
+
+    _, page = await get(gateway, user, f"/stores/{store['id']}/backups", limit="1")
+
+    assert page["stale"] is True
+    assert datetime.fromisoformat(page["last_verified_at"]) == last
+    assert page["interval_hours"] == gateway.settings.plans[store["plan"]].backup.interval_hours
+
+
+async def test_a_store_with_a_verified_backup_within_its_interval_is_not_stale(
+    gateway: Harness,
+) -> None:
+    user = await gateway.add_user()
+    now = datetime.now(UTC)
+    store = await ready_store(gateway, user, ready_at=now - timedelta(days=30))
+    allowed = await stale_after(gateway, store)
+    last = now - allowed + timedelta(minutes=5)
+    await backup_of(gateway, store["id"], "verified", at=last)
+    await backup_of(gateway, store["id"], "failed", at=now - timedelta(hours=1))
+
+    _, page = await get(gateway, user, f"/stores/{store['id']}/backups")
+
+    assert page["stale"] is False
+    assert datetime.fromisoformat(page["last_verified_at"]) == last
+
+
+async def test_a_store_with_only_failed_backups_is_stale_once_older_than_its_first_interval(
+    gateway: Harness,
+) -> None:
+    user = await gateway.add_user()
+    now = datetime.now(UTC)
+    old = await gateway.create_store(user)
+    allowed = await stale_after(gateway, old)
+    await gateway.project(old["id"], "ready", ready_at=now - allowed - timedelta(minutes=5))
+    young = await ready_store(gateway, user, ready_at=now - allowed + timedelta(minutes=5))
+    for store in (old, young):
+        await backup_of(gateway, store["id"], "failed", at=now - timedelta(hours=1))
+
+    _, old_page = await get(gateway, user, f"/stores/{old['id']}/backups")
+    _, young_page = await get(gateway, user, f"/stores/{young['id']}/backups")
+
+    assert (old_page["stale"], old_page["last_verified_at"]) == (True, None)
+    assert (young_page["stale"], young_page["last_verified_at"]) == (False, None)
+
+
+async def test_a_deleted_store_is_never_stale(gateway: Harness) -> None:
+    user = await gateway.add_user()
+    now = datetime.now(UTC)
+    store = await ready_store(gateway, user, ready_at=now - timedelta(days=30))
+    await backup_of(gateway, store["id"], "verified", at=now - timedelta(days=20))
+    await gateway.project(store["id"], "deleted", deleted_at=now - timedelta(days=1))
+
+    _, page = await get(gateway, user, f"/stores/{store['id']}/backups")
+
+    assert page["stale"] is False
+    assert page["last_verified_at"] is not None
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,15 @@
 """The store page's Backups section in Debian's headless Chromium, against the in-process
 gateway serving the built dashboard over real Postgres and NATS: "Back up now" shows the
 new backup as requested at once and the feed moves it on with no reload; Restore stays
-off until the store's name is typed; Clone sends `from_backup` and opens the new store.
+off until the store's name is typed; Clone sends `from_backup` and opens the new store; a
+store whose newest verified backup is older than its plan allows carries a warning.
 The provisioner's events are published by the test and folded by the auditor's batch."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.async_api import Page, expect
@@ -98,3 +100,27 @@ async def test_back_up_restore_and_clone_from_the_store_page(
             "SELECT from_backup_id FROM store_requests WHERE id = $1::uuid", clone_id
         )
         assert str(source) == verified
+
+
+async def test_a_store_with_a_stale_backup_warns_on_its_page(
+    make_gateway: MakeGateway, dashboard: Path
+) -> None:
+    gateway = await make_gateway(web_dist=dashboard, **RELAXED)
+    user = await gateway.add_user()
+    now = datetime.now(UTC)
+    stale, fresh = f"Stale Shop {uuid.uuid4().hex[:4]}", f"Fresh Shop {uuid.uuid4().hex[:4]}"
+    for name, backed_up in ((stale, now - timedelta(days=3)), (fresh, now - timedelta(hours=1))):
+        store = await gateway.create_store(user, name)
+        await gateway.project(store["id"], "ready", ready_at=now - timedelta(days=30))
+        await backup_of(gateway, store["id"], at=backed_up)
+
+    async with chromium_page() as page:
+        await sign_in_and_open(page, gateway, user, stale)
+        warning = page.get_by_test_id("backups-stale")
+        await expect(warning).to_contain_text("No verified backup since")
+        await expect(warning).to_contain_text("this plan backs up every 24 hours")
+
+        await page.go_back()
+        await page.get_by_role("link", name=fresh, exact=True).click()
+        await expect(page.get_by_test_id("backups").locator("tbody tr")).to_have_count(1)
+        await expect(page.get_by_test_id("backups-stale")).to_have_count(0)

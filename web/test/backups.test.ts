@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Backup } from "../src/api/types";
-import { applyToBackups, mergeBackups, sizeText } from "../src/live/backups";
+import { applyToBackups, mergeBackups, sizeText, staleWarning } from "../src/live/backups";
 import { applyEvent } from "../src/live/status";
 import { eventOf, storeOf } from "./fakes";
 
@@ -60,5 +60,33 @@ describe("a restore moves the store through restoring", () => {
     expect(applyEvent(storeOf({ status: "provisioning" }), eventOf("restore.started", store.id)).status).toBe(
       "provisioning",
     );
+  });
+});
+
+describe("a store whose backups are stale says so", () => {
+  const iso = (text: string) => `at ${text}`;
+  const since = "2025-12-31T02:00:00Z"; // before the fakes' events
+
+  it("names the last verified backup and the plan's interval", () => {
+    const freshness = { stale: true, last_verified_at: since, interval_hours: 24 };
+    expect(staleWarning(freshness, [], iso)).toBe(
+      `No verified backup since at ${since}; this plan backs up every 24 hours.`,
+    );
+  });
+
+  it("says when there is none yet, and nothing when the gateway finds it fresh", () => {
+    expect(staleWarning({ stale: true, last_verified_at: null, interval_hours: 1 }, [], iso)).toBe(
+      "No verified backup yet; this plan backs up every hour.",
+    );
+    expect(staleWarning({ stale: false, last_verified_at: since, interval_hours: 24 }, [], iso)).toBeNull();
+  });
+
+  it("goes away once the feed shows a backup verified since, not for a failed one", () => {
+    const freshness = { stale: true, last_verified_at: since, interval_hours: 24 };
+    let list = applyToBackups([], backupEvent("backup.requested", { reason: "scheduled" }));
+    list = applyToBackups(list, backupEvent("backup.verified", { ok: false, reason: "no orders" }));
+    expect(staleWarning(freshness, list, iso)).not.toBeNull();
+    const verified = applyToBackups([], backupEvent("backup.verified", { ok: true, orders: 3 }));
+    expect(staleWarning(freshness, verified, iso)).toBeNull();
   });
 });

@@ -7,7 +7,7 @@
 // for 429 and 503, how many seconds to wait; a request that never got an answer becomes
 // a NetworkError.
 
-import type { AuditEntry, Backup, Catalog, Credentials, Me, Page, Restore, Store, UserRow } from "./types";
+import type { AuditEntry, Backup, BackupPage, Catalog, Credentials, Me, Page, Restore, Store, UserRow } from "./types";
 
 export const API = "/api/v1";
 
@@ -133,7 +133,7 @@ export const storeEvents = (id: string, cursor?: string) =>
     query: { cursor, limit: "100" },
   });
 export const listBackups = (id: string, cursor?: string) =>
-  request<Page<Backup>>(`/stores/${encodeURIComponent(id)}/backups`, { query: { cursor } });
+  request<BackupPage>(`/stores/${encodeURIComponent(id)}/backups`, { query: { cursor } });
 /** `key` (Idempotency-Key) makes a resubmission after a lost answer return the same backup. */
 export const backUpStore = (id: string, key: string) =>
   request<Backup>(`/stores/${encodeURIComponent(id)}/backups`, {

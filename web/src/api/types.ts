@@ -49,6 +49,16 @@ export interface Backup {
   error: string | null;
 }
 
+/** GET /stores/{id}/backups: a page of backups, and how fresh the store's backups are. */
+export interface BackupPage extends Page<Backup> {
+  /** When the newest verified backup started, on any page; null when there is none. */
+  last_verified_at: string | null;
+  /** No verified backup within what the store's plan allows (the StorefleetBackupStale alert). */
+  stale: boolean;
+  /** The store's plan backs it up every this many hours. */
+  interval_hours: number;
+}
+
 /** The answer of POST /stores/{id}/restore. */
 export interface Restore {
   restore_id: string;

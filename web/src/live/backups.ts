@@ -2,9 +2,10 @@
 // table (services/auditor/backups.py): a backup's status only moves up
 // requested -> running -> completed -> verified | failed -> deleted, so a late or repeated
 // event never moves a badge back; a backup first seen in the feed joins the list; a
-// deleted one leaves it (the list shows deleted backups only when asked). Pure, no I/O.
+// deleted one leaves it (the list shows deleted backups only when asked). And the warning
+// for a store whose backups are stale, as the gateway decides it. Pure, no I/O.
 
-import type { Backup, BackupStatus, Envelope } from "../api/types";
+import type { Backup, BackupPage, BackupStatus, Envelope } from "../api/types";
 
 const RANK: Record<BackupStatus, number> = {
   requested: 0,
@@ -132,4 +133,24 @@ export function sizeText(bytes: number | null): string {
     unit += 1;
   }
   return unit === 0 ? `${value} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+export type Freshness = Pick<BackupPage, "last_verified_at" | "stale" | "interval_hours">;
+
+/** The warning for a store whose newest verified backup is older than its plan allows,
+ * or null: none when the gateway says it is fresh, or once the feed has shown a backup
+ * verified since (`format` writes a moment for the reader). */
+export function staleWarning(
+  freshness: Freshness,
+  backups: Backup[],
+  format: (iso: string) => string,
+): string | null {
+  const since = freshness.last_verified_at;
+  const newer = backups.some(
+    (b) => b.status === "verified" && (since === null || Date.parse(b.started_at ?? b.requested_at) > Date.parse(since)),
+  );
+  if (!freshness.stale || newer) return null;
+  const every = freshness.interval_hours === 1 ? "every hour" : `every ${freshness.interval_hours} hours`;
+  const what = since === null ? "No verified backup yet" : `No verified backup since ${format(since)}`;
+  return `${what}; this plan backs up ${every}.`;
 }

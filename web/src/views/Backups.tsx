@@ -1,5 +1,6 @@
 // A store's backups on its page: the list (newest first) with a badge and progress per
-// backup, moved live by the feed's backup.* events; "Back up now"; Restore from a verified
+// backup, moved live by the feed's backup.* events; a warning when its newest verified
+// backup is older than its plan allows; "Back up now"; Restore from a verified
 // backup, confirmed by typing the store's name; and Clone, which asks the new store's
 // name, creates it from the backup and opens it.
 
@@ -7,8 +8,17 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { backUpStore, cloneStore, listBackups, restoreStore } from "../api/client";
 import type { Backup, Store } from "../api/types";
 import { ErrorNote } from "../components/ErrorNote";
-import { When } from "../components/When";
-import { applyToBackups, isUnderWay, mergeBackups, progressOf, sizeText, STEPS } from "../live/backups";
+import { formatMoment, When } from "../components/When";
+import {
+  applyToBackups,
+  type Freshness,
+  isUnderWay,
+  mergeBackups,
+  progressOf,
+  sizeText,
+  staleWarning,
+  STEPS,
+} from "../live/backups";
 import { useLink, useLiveEvents } from "../live/live";
 import { explain, type Advice } from "../messages";
 import { navigate } from "../router";
@@ -25,6 +35,7 @@ export function Backups({ store }: { store: Store }) {
   const [busy, setBusy] = useState(false);
   const [action, setAction] = useState<Action>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [freshness, setFreshness] = useState<Freshness | null>(null);
   const known = useRef<Backup[]>([]);
   const { resumes } = useLink();
 
@@ -36,7 +47,11 @@ export function Backups({ store }: { store: Store }) {
   useEffect(() => {
     let current = true;
     listBackups(store.id)
-      .then((page) => current && commit(mergeBackups(known.current, page.items)))
+      .then((page) => {
+        if (!current) return;
+        commit(mergeBackups(known.current, page.items));
+        setFreshness(page);
+      })
       .catch((error: unknown) => current && setAdvice(explain(error)))
       .finally(() => current && setLoaded(true));
     return () => {
@@ -63,9 +78,15 @@ export function Backups({ store }: { store: Store }) {
 
   const underWay = backups.some(isUnderWay);
   const mayBackUp = store.status === "ready" && !underWay;
+  const warning = freshness && staleWarning(freshness, backups, (iso) => formatMoment(iso));
   return (
     <section className="card" aria-labelledby="backups-heading">
       <h2 id="backups-heading">Backups</h2>
+      {warning && (
+        <p className="warning" role="status" data-testid="backups-stale">
+          {warning}
+        </p>
+      )}
       {store.status !== "deleted" && (
         <p className="actions">
           <button type="button" onClick={() => void backUp()} disabled={!mayBackUp || busy}>
