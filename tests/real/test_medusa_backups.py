@@ -240,6 +240,42 @@ async def test_a_store_pod_cannot_read_another_stores_backup_or_reuse_an_expired
         kubectl("delete", "pod", "probe", "-n", shop.namespace, "--wait=false")
 
 
+async def _backed_up(owner: Gateway, store_id: str) -> Any:
+    """Ask for a backup; its last frame (verified or failed) on the live stream."""
+    async with owner.watch() as watch:
+        await owner.call("POST", f"/stores/{store_id}/backups")
+        return await watch.outcome(
+            store_id, within=BACKUP_WITHIN, events=("backup.verified", "backup.failed")
+        )
+
+
+async def test_with_the_object_store_down_a_backup_fails_with_the_reason_and_the_next_succeeds(
+    shop: Shop, owner: Gateway, kubectl: Kubectl
+) -> None:
+    settings = _provisioner_storage(kubectl)
+    service = (urlsplit(settings.backup_s3_endpoint).hostname or "").split(".")[0]
+    scale = ("scale", "statefulset", service, "-n", platform.NAMESPACE)
+    kubectl(*scale, "--replicas=0")
+    try:
+        await platform.until(
+            lambda: not kubectl.get("pods", "-n", platform.NAMESPACE, "-l",
+                                    "app.kubernetes.io/component=objectstore")["items"],
+            "the object store to stop", within=120,
+        )  # fmt: skip
+        failed = await _backed_up(owner, shop.id)
+    finally:
+        kubectl(*scale, "--replicas=1")
+        kubectl("rollout", "status", f"statefulset/{service}", "-n", platform.NAMESPACE,
+                "--timeout=180s")  # fmt: skip
+
+    assert failed.event == "backup.failed", failed.data
+    data = failed.data["data"]
+    assert data["code"] == "storage_unavailable", json.dumps(data)
+    assert "unreachable" in data["reason"] and "X-Amz" not in data["reason"]
+    after = await _backed_up(owner, shop.id)
+    assert after.event == "backup.verified", json.dumps(after.data["data"])
+
+
 KILLED_BACKUPS = 10
 
 
