@@ -171,6 +171,32 @@ class RestoreFailed(Payload):
     reason: str = Field(description="what went wrong, in words a user can read")
 
 
+class SuspendRequested(Payload):
+    operation_id: Uuid = Field(description="the suspension's id, chosen by the gateway")
+    requested_by: str = Field(description="user id of whoever asked")
+    reason: str = Field("", max_length=200, description="why, when an administrator asked")
+
+
+class ResumeRequested(Payload):
+    operation_id: Uuid = Field(description="the resumption's id, chosen by the gateway")
+    requested_by: str = Field(description="user id of whoever asked")
+
+
+class OperationStarted(Payload):
+    operation_id: Uuid
+
+
+class OperationCompleted(Payload):
+    operation_id: Uuid
+    seconds: float = Field(ge=0, description="how long it took")
+
+
+class OperationFailed(Payload):
+    operation_id: Uuid
+    code: str = Field(description="machine-readable failure code")
+    reason: str = Field(description="what went wrong, in words a user can read")
+
+
 class Envelope(BaseModel):
     """Fields every event carries; `type` selects the payload model of `data`."""
 
@@ -219,6 +245,14 @@ PAYLOADS: dict[str, type[Payload]] = {
     "restore.started": RestoreStarted,
     "restore.completed": RestoreCompleted,
     "restore.failed": RestoreFailed,
+    "suspend.requested": SuspendRequested,
+    "suspend.started": OperationStarted,
+    "suspend.completed": OperationCompleted,
+    "suspend.failed": OperationFailed,
+    "resume.requested": ResumeRequested,
+    "resume.started": OperationStarted,
+    "resume.completed": OperationCompleted,
+    "resume.failed": OperationFailed,
 }
 if not set(PAYLOADS) <= set(EVENT_TYPES):
     raise AssertionError(

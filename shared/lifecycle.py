@@ -15,6 +15,11 @@ one detour: `ready | failed -> restoring -> ready | failed`, made by the `restor
 events alone (`RESTORE_MOVES`); the projection also matches the restore's id, so a late
 `restore.started` never reopens a restore that has ended.
 
+Suspension is the other: `ready -> suspending -> suspended -> resuming -> ready`, made by
+the `suspend.*` and `resume.*` events alone (`OPERATION_MOVES`, keyed to the operation's
+id the same way). A suspend or resume that fails leaves the store `failed` with the reason;
+a retry provisions it again, which starts its workloads and gives it its own route back.
+
 Backups move no store: their events (`backup.*`) only fill the `backups` table.
 
 Pure: no I/O imports.
@@ -31,6 +36,9 @@ class Status(StrEnum):
     READY = "ready"
     FAILED = "failed"
     RESTORING = "restoring"
+    SUSPENDING = "suspending"
+    SUSPENDED = "suspended"
+    RESUMING = "resuming"
     DELETING = "deleting"
     DELETED = "deleted"
 
@@ -45,6 +53,9 @@ RANK: dict[str, int] = {
     Status.READY: 2,
     Status.FAILED: 2,
     Status.RESTORING: 2,
+    Status.SUSPENDING: 2,
+    Status.SUSPENDED: 2,
+    Status.RESUMING: 2,
     Status.DELETING: 3,
     Status.DELETED: 4,
 }
@@ -73,6 +84,14 @@ EVENT_TYPES = (
     "restore.started",
     "restore.completed",
     "restore.failed",
+    "suspend.requested",
+    "suspend.started",
+    "suspend.completed",
+    "suspend.failed",
+    "resume.requested",
+    "resume.started",
+    "resume.completed",
+    "resume.failed",
 )
 
 # Moves only a restore makes, by event type and current status; the rank does not apply
@@ -82,6 +101,24 @@ RESTORE_MOVES: dict[tuple[str, Status], Status] = {
     ("restore.started", Status.FAILED): Status.RESTORING,
     ("restore.completed", Status.RESTORING): Status.READY,
     ("restore.failed", Status.RESTORING): Status.FAILED,
+}
+
+# Moves only a suspension or a resumption makes, in the same way.
+SUSPEND_MOVES: dict[tuple[str, Status], Status] = {
+    ("suspend.started", Status.READY): Status.SUSPENDING,
+    ("suspend.completed", Status.SUSPENDING): Status.SUSPENDED,
+    ("suspend.failed", Status.SUSPENDING): Status.FAILED,
+    ("resume.started", Status.SUSPENDED): Status.RESUMING,
+    ("resume.completed", Status.RESUMING): Status.READY,
+    ("resume.failed", Status.RESUMING): Status.FAILED,
+}
+
+# The event types whose moves are keyed to an operation's id (the projection keeps it):
+# the restore's (`restore_id`) or the suspension's (`operation_id`).
+OPERATION_MOVES: dict[str, dict[tuple[str, Status], Status]] = {
+    "restore": RESTORE_MOVES,
+    "suspend": SUSPEND_MOVES,
+    "resume": SUSPEND_MOVES,
 }
 
 # The status an event moves a store to; `progress` moves nothing.
@@ -96,9 +133,18 @@ EVENT_STATUS: dict[str, Status] = {
 }
 
 # Work is under way: a store that stays in one of these too long is stuck.
-TRANSITIONAL = frozenset({Status.REQUESTED, Status.PROVISIONING, Status.RESTORING, Status.DELETING})
+TRANSITIONAL = frozenset(
+    {
+        Status.REQUESTED,
+        Status.PROVISIONING,
+        Status.RESTORING,
+        Status.SUSPENDING,
+        Status.RESUMING,
+        Status.DELETING,
+    }
+)
 # A request has reached an outcome; only a user's command moves the store on.
-TERMINAL = frozenset({Status.READY, Status.FAILED, Status.DELETED})
+TERMINAL = frozenset({Status.READY, Status.FAILED, Status.SUSPENDED, Status.DELETED})
 # Deletion is asked for or done: deleting again does nothing.
 DELETION = frozenset({Status.DELETING, Status.DELETED})
 # A store that still counts: toward the owner's quota, and holding its slug.
@@ -112,12 +158,19 @@ def may_move(current: str, new: str) -> bool:
 
 def moved_by(current: str, event_type: str) -> Status | None:
     """The status `event_type` moves a store in `current` to, or None when it moves nothing."""
-    if event_type.startswith("restore."):
-        return RESTORE_MOVES.get((event_type, Status(current)))
+    moves = OPERATION_MOVES.get(operation_of(event_type))
+    if moves is not None:
+        return moves.get((event_type, Status(current)))
     target = EVENT_STATUS.get(event_type)
     if target is None or not may_move(current, target):
         return None
     return target
+
+
+def operation_of(event_type: str) -> str:
+    """`restore`, `suspend`, `backup`... for a two-token event type; "" for the others."""
+    head, dot, _ = event_type.partition(".")
+    return head if dot else ""
 
 
 def is_backup_event(event_type: str) -> bool:
@@ -127,6 +180,16 @@ def is_backup_event(event_type: str) -> bool:
 def can_restore(status: str) -> bool:
     """A ready store may be restored, and a failed one (a restore that failed, say)."""
     return ("restore.started", status) in RESTORE_MOVES
+
+
+def can_suspend(status: str) -> bool:
+    """Only a ready store may be suspended."""
+    return ("suspend.started", status) in SUSPEND_MOVES
+
+
+def can_resume(status: str) -> bool:
+    """Only a suspended store may be resumed."""
+    return ("resume.started", status) in SUSPEND_MOVES
 
 
 def can_retry(status: str) -> bool:

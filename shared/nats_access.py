@@ -26,7 +26,14 @@ SERVICES = ("gateway", "provisioner", "reaper", "auditor")
 
 # The event types each service publishes on `store.<type>.<store id>`.
 PUBLISHES: dict[str, tuple[str, ...]] = {
-    "gateway": ("requested", "delete", "backup.requested", "restore.requested"),
+    "gateway": (
+        "requested",
+        "delete",
+        "backup.requested",
+        "restore.requested",
+        "suspend.requested",
+        "resume.requested",
+    ),
     "provisioner": (
         "provisioning",
         "progress",
@@ -41,6 +48,12 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "restore.started",
         "restore.completed",
         "restore.failed",
+        "suspend.started",
+        "suspend.completed",
+        "suspend.failed",
+        "resume.started",
+        "resume.completed",
+        "resume.failed",
     ),
     # The reaper's leader schedules backups, removes expired ones and fails stuck work.
     "reaper": (
@@ -59,7 +72,7 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
 # The durable consumers each service pulls from (see shared.subjects.CONSUMERS).
 PULLS: dict[str, tuple[str, ...]] = {
     "gateway": (),
-    "provisioner": ("provisioner", "backups", "restores"),
+    "provisioner": ("provisioner", "backups", "restores", "suspends", "resumes"),
     "reaper": ("reaper",),
     "auditor": ("auditor",),
 }

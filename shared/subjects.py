@@ -128,7 +128,25 @@ RESTORES = ConsumerSpec(
     max_ack_pending=64,
 )
 
-CONSUMERS = (PROVISIONER, REAPER, AUDITOR, BACKUPS, RESTORES)
+# Suspending and resuming stores, in the provisioner too; the gateway never asks for a
+# resume before the suspension has ended, so the two consumers never race on a store.
+SUSPENDS = ConsumerSpec(
+    durable="suspends",
+    filter_subject=type_filter("suspend.requested"),
+    ack_wait=timedelta(seconds=30),
+    max_deliver=5,
+    max_ack_pending=64,
+)
+
+RESUMES = ConsumerSpec(
+    durable="resumes",
+    filter_subject=type_filter("resume.requested"),
+    ack_wait=timedelta(seconds=30),
+    max_deliver=5,
+    max_ack_pending=64,
+)
+
+CONSUMERS = (PROVISIONER, REAPER, AUDITOR, BACKUPS, RESTORES, SUSPENDS, RESUMES)
 
 # The auditor's replay (`python -m services.auditor rebuild`): a named consumer without
 # acks, created for the replay only, so NATS permissions can name it.

@@ -52,6 +52,14 @@ SAMPLE_DATA = {
     "restore.started": {"restore_id": R, "backup_id": B, "pre_restore_backup_id": B},
     "restore.completed": {"restore_id": R, "backup_id": B, "seconds": 30.0},
     "restore.failed": {"restore_id": R, "backup_id": B, "code": "job_failed", "reason": "x"},
+    "suspend.requested": {"operation_id": R, "requested_by": "u1", "reason": "unpaid"},
+    "suspend.started": {"operation_id": R},
+    "suspend.completed": {"operation_id": R, "seconds": 4.0},
+    "suspend.failed": {"operation_id": R, "code": "not_stopped_in_time", "reason": "x"},
+    "resume.requested": {"operation_id": R, "requested_by": "u1"},
+    "resume.started": {"operation_id": R},
+    "resume.completed": {"operation_id": R, "seconds": 9.0},
+    "resume.failed": {"operation_id": R, "code": "not_ready_in_time", "reason": "x"},
 }
 
 

@@ -52,7 +52,9 @@ def test_only_restore_events_move_a_store_into_or_out_of_restoring() -> None:
 
 def test_every_status_has_a_rank_an_event_and_one_kind() -> None:
     assert set(RANK) == set(STATUSES)
-    reached = set(lifecycle.EVENT_STATUS.values()) | set(lifecycle.RESTORE_MOVES.values())
+    reached = set(lifecycle.EVENT_STATUS.values())
+    for moves in lifecycle.OPERATION_MOVES.values():
+        reached |= set(moves.values())
     assert reached == set(Status)
     for status in Status:
         kinds = [status in lifecycle.TRANSITIONAL, status in lifecycle.TERMINAL]
@@ -68,6 +70,29 @@ def test_only_a_failed_store_moves_back_and_only_to_requested() -> None:
     assert backward == {(Status.FAILED, Status.REQUESTED)}
     assert [s for s in Status if lifecycle.can_restore(s)] == [Status.READY, Status.FAILED]
     assert [s for s in Status if lifecycle.can_retry(s)] == [Status.FAILED]
+    assert [s for s in Status if lifecycle.can_suspend(s)] == [Status.READY]
+    assert [s for s in Status if lifecycle.can_resume(s)] == [Status.SUSPENDED]
+
+
+def test_only_suspend_and_resume_events_move_a_store_through_a_suspension() -> None:
+    paused = {Status.SUSPENDING, Status.SUSPENDED, Status.RESUMING}
+    into = {
+        (s, t)
+        for s in Status
+        for t in lifecycle.EVENT_TYPES
+        if s not in paused and lifecycle.moved_by(s, t) in paused
+    }
+    assert into == {(Status.READY, "suspend.started")}
+    for status in paused:
+        leaving = {
+            t for t in lifecycle.EVENT_TYPES if lifecycle.moved_by(status, t) not in (None, *paused)
+        }
+        ends = {"suspending": {"suspend.failed"}, "resuming": {"resume.completed", "resume.failed"}}
+        assert leaving == {"delete", "deleting", "deleted", *ends.get(status, set())}, status
+    # Nothing a provisioning makes (a late `ready`, `failed`) moves a suspended store.
+    assert lifecycle.moved_by(Status.SUSPENDED, "ready") is None
+    assert lifecycle.moved_by(Status.SUSPENDED, "failed") is None
+    assert lifecycle.moved_by(Status.SUSPENDED, "requested") is None
 
 
 def _event(event_type: str, seq: int, data: dict[str, object]) -> AuditEvent:
@@ -173,6 +198,77 @@ def test_a_restore_moves_the_store_by_its_own_id(
     assert row is not None
     assert (row.status, row.error) == (status, error)
     # Folded in any arrival order, the same row: the fold sorts by stream sequence.
+    assert fold(list(reversed([*CREATED, *events]))) == row
+
+
+def _operation(event_type: str, seq: int, operation_id: str) -> AuditEvent:
+    data: dict[str, object] = {"operation_id": operation_id}
+    if event_type.endswith(".requested"):
+        data["requested_by"] = "u"
+    elif event_type.endswith(".completed"):
+        data["seconds"] = 1.0
+    elif event_type.endswith(".failed"):
+        data |= {"code": "not_stopped_in_time", "reason": "the workloads did not stop"}
+    return _event(event_type, seq, data)
+
+
+SUSPENDED = [_operation("suspend.started", 3, FIRST), _operation("suspend.completed", 4, FIRST)]
+
+
+@pytest.mark.parametrize(
+    ("events", "status", "error"),
+    [
+        (SUSPENDED[:1], "suspending", None),
+        (SUSPENDED, "suspended", None),
+        (
+            [SUSPENDED[0], _operation("suspend.failed", 4, FIRST)],
+            "failed",
+            "the workloads did not stop",
+        ),
+        # A suspension's late or repeated events never undo a resumption.
+        (
+            [
+                *SUSPENDED,
+                _operation("resume.started", 5, SECOND),
+                _operation("resume.completed", 6, SECOND),
+                _operation("suspend.completed", 7, FIRST),
+                _operation("suspend.failed", 8, FIRST),
+            ],
+            "ready",
+            None,
+        ),
+        # The end of another operation does not end this one.
+        ([SUSPENDED[0], _operation("suspend.completed", 4, SECOND)], "suspending", None),
+        (
+            [
+                *SUSPENDED,
+                _operation("resume.started", 5, SECOND),
+                _operation("resume.failed", 6, SECOND),
+            ],
+            "failed",
+            "the workloads did not stop",
+        ),
+        # A provisioning `ready` or `failed` never moves a suspended store; a deletion does.
+        ([*SUSPENDED, _event("ready", 5, {"url": "http://x"})], "suspended", None),
+        ([*SUSPENDED, _event("delete", 5, {"requested_by": "u"})], "deleting", None),
+        # Only a ready store is suspended: a failed one stays failed.
+        (
+            [
+                _restore("restore.started", 3, FIRST),
+                _restore("restore.failed", 4, FIRST),
+                _operation("suspend.started", 5, SECOND),
+            ],
+            "failed",
+            "the restore Job failed",
+        ),
+    ],
+)
+def test_a_suspension_moves_the_store_by_its_own_id(
+    events: list[AuditEvent], status: str, error: str | None
+) -> None:
+    row = fold([*CREATED, *events])
+    assert row is not None
+    assert (row.status, row.error) == (status, error)
     assert fold(list(reversed([*CREATED, *events]))) == row
 
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.events import Envelope
-from shared.lifecycle import TRANSITIONAL, Status, moved_by
+from shared.lifecycle import OPERATION_MOVES, TRANSITIONAL, Status, moved_by, operation_of
 
 # Why a store's events could not give it a row (yet): its `requested` event is missing
 # or names an owner that is not a uuid.
@@ -97,6 +97,7 @@ class StoreRow:
     last_event_seq: int = 0
     attempt: int = 1
     restore_id: str | None = None
+    operation_id: str | None = None
 
 
 def is_uuid(value: object) -> bool:
@@ -147,7 +148,7 @@ def _apply(draft: StoreRow, event: AuditEvent) -> None:
     draft.last_event_seq = max(draft.last_event_seq, event.stream_seq)
     if event.type == "requested":
         draft.attempt = max(draft.attempt, event.attempt())
-    if event.type.startswith("restore.") and not _this_restore(draft, event):
+    if operation_of(event.type) in OPERATION_MOVES and not _this_operation(draft, event):
         return
     target = moved_by(draft.status, event.type)
     if target is None:
@@ -161,24 +162,29 @@ def _apply(draft: StoreRow, event: AuditEvent) -> None:
         draft.url = draft.error = draft.ready_at = None
     elif event.type == "ready":
         draft.url, draft.error, draft.ready_at = event.field("url"), None, event.occurred_at
-    elif event.type in ("failed", "restore.failed"):
+    elif event.type in ("failed", "restore.failed", "suspend.failed", "resume.failed"):
         draft.error = event.field("reason") or event.field("code")
     elif event.type == "restore.started":
         draft.restore_id = event.field("restore_id")
-    elif event.type == "restore.completed":
+    elif event.type in ("suspend.started", "resume.started"):
+        draft.operation_id = event.field("operation_id")
+    elif event.type in ("restore.completed", "resume.completed"):
         draft.error = None
     elif event.type == "deleted":
         draft.deleted_at = event.occurred_at
 
 
-def _this_restore(draft: StoreRow, event: AuditEvent) -> bool:
-    """Whether a `restore.*` event belongs to the row's restore: a start must be of a new
-    restore (a late or repeated one never reopens a restore that ended), an end of the
-    restore under way."""
-    restore_id = event.field("restore_id")
-    if event.type == "restore.started":
-        return restore_id != draft.restore_id
-    return restore_id == draft.restore_id
+def _this_operation(draft: StoreRow, event: AuditEvent) -> bool:
+    """Whether a `restore.*`, `suspend.*` or `resume.*` event belongs to the row's
+    operation: a start must be of a new one (a late or repeated start never reopens an
+    operation that ended), an end of the one under way."""
+    if event.type.startswith("restore."):
+        key, current = event.field("restore_id"), draft.restore_id
+    else:
+        key, current = event.field("operation_id"), draft.operation_id
+    if event.type.endswith(".started"):
+        return key != current
+    return key == current
 
 
 def needs_history(current: Mapping[str, StoreRow], events: Sequence[AuditEvent]) -> set[str]:

@@ -1,6 +1,6 @@
 // Generated from shared/lifecycle.py by `just schemas`; do not edit.
 
-export const STATUSES = ["requested", "provisioning", "ready", "failed", "restoring", "deleting", "deleted"] as const;
+export const STATUSES = ["requested", "provisioning", "ready", "failed", "restoring", "suspending", "suspended", "resuming", "deleting", "deleted"] as const;
 export type Status = (typeof STATUSES)[number];
 
 // How far along each status is; a store only moves to a higher rank (or retries).
@@ -10,6 +10,9 @@ export const RANK: Record<Status, number> = {
   ready: 2,
   failed: 2,
   restoring: 2,
+  suspending: 2,
+  suspended: 2,
+  resuming: 2,
   deleting: 3,
   deleted: 4,
 };
@@ -34,6 +37,14 @@ export const EVENT_TYPES = [
   "restore.started",
   "restore.completed",
   "restore.failed",
+  "suspend.requested",
+  "suspend.started",
+  "suspend.completed",
+  "suspend.failed",
+  "resume.requested",
+  "resume.started",
+  "resume.completed",
+  "resume.failed",
 ] as const;
 
 // Moves allowed against the rank.
