@@ -38,6 +38,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     public: bool = False
     media: str = JSON
+    body_required: bool = True
 
 
 _STORE_ERRORS = (401, 404, 429)
@@ -200,6 +201,31 @@ OPERATIONS = (
         validation.RestoreBody,
         ("StoreId",),
         (*_STORE_ERRORS, 400, 403, 409, 413, 415, 422),
+    ),
+    Operation(
+        "post",
+        "/stores/{id}/suspend",
+        "suspendStore",
+        "Suspend a ready store: its workloads stop (data kept) and its host answers a"
+        ' "store paused" page; the owner, or an administrator for anyone\'s store. The body'
+        " is optional",
+        202,
+        views.StoreOperation,
+        validation.SuspendBody,
+        ("StoreId",),
+        (*_STORE_ERRORS, 400, 409, 413, 415, 422),
+        body_required=False,
+    ),
+    Operation(
+        "post",
+        "/stores/{id}/resume",
+        "resumeStore",
+        "Resume a suspended store with the same data and secrets; it is ready again once its"
+        " workloads are",
+        202,
+        views.StoreOperation,
+        parameters=("StoreId",),
+        errors=(*_STORE_ERRORS, 409),
     ),
     Operation(
         "get",
@@ -366,7 +392,7 @@ def _operation(op: Operation, refs: dict[type, dict[str, Any]]) -> dict[str, Any
     if op.parameters:
         spec["parameters"] = [{"$ref": f"#/components/parameters/{p}"} for p in op.parameters]
     if op.body is not None:
-        spec["requestBody"] = {"required": True, "content": _content(refs[op.body])}
+        spec["requestBody"] = {"required": op.body_required, "content": _content(refs[op.body])}
     if op.public:
         spec["security"] = []
     return spec

@@ -90,6 +90,15 @@ class RestoreBody(Body):
     backup_id: UuidText = Field(description="a verified backup of this store")
 
 
+class SuspendBody(Body):
+    reason: str = Field(
+        "",
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="why, for the owner to read (one line); an administrator's usually",
+    )
+
+
 class LoginBody(Body):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)

@@ -54,6 +54,8 @@ class StoreLinks(TypedDict):
     retry: str
     backups: str
     restore: str
+    suspend: str
+    resume: str
 
 
 class BackupRef(TypedDict):
@@ -141,6 +143,15 @@ class Restore(TypedDict):
     store_id: Uuid
     backup_id: Uuid
     status: Annotated[Literal["restoring"], Field(description="the store's status to come")]
+
+
+class StoreOperation(TypedDict):
+    operation_id: Uuid
+    store_id: Uuid
+    kind: Literal["suspend", "resume"]
+    status: Annotated[
+        Literal["suspending", "resuming"], Field(description="the store's status to come")
+    ]
 
 
 class User(TypedDict):
@@ -261,6 +272,8 @@ def store_links(store_id: str) -> StoreLinks:
         "retry": f"{base}/retry",
         "backups": f"{base}/backups",
         "restore": f"{base}/restore",
+        "suspend": f"{base}/suspend",
+        "resume": f"{base}/resume",
     }
 
 
@@ -304,6 +317,15 @@ def restore_view(restore_id: str, store_id: str, backup_id: str) -> Restore:
         "store_id": UUID(store_id),
         "backup_id": UUID(backup_id),
         "status": "restoring",
+    }
+
+
+def operation_view(operation_id: str, store_id: str, kind: str) -> StoreOperation:
+    return {
+        "operation_id": UUID(operation_id),
+        "store_id": UUID(store_id),
+        "kind": "suspend" if kind == "suspend" else "resume",
+        "status": "suspending" if kind == "suspend" else "resuming",
     }
 
 
