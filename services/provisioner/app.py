@@ -32,13 +32,14 @@ from services.provisioner.restores import RestoreHandler
 from services.provisioner.settings import ProvisionerSettings
 from services.provisioner.spec import BackupStorage, Cluster, MailRelay
 from services.provisioner.store_records import StoreRecords
+from services.provisioner.suspensions import Kind, PausedPage, Suspender, SuspensionHandler
 from services.provisioner.watch import StatusWatch
 from services.provisioner.waves import Waves
 from shared.objectstore import open_object_store
 from shared.resources import open_kube, open_nats
 from shared.service import Runtime
 from shared.settings import ObjectStoreSettings, SettingsError, object_store_settings
-from shared.subjects import BACKUPS, PROVISIONER, RESTORES
+from shared.subjects import BACKUPS, PROVISIONER, RESTORES, RESUMES, SUSPENDS, ConsumerSpec
 from shared.tasks import CANCEL_DEADLINE, background, run_until_stopped
 from shared.worker import WorkerPool
 
@@ -165,9 +166,31 @@ async def _backup_pools(
     }  # fmt: skip
 
 
+def _suspension_pools(
+    settings: ProvisionerSettings, js: JetStreamContext, handler: StoreHandler
+) -> dict[str, WorkerPool]:
+    """The suspends and resumes consumers' pools."""
+    paused = (
+        PausedPage(settings.paused_host, settings.paused_port) if settings.paused_host else None
+    )
+    suspender = Suspender(handler.waves.kube, handler.renderer, handler.cluster, paused,
+                          settings.suspend_deadline_seconds)  # fmt: skip
+    records = StoreRecords(js, settings.stream_name, handler.cluster, settings.plans, ENGINES)
+    publish = Publisher(js, settings.stream_name)
+    pools = {}
+    kinds: tuple[tuple[Kind, ConsumerSpec], ...] = (("suspend", SUSPENDS), ("resume", RESUMES))
+    for kind, spec in kinds:
+        operate = SuspensionHandler(kind, records, suspender, publish, spec.max_deliver)
+        pools[spec.durable] = WorkerPool(js, settings.stream_name, spec.durable, operate,
+                                         concurrency=settings.suspend_workers,
+                                         grace=settings.shutdown_grace_seconds)  # fmt: skip
+    return pools
+
+
 async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
     storage = object_store_settings()
-    consumers = (PROVISIONER, BACKUPS, RESTORES) if storage else (PROVISIONER,)
+    consumers: tuple[ConsumerSpec, ...] = (PROVISIONER, SUSPENDS, RESUMES)
+    consumers += (BACKUPS, RESTORES) if storage else ()
     nc, js = await open_nats(runtime, settings, consumers=consumers)
     kube = StoreKube(await open_kube(runtime, settings), settings.kube_request_timeout_seconds)
     kube_version = await kube.server_version()
@@ -218,6 +241,7 @@ async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
             grace=settings.shutdown_grace_seconds,
         )
     }
+    pools |= _suspension_pools(settings, js, handler)
     if storage is not None:
         pools |= await _backup_pools(settings, storage, runtime, js, handler)
     else:

@@ -60,6 +60,9 @@ BACKUP_BYTES = Histogram(
 )
 BACKUPS = Counter("storefleet_backups_total", "Backups by outcome", ["engine", "outcome"])
 RESTORES = Counter("storefleet_restores_total", "Restores by outcome", ["engine", "outcome"])
+SUSPENSIONS = Counter(
+    "storefleet_suspensions_total", "Suspends and resumes by outcome", ["kind", "outcome"]
+)
 
 
 def start_backup_series(engines: list[str]) -> None:

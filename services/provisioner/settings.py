@@ -92,6 +92,19 @@ class ProvisionerSettings(CommonSettings, KubeSettings):
         " (JSON list of CIDRs; a bundled in-cluster object store needs none)",
     )
 
+    # Suspend and resume (services.provisioner.suspensions).
+    suspend_workers: int = Field(4, ge=1, le=64, description="concurrent suspends, and resumes")
+    suspend_deadline_seconds: float = Field(
+        600.0, gt=0, description="a suspend's workloads must stop (a resume's start) within this"
+    )
+    paused_host: str = Field(
+        "",
+        description="where a suspended store's Ingress sends visitors: the gateway's Service"
+        " DNS name (or its IP for an ingress controller outside the cluster); empty: the"
+        " store's Ingress is left alone and visitors get the controller's own error",
+    )
+    paused_port: int = Field(8082, ge=1, le=65535, description="the gateway's paused-page port")
+
     ready_deadline_seconds: float = Field(600.0, gt=0, description="per delivery, to ready")
     apply_attempts: int = Field(6, ge=1, description="tries of one API call on temporary errors")
     pending_poll_seconds: float = Field(5.0, gt=0, description="consumer pending gauge period")

@@ -2,7 +2,7 @@
 rebuilt from its last `store.requested.<id>` message in the stream, which is the only
 record of a store the provisioner holds (it has no database).
 
-Called by `services.provisioner.backups` and `services.provisioner.restores`. Raises
+Called by `services.provisioner.backups`, `.restores` and `.suspensions`. Raises
 `StoreGone` for a store with no request, one whose deletion is asked, or whose spec no
 longer resolves (an engine or plan removed from the catalog); `TemporaryError` when NATS
 does not answer.
@@ -50,6 +50,16 @@ class StoreRecords:
             return store_spec(event, self.cluster, self.plans, self.engines)
         except SpecError as exc:
             raise StoreGone(str(exc)) from exc
+
+    async def last_seq(self, subject: str) -> int:
+        """The stream sequence of the last message on `subject`; 0 when there is none."""
+        try:
+            msg = await self.js.get_last_msg(self.stream, subject)
+        except NotFoundError:
+            return 0
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise TemporaryError(f"could not read {subject}: {exc!r}") from exc
+        return int(msg.seq or 0)
 
     async def _last(self, subject: str) -> bytes | None:
         try:
