@@ -185,6 +185,9 @@ class Agents:
             "--global.checkNewVersion=false", "--global.sendAnonymousUsage=false",
             f"--entryPoints.web.address=127.0.0.1:{self.ingress_port}",
             "--providers.kubernetesIngress=true",
+            # A suspended store's Ingress names the paused page through an ExternalName
+            # Service (the admission policy allows that one name and target only).
+            "--providers.kubernetesIngress.allowExternalNameServices=true",
             "--log.level=INFO",
         ], env={"KUBECONFIG": str(self.admin_kubeconfig)})  # fmt: skip
 

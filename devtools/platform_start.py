@@ -89,6 +89,9 @@ class Platform:
         self.local_cluster = False
         self.local_database = False
         self.real_node: node.RealCluster | None = None
+        # Traefik runs on this host: a suspended store's Ingress reaches the gateway's
+        # paused page here, through an ExternalName Service naming 127.0.0.1.
+        self.paused_port = procs.free_port()
         self.nats: LocalNats | None = None  # started here: each service gets its own user
         # STOREFLEET_BACKUP_S3_*: in .run/env for scripts, and for the services that use
         # the bucket (BACKUP_SERVICES); no other service is handed the key pair.
@@ -191,6 +194,8 @@ class Platform:
             env["STOREFLEET_INGRESS_NAMESPACE"] = "kube-system"
             env["STOREFLEET_PUBLIC_PORT"] = str(self.real_node.ingress_port)
             env["STOREFLEET_DEFAULT_ENGINE"] = "medusa"  # WordPress cannot be pulled here
+            env["STOREFLEET_PAUSED_HOST"] = "127.0.0.1"
+            env["STOREFLEET_PAUSED_PORT"] = str(self.paused_port)
         env = {k: v for k, v in env.items() if k not in os.environ}
         port = procs.free_port()  # the gateway's /readyz is not on its public port
         self.health[name] = f"http://127.0.0.1:{port}/readyz"

@@ -51,6 +51,7 @@ from services.gateway.headers import security_headers
 from services.gateway.openapi import DOCUMENT_PATH
 from services.gateway.outbox import OutboxRelay
 from services.gateway.owners import OwnerCache
+from services.gateway.paused import paused_app
 from services.gateway.ratelimit import (
     LIMITS_KEY,
     RateLimits,
@@ -228,4 +229,19 @@ async def main(settings: GatewaySettings, runtime: Runtime) -> None:
         raise SettingsError(
             f"cannot listen on {where} (STOREFLEET_HTTP_PORT): {exc.strerror}"
         ) from exc
+    if settings.paused_port:
+        await _serve_paused(runtime, settings)
     await runtime.stopping.wait()
+
+
+async def _serve_paused(runtime: Runtime, settings: GatewaySettings) -> None:
+    runner = web.AppRunner(paused_app(), access_log=None, shutdown_timeout=1)
+    await runner.setup()
+    runtime.stack.push_async_callback(runner.cleanup)
+    try:
+        await web.TCPSite(runner, settings.http_host, settings.paused_port).start()
+    except OSError as exc:
+        where = f"{settings.http_host}:{settings.paused_port}"
+        raise SettingsError(
+            f"cannot listen on {where} (STOREFLEET_PAUSED_PORT): {exc.strerror}"
+        ) from exc

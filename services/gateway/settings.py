@@ -21,6 +21,8 @@ from shared.settings import CommonSettings
 class GatewaySettings(CommonSettings):
     http_host: str = "0.0.0.0"
     http_port: int = Field(8080, ge=0, le=65535)
+    # Where suspended stores' Ingresses send visitors (services.gateway.paused); 0: off.
+    paused_port: int = Field(0, ge=0, le=65535)
     db_pool_size: int = Field(20, ge=2, le=200, description="Postgres connections per replica")
 
     engines: list[str] = Field(

@@ -228,7 +228,8 @@ class SuspensionHandler:
             log.warning(f"{self.kind} failed, will retry", code=retry.code, error=str(retry))
             return Outcome.retry(RETRY.delay(delivery.num_delivered), str(retry))
         if isinstance(exc, SwapTimeout):
-            code, reason = "not_ready_in_time", str(exc)
+            code = "not_stopped_in_time" if self.kind == "suspend" else "not_ready_in_time"
+            reason = str(exc)
         elif retry is not None:
             code, reason = retry.code, f"gave up after {delivery.num_delivered} attempts: {retry}"
         else:

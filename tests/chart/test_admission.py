@@ -195,6 +195,37 @@ async def test_a_store_service_is_cluster_ip_only_without_external_ips(
     assert POLICY in message
 
 
+def paused(namespace: str, name: str, target: str) -> dict[str, Any]:
+    body = service(namespace, type="ExternalName", externalName=target)
+    body["metadata"]["name"] = name
+    del body["spec"]["selector"]
+    return body
+
+
+async def test_the_one_external_name_service_is_the_paused_page_under_its_name(
+    platform: Platform, act_as: ActAs, store: MakeStore
+) -> None:
+    kube = await as_provisioner(platform, act_as)
+    shop = await store()
+    gateway = f"{platform.release}-gateway.{platform.namespace}.svc.cluster.local"
+
+    made = await kube.apply(paused(shop.namespace, "storefleet-paused", gateway))
+
+    assert made["spec"]["externalName"] == gateway
+    # Another name for the same target, or the paused name for any other target: refused.
+    for name, target in [
+        ("web", gateway),
+        (
+            "storefleet-paused",
+            f"{platform.release}-postgres.{platform.namespace}.svc.cluster.local",
+        ),
+        ("storefleet-paused", "203.0.113.7"),
+        ("storefleet-paused", gateway + ".evil.example"),
+    ]:
+        message = await refused(kube.apply(paused(shop.namespace, name, target)))
+        assert POLICY in message
+
+
 async def test_a_store_may_have_cluster_ip_and_headless_services(
     platform: Platform, act_as: ActAs, store: MakeStore
 ) -> None:

@@ -241,6 +241,14 @@ devtools/objectstore.py), and only a name S3 allows (shared/settings.py). */}}
 {{ include "storefleet.setting" (dict "name" "COOKIE_SECURE" "value" $g.cookieSecure) }}
 {{ include "storefleet.setting" (dict "name" "TRUSTED_PROXIES" "value" (toJson $g.trustedProxies)) }}
 {{ include "storefleet.setting" (dict "name" "WEB_DIST" "value" "/app/web/dist") }}
+{{ include "storefleet.setting" (dict "name" "PAUSED_PORT" "value" .Values.stores.pausedPage.port) }}
+{{- end }}
+
+{{/* Where a suspended store's Ingress sends visitors: the gateway's Service, by its DNS
+name unless stores.pausedPage.host says otherwise (its fixed IP, for an ingress controller
+on the host that cannot resolve cluster names). */}}
+{{- define "storefleet.pausedHost" -}}
+{{- .Values.stores.pausedPage.host | default (printf "%s-gateway.%s.svc.%s" (include "storefleet.fullname" .) .Release.Namespace .Values.stores.pausedPage.clusterDomain) }}
 {{- end }}
 
 {{/* The provisioner's own settings (services/provisioner/settings.py). */}}
@@ -262,6 +270,8 @@ devtools/objectstore.py), and only a name S3 allows (shared/settings.py). */}}
 {{ include "storefleet.setting" (dict "name" "TLS_ISSUER" "value" (include "storefleet.tlsIssuer" .)) }}
 {{ include "storefleet.setting" (dict "name" "STORE_COUNTRY" "value" $s.country) }}
 {{ include "storefleet.setting" (dict "name" "STORE_CURRENCY" "value" $s.currency) }}
+{{ include "storefleet.setting" (dict "name" "PAUSED_HOST" "value" (include "storefleet.pausedHost" .)) }}
+{{ include "storefleet.setting" (dict "name" "PAUSED_PORT" "value" $s.pausedPage.port) }}
 {{- if $s.plans }}
 {{ include "storefleet.setting" (dict "name" "PLANS" "value" (toJson $s.plans)) }}
 {{- end }}
