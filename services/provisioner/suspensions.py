@@ -138,13 +138,21 @@ def paused_service(spec: StoreSpec, paused: PausedPage) -> Manifest:
 
 
 def paused_ingress(ingress: Manifest, paused: PausedPage) -> Manifest:
-    """The chart's Ingress with every path sent to the paused page; hosts and TLS kept."""
-    body = copy.deepcopy(ingress)
+    """The chart's Ingress rules with every path sent to the paused page, and nothing
+    else: `rules` is an atomic list, so the provisioner's own apply on resume takes all of
+    it back, while labels, annotations and TLS stay the provisioner's throughout."""
+    rules = copy.deepcopy(ingress.get("spec", {}).get("rules") or [])
     backend = {"service": {"name": PAUSED_SERVICE, "port": {"number": paused.port}}}
-    for rule in body.get("spec", {}).get("rules") or []:
+    for rule in rules:
         for path in (rule.get("http") or {}).get("paths") or []:
             path["backend"] = copy.deepcopy(backend)
-    return body
+    meta = ingress["metadata"]
+    return {
+        "apiVersion": ingress["apiVersion"],
+        "kind": "Ingress",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+        "spec": {"rules": rules},
+    }
 
 
 def _zero(manifest: Manifest, spec: StoreSpec) -> Manifest:
