@@ -197,6 +197,27 @@ class OperationFailed(Payload):
     reason: str = Field(description="what went wrong, in words a user can read")
 
 
+class PlanRequested(Payload):
+    operation_id: Uuid = Field(description="the plan change's id, chosen by the gateway")
+    plan: str = Field(description="the plan to move to, a catalog key")
+    previous_plan: str = Field(description="the plan the store was on when asked")
+    requested_by: str = Field(description="user id of whoever asked")
+
+
+class PlanChanged(Payload):
+    operation_id: Uuid
+    plan: str = Field(description="the plan the store is on now")
+    previous_plan: str
+    seconds: float = Field(ge=0, description="how long the change took")
+
+
+class PlanFailed(Payload):
+    operation_id: Uuid
+    plan: str = Field(description="the plan that was asked for; the store stays on its own")
+    code: str = Field(description="machine-readable failure code, e.g. usage_exceeds_plan")
+    reason: str = Field(description="what went wrong, in words a user can read")
+
+
 class Envelope(BaseModel):
     """Fields every event carries; `type` selects the payload model of `data`."""
 
@@ -253,6 +274,9 @@ PAYLOADS: dict[str, type[Payload]] = {
     "resume.started": OperationStarted,
     "resume.completed": OperationCompleted,
     "resume.failed": OperationFailed,
+    "plan.requested": PlanRequested,
+    "plan.changed": PlanChanged,
+    "plan.failed": PlanFailed,
 }
 if not set(PAYLOADS) <= set(EVENT_TYPES):
     raise AssertionError(

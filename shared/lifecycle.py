@@ -20,7 +20,9 @@ the `suspend.*` and `resume.*` events alone (`OPERATION_MOVES`, keyed to the ope
 id the same way). A suspend or resume that fails leaves the store `failed` with the reason;
 a retry provisions it again, which starts its workloads and gives it its own route back.
 
-Backups move no store: their events (`backup.*`) only fill the `backups` table.
+Backups move no store: their events (`backup.*`) only fill the `backups` table. Nor does
+a plan change (`plan.*`): a ready store stays ready while its quota, limits and workloads
+move to the new plan, and `plan.changed` records the plan it is on.
 
 Pure: no I/O imports.
 """
@@ -92,6 +94,9 @@ EVENT_TYPES = (
     "resume.started",
     "resume.completed",
     "resume.failed",
+    "plan.requested",
+    "plan.changed",
+    "plan.failed",
 )
 
 # Moves only a restore makes, by event type and current status; the rank does not apply

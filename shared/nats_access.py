@@ -33,6 +33,7 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "restore.requested",
         "suspend.requested",
         "resume.requested",
+        "plan.requested",
     ),
     "provisioner": (
         "provisioning",
@@ -54,6 +55,8 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "resume.started",
         "resume.completed",
         "resume.failed",
+        "plan.changed",
+        "plan.failed",
     ),
     # The reaper's leader schedules backups, removes expired ones and fails stuck work.
     "reaper": (
@@ -72,7 +75,7 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
 # The durable consumers each service pulls from (see shared.subjects.CONSUMERS).
 PULLS: dict[str, tuple[str, ...]] = {
     "gateway": (),
-    "provisioner": ("provisioner", "backups", "restores", "suspends", "resumes"),
+    "provisioner": ("provisioner", "backups", "restores", "suspends", "resumes", "plans"),
     "reaper": ("reaper",),
     "auditor": ("auditor",),
 }

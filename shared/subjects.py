@@ -146,7 +146,15 @@ RESUMES = ConsumerSpec(
     max_ack_pending=64,
 )
 
-CONSUMERS = (PROVISIONER, REAPER, AUDITOR, BACKUPS, RESTORES, SUSPENDS, RESUMES)
+PLANS = ConsumerSpec(
+    durable="plans",
+    filter_subject=type_filter("plan.requested"),
+    ack_wait=timedelta(seconds=30),
+    max_deliver=5,
+    max_ack_pending=64,
+)
+
+CONSUMERS = (PROVISIONER, REAPER, AUDITOR, BACKUPS, RESTORES, SUSPENDS, RESUMES, PLANS)
 
 # The auditor's replay (`python -m services.auditor rebuild`): a named consumer without
 # acks, created for the replay only, so NATS permissions can name it.

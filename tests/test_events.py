@@ -60,6 +60,14 @@ SAMPLE_DATA = {
     "resume.started": {"operation_id": R},
     "resume.completed": {"operation_id": R, "seconds": 9.0},
     "resume.failed": {"operation_id": R, "code": "not_ready_in_time", "reason": "x"},
+    "plan.requested": {
+        "operation_id": R,
+        "plan": "medium",
+        "previous_plan": "small",
+        "requested_by": "u1",
+    },
+    "plan.changed": {"operation_id": R, "plan": "medium", "previous_plan": "small", "seconds": 2.0},
+    "plan.failed": {"operation_id": R, "plan": "tiny", "code": "usage_exceeds_plan", "reason": "x"},
 }
 
 

@@ -26,7 +26,14 @@ from datetime import datetime
 from typing import Any
 
 from shared.events import Envelope
-from shared.lifecycle import OPERATION_MOVES, TRANSITIONAL, Status, moved_by, operation_of
+from shared.lifecycle import (
+    DELETION,
+    OPERATION_MOVES,
+    TRANSITIONAL,
+    Status,
+    moved_by,
+    operation_of,
+)
 
 # Why a store's events could not give it a row (yet): its `requested` event is missing
 # or names an owner that is not a uuid.
@@ -149,6 +156,9 @@ def _apply(draft: StoreRow, event: AuditEvent) -> None:
     if event.type == "requested":
         draft.attempt = max(draft.attempt, event.attempt())
     if operation_of(event.type) in OPERATION_MOVES and not _this_operation(draft, event):
+        return
+    if event.type == "plan.changed" and draft.status not in DELETION:
+        draft.plan, draft.updated_at = event.field("plan"), event.occurred_at
         return
     target = moved_by(draft.status, event.type)
     if target is None:

@@ -203,6 +203,19 @@ OPERATIONS = (
         (*_STORE_ERRORS, 400, 403, 409, 413, 415, 422),
     ),
     Operation(
+        "patch",
+        "/stores/{id}",
+        "changeStore",
+        "Move a ready store to another plan: its quota, limits and workloads follow; the"
+        " provisioner refuses (plan.failed) a plan its current usage does not fit, and"
+        " storage never shrinks",
+        202,
+        views.PlanChange,
+        validation.ChangeStoreBody,
+        ("StoreId",),
+        (*_STORE_ERRORS, 400, 409, 413, 415, 422),
+    ),
+    Operation(
         "post",
         "/stores/{id}/suspend",
         "suspendStore",

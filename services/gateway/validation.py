@@ -90,6 +90,18 @@ class RestoreBody(Body):
     backup_id: UuidText = Field(description="a verified backup of this store")
 
 
+class ChangeStoreBody(Body):
+    plan: str = Field(min_length=1, max_length=64, description="the plan to move the store to")
+
+
+def known_plan(plan: str, settings: GatewaySettings) -> str:
+    """`plan` if the catalog offers it; 422 `unknown_plan` naming the field otherwise."""
+    if plan not in settings.plans:
+        offered = ", ".join(sorted(settings.plans))
+        raise unprocessable("plan", f"unknown plan {plan!r}; offered: {offered}", "unknown_plan")
+    return plan
+
+
 class SuspendBody(Body):
     reason: str = Field(
         "",
@@ -169,10 +181,7 @@ def store_request(
         raise unprocessable(
             "engine", f"unknown engine {engine!r}; offered: {offered}", "unknown_engine"
         )
-    plan = body.plan if body.plan is not None else settings.default_plan
-    if plan not in settings.plans:
-        offered = ", ".join(sorted(settings.plans))
-        raise unprocessable("plan", f"unknown plan {plan!r}; offered: {offered}", "unknown_plan")
+    plan = known_plan(body.plan if body.plan is not None else settings.default_plan, settings)
     return StoreRequest(name=name, slug=slug, engine=engine, plan=plan, from_backup=source)
 
 

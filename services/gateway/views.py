@@ -154,6 +154,13 @@ class StoreOperation(TypedDict):
     ]
 
 
+class PlanChange(TypedDict):
+    operation_id: Uuid
+    store_id: Uuid
+    plan: Annotated[str, Field(description="the plan asked for")]
+    previous_plan: Annotated[str, Field(description="the plan the store is on until it moves")]
+
+
 class User(TypedDict):
     id: Uuid
     username: str
@@ -326,6 +333,15 @@ def operation_view(operation_id: str, store_id: str, kind: str) -> StoreOperatio
         "store_id": UUID(store_id),
         "kind": "suspend" if kind == "suspend" else "resume",
         "status": "suspending" if kind == "suspend" else "resuming",
+    }
+
+
+def plan_change_view(operation_id: str, store_id: str, plan: str, previous: str) -> PlanChange:
+    return {
+        "operation_id": UUID(operation_id),
+        "store_id": UUID(store_id),
+        "plan": plan,
+        "previous_plan": previous,
     }
 
 

@@ -140,3 +140,118 @@ async def test_template_syntax_and_quotes_in_a_reason_travel_as_plain_text(
     assert status == 202
     [event] = await published(gateway, f"store.suspend.requested.{store['id']}", 1)
     assert event["data"]["reason"] == reason
+
+
+async def patch(gateway: Harness, user: Any, path: str, body: Any) -> tuple[int, Any]:
+    async with gateway.client(user).patch(f"/api/v1{path}", json=body) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_an_owner_moves_a_ready_store_to_another_plan_once_at_a_time(
+    gateway: Harness,
+) -> None:
+    user = await gateway.add_user()
+    store = await ready_store(gateway, user)
+    sid = store["id"]
+
+    status, change = await patch(gateway, user, f"/stores/{sid}", {"plan": "medium"})
+
+    assert status == 202
+    assert change == {
+        "operation_id": change["operation_id"],
+        "store_id": sid,
+        "plan": "medium",
+        "previous_plan": "small",
+    }
+    [event] = await published(gateway, f"store.plan.requested.{sid}", 1)
+    assert event["data"] == {
+        "operation_id": change["operation_id"],
+        "plan": "medium",
+        "previous_plan": "small",
+        "requested_by": user.id,
+    }
+    # Under way: another change, and a suspend, wait for it.
+    status, body = await patch(gateway, user, f"/stores/{sid}", {"plan": "small"})
+    assert (status, body["error"]["code"]) == (409, "operation_in_progress")
+    status, body = await post(gateway, user, f"/stores/{sid}/suspend")
+    assert (status, body["error"]["code"]) == (409, "operation_in_progress")
+
+    op = {"operation_id": change["operation_id"], "plan": "medium", "previous_plan": "small"}
+    await fold(gateway, sid, [("plan.changed", op | {"seconds": 2.0})])
+    shown = (await get(gateway, user, f"/stores/{sid}"))[1]
+    assert (shown["plan"], shown["status"]) == ("medium", "ready")
+    status, body = await patch(gateway, user, f"/stores/{sid}", {"plan": "medium"})
+    assert (status, body["error"]["code"], body["error"]["field"]) == (409, "same_plan", "plan")
+
+    # Refused by the provisioner (usage does not fit): the store stays on its plan.
+    status, again = await patch(gateway, user, f"/stores/{sid}", {"plan": "small"})
+    assert status == 202
+    refused = {"operation_id": again["operation_id"], "plan": "small",
+               "code": "usage_exceeds_plan", "reason": "x"}  # fmt: skip
+    await fold(gateway, sid, [("plan.failed", refused)])
+    shown = (await get(gateway, user, f"/stores/{sid}"))[1]
+    assert (shown["plan"], shown["status"]) == ("medium", "ready")
+
+
+async def test_a_retry_after_a_plan_change_asks_for_the_store_on_its_new_plan(
+    gateway: Harness,
+) -> None:
+    user = await gateway.add_user()
+    store = await ready_store(gateway, user)
+    sid = store["id"]
+    _, change = await patch(gateway, user, f"/stores/{sid}", {"plan": "medium"})
+    op = {"operation_id": change["operation_id"], "plan": "medium", "previous_plan": "small"}
+    await fold(gateway, sid, [("plan.changed", op | {"seconds": 2.0})])
+    await gateway.project(sid, "failed", plan="medium")
+
+    status, _ = await post(gateway, user, f"/stores/{sid}/retry")
+
+    assert status == 202
+    requested = await published(gateway, f"store.requested.{sid}", 2)
+    assert requested[-1]["data"]["plan"] == "medium"
+
+
+@pytest.mark.parametrize(
+    ("store_status"), ["requested", "provisioning", "failed", "suspended", "deleting"]
+)
+async def test_only_a_ready_store_changes_plans(gateway: Harness, store_status: str) -> None:
+    user = await gateway.add_user()
+    store = await ready_store(gateway, user)
+    await gateway.project(store["id"], store_status)
+
+    status, body = await patch(gateway, user, f"/stores/{store['id']}", {"plan": "medium"})
+
+    assert (status, body["error"]["code"]) == (409, "store_not_ready")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({"plan": "platinum"}, 422, "unknown_plan", "plan"),
+        ({"plan": "--all"}, 422, "unknown_plan", "plan"),
+        ({"plan": "{{ .Values }}"}, 422, "unknown_plan", "plan"),
+        ({"plan": ""}, 422, "invalid", "plan"),
+        ({"plan": 3}, 422, "invalid", "plan"),
+        ({}, 422, "required", "plan"),
+        ({"plan": "medium", "name": "x"}, 422, "unknown_field", "name"),
+    ],
+)
+async def test_bad_plan_changes_are_refused_naming_the_field(
+    gateway: Harness, body: Any, status: int, code: str, field: str
+) -> None:
+    user = await gateway.add_user()
+    store = await ready_store(gateway, user)
+
+    answer, error = await patch(gateway, user, f"/stores/{store['id']}", body)
+
+    assert (answer, error["error"]["code"], error["error"].get("field")) == (status, code, field)
+    assert await gateway.pool.fetchval("SELECT count(*) FROM store_operations") == 0
+
+
+async def test_nobody_changes_another_users_store(gateway: Harness) -> None:
+    alice, bob = await gateway.add_user(), await gateway.add_user()
+    store = await ready_store(gateway, alice)
+
+    status, body = await patch(gateway, bob, f"/stores/{store['id']}", {"plan": "medium"})
+
+    assert (status, body["error"]["code"]) == (404, "not_found")

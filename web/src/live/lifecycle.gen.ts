@@ -45,6 +45,9 @@ export const EVENT_TYPES = [
   "resume.started",
   "resume.completed",
   "resume.failed",
+  "plan.requested",
+  "plan.changed",
+  "plan.failed",
 ] as const;
 
 // Moves allowed against the rank.
