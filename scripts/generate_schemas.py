@@ -39,14 +39,14 @@ def lifecycle_ts() -> str:
         f"[{json.dumps(a.value)}, {json.dumps(b.value)}]"
         for a, b in sorted(lifecycle.BACKWARD_MOVES)
     )
-    restore = "".join(
-        f"  [{json.dumps(t)}, {json.dumps(a.value)}, {json.dumps(b.value)}],\n"
-        for (t, a), b in lifecycle.RESTORE_MOVES.items()
+    operations = "".join(
+        f"  {op}: {_moves_name(moves)},\n" for op, moves in lifecycle.OPERATION_MOVES.items()
     )
     return (
         "// Generated from shared/lifecycle.py by `just schemas`; do not edit.\n\n"
         f"export const STATUSES = [{statuses}] as const;\n"
-        "export type Status = (typeof STATUSES)[number];\n\n"
+        "export type Status = (typeof STATUSES)[number];\n"
+        "export type Moves = ReadonlyArray<readonly [string, Status, Status]>;\n\n"
         "// How far along each status is; a store only moves to a higher rank (or retries).\n"
         f"export const RANK: Record<Status, number> = {{\n{rank}}};\n\n"
         "// Every event type; the stream's SSE `event:` names.\n"
@@ -56,9 +56,29 @@ def lifecycle_ts() -> str:
         "// The status an event moves a store to; other events move nothing.\n"
         f"export const EVENT_STATUS: Record<string, Status> = {{\n{moves}}};\n\n"
         "// Moves only a restore makes, whatever the rank: [event type, from, to].\n"
-        "export const RESTORE_MOVES: ReadonlyArray<readonly [string, Status, Status]> = [\n"
-        f"{restore}];\n"
+        f"export const RESTORE_MOVES: Moves = {_moves_ts(lifecycle.RESTORE_MOVES)};\n\n"
+        "// Moves only a suspension or a resumption makes, in the same way.\n"
+        f"export const SUSPEND_MOVES: Moves = {_moves_ts(lifecycle.SUSPEND_MOVES)};\n\n"
+        "// The operations whose moves are keyed to the operation's id (`restore_id`, or\n"
+        "// `operation_id` for a suspension or a resumption), by an event type's first token.\n"
+        f"export const OPERATION_MOVES: Record<string, Moves> = {{\n{operations}}};\n"
     )
+
+
+def _moves_ts(moves: dict[tuple[str, lifecycle.Status], lifecycle.Status]) -> str:
+    rows = "".join(
+        f"  [{json.dumps(t)}, {json.dumps(a.value)}, {json.dumps(b.value)}],\n"
+        for (t, a), b in moves.items()
+    )
+    return f"[\n{rows}]"
+
+
+def _moves_name(moves: dict[tuple[str, lifecycle.Status], lifecycle.Status]) -> str:
+    """The exported constant an entry of `OPERATION_MOVES` is, so TS shares it too."""
+    for name in ("RESTORE_MOVES", "SUSPEND_MOVES"):
+        if getattr(lifecycle, name) is moves:
+            return name
+    raise ValueError("OPERATION_MOVES names moves that lifecycle_ts does not export")
 
 
 def nats_permissions() -> str:

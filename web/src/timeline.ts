@@ -28,6 +28,8 @@ export function mergeEntries(entries: AuditEntry[], more: AuditEntry[]): AuditEn
 
 const str = (value: unknown): string => (typeof value === "string" ? value : "");
 
+const seconds = (value: unknown): string => (typeof value === "number" ? `in ${value.toFixed(1)} s` : "");
+
 const WAVES: Record<string, string> = {
   guardrails: "Namespace, quotas, network policies and secrets are in place",
   workloads: "Database and web server are running",
@@ -64,6 +66,24 @@ export function describe(entry: AuditEntry): { title: string; detail: string } {
       return { title: "Deleting", detail: `removing namespace ${str(d.namespace)}` };
     case "deleted":
       return { title: "Deleted", detail: `namespace ${str(d.namespace)} is gone` };
+    case "suspend.requested":
+      return { title: "Suspension requested", detail: str(d.reason) };
+    case "suspend.started":
+      return { title: "Suspending", detail: "stopping the store's workloads; its data is kept" };
+    case "suspend.completed":
+      return { title: "Suspended", detail: seconds(d.seconds) };
+    case "resume.requested":
+      return { title: "Resume requested", detail: "" };
+    case "resume.started":
+      return { title: "Resuming", detail: "starting the store's workloads again" };
+    case "resume.completed":
+      return { title: "Resumed", detail: seconds(d.seconds) };
+    case "suspend.failed":
+    case "resume.failed":
+      return {
+        title: entry.type === "suspend.failed" ? "Suspension failed" : "Resume failed",
+        detail: [str(d.reason), str(d.code) && `(${str(d.code)})`].filter(Boolean).join(" "),
+      };
     case "credentials_viewed":
       return { title: "Admin credentials viewed", detail: str(d.outcome) };
     default:

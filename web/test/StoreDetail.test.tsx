@@ -105,6 +105,80 @@ describe("the store detail page", () => {
     expect(api.count(`DELETE /api/v1/stores/${store.id}`)).toBe(1);
   });
 
+  it("suspends only once the store's name is typed, then follows the feed to suspended and back", async () => {
+    const store = storeOf({ name: "Quiet Shop", status: "ready" });
+    const operation = (kind: string, id: string) => ({
+      status: 202,
+      body: { operation_id: id, store_id: store.id, kind, status: kind === "suspend" ? "suspending" : "resuming" },
+    });
+    const api = showing(store, [], {
+      [`POST /api/v1/stores/${store.id}/suspend`]: operation("suspend", "s1"),
+      [`POST /api/v1/stores/${store.id}/resume`]: operation("resume", "r1"),
+    });
+    const { source } = renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    source.open();
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Suspend…" }));
+    expect(screen.queryByLabelText(/Reason/)).toBeNull(); // the owner gives none
+    const confirm = screen.getByRole("button", { name: "Suspend this store" }) as HTMLButtonElement;
+    await user.type(screen.getByLabelText(/to suspend it/), "quiet shop{Enter}");
+    expect(confirm.disabled).toBe(true);
+    expect(api.count(`POST /api/v1/stores/${store.id}/suspend`)).toBe(0);
+    await user.clear(screen.getByLabelText(/to suspend it/));
+    await user.type(screen.getByLabelText(/to suspend it/), "Quiet Shop{Enter}");
+
+    expect(await screen.findByRole("progressbar", { name: "suspending progress" })).toBeTruthy();
+    expect(screen.getAllByText("suspending").length).toBeGreaterThan(0);
+    expect(api.calls.find((c) => c.method === "POST")?.body).toBeUndefined();
+    source.emit(eventOf("suspend.started", store.id, { operation_id: "s1" }), 7);
+    source.emit(eventOf("suspend.completed", store.id, { operation_id: "s1", seconds: 2 }), 8);
+    expect(await screen.findByText(/visitors see a “store paused” page/)).toBeTruthy();
+    expect(within(screen.getByTestId("timeline")).getByText("Suspended")).toBeTruthy();
+
+    await user.click(screen.getByRole("button", { name: "Resume" }));
+    expect(await screen.findByRole("progressbar", { name: "resuming progress" })).toBeTruthy();
+    source.emit(eventOf("resume.started", store.id, { operation_id: "r1" }), 9);
+    source.emit(eventOf("resume.completed", store.id, { operation_id: "r1", seconds: 5 }), 10);
+    expect(await screen.findByRole("button", { name: "Suspend…" })).toBeTruthy();
+    expect(screen.getAllByText("ready").length).toBeGreaterThan(0);
+  });
+
+  it("lets an administrator give a reason, and the owner reads it", async () => {
+    const store = storeOf({ name: "Unpaid Shop", status: "ready", owner: { id: ALICE, username: "alice" } });
+    const api = showing(store, [], {
+      [`POST /api/v1/stores/${store.id}/suspend`]: {
+        status: 202,
+        body: { operation_id: "s1", store_id: store.id, kind: "suspend", status: "suspending" },
+      },
+    });
+    renderLive(<StoreDetail id={store.id} me={meOf(BOB, "root", "admin")} />);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Suspend…" }));
+    await user.type(screen.getByLabelText(/Reason/), "unpaid");
+    await user.type(screen.getByLabelText(/to suspend it/), "Unpaid Shop{Enter}");
+    await screen.findByRole("progressbar");
+    expect(api.calls.find((c) => c.method === "POST")?.body).toEqual({ reason: "unpaid" });
+
+    const suspended = { ...store, status: "suspended" as const };
+    showing(suspended, [entry("suspend.requested", store, { operation_id: "s1", reason: "suspended by an administrator: unpaid" }, BOB)]);
+    renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    expect((await screen.findByTestId("suspend-reason")).textContent).toBe("Why: suspended by an administrator: unpaid");
+    expect(within(screen.getByTestId("timeline")).getByText(/· an administrator/)).toBeTruthy();
+  });
+
+  it("shows the gateway's refusal and stays as it was", async () => {
+    const store = storeOf({ status: "suspended" });
+    showing(store, [], {
+      [`POST /api/v1/stores/${store.id}/resume`]: refusal(409, "operation_in_progress", "a suspend or resume of this store is under way"),
+    });
+    renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    await userEvent.setup().click(await screen.findByRole("button", { name: "Resume" }));
+    const card = screen.getByRole("region", { name: "This store is suspended" });
+    expect((await within(card).findByRole("alert")).textContent).toBe("A suspend or resume of this store is under way.");
+    expect(screen.getAllByText("suspended").length).toBeGreaterThan(0);
+    expect((screen.getByRole("button", { name: "Resume" }) as HTMLButtonElement).disabled).toBe(false);
+  });
+
   it("says so when the store does not exist or is someone else's", async () => {
     const id = "99999999-9999-4999-8999-999999999999";
     fakeApi({

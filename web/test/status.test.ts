@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyEvent, applyToList, newer } from "../src/live/status";
+import { applyEvent, applyToList, commanded, newer } from "../src/live/status";
 import { eventOf, storeOf } from "./fakes";
 
 describe("a store event moves the badge only forwards", () => {
@@ -38,5 +38,77 @@ describe("a store event moves the badge only forwards", () => {
     expect(newer(seen, { ...seen, status: "provisioning" })).toBe(seen);
     const fresh = { ...seen, status: "deleting" as const };
     expect(newer(seen, fresh)).toBe(fresh);
+  });
+});
+
+describe("a suspension moves the store through suspending, suspended and resuming", () => {
+  const op = (id: string, extra: Record<string, unknown> = {}) => ({ operation_id: id, ...extra });
+
+  it("goes ready -> suspending -> suspended -> resuming -> ready, keeping the URL", () => {
+    let store = storeOf({ status: "ready" });
+    const url = store.url;
+    for (const [type, data, status] of [
+      ["suspend.requested", op("s1", { requested_by: "u", reason: "" }), "ready"],
+      ["suspend.started", op("s1"), "suspending"],
+      ["suspend.completed", op("s1", { seconds: 3 }), "suspended"],
+      ["resume.requested", op("r1", { requested_by: "u" }), "suspended"],
+      ["resume.started", op("r1"), "resuming"],
+      ["resume.completed", op("r1", { seconds: 9 }), "ready"],
+    ] as const) {
+      store = applyEvent(store, eventOf(type, store.id, data));
+      expect([type, store.status]).toEqual([type, status]);
+    }
+    expect(store.url).toBe(url);
+  });
+
+  it("never reopens a suspension that ended when its start arrives late", () => {
+    let store = storeOf({ status: "ready" });
+    store = applyEvent(store, eventOf("suspend.started", store.id, op("s1")));
+    store = applyEvent(store, eventOf("suspend.failed", store.id, op("s1", { code: "scale", reason: "the API refused" })));
+    expect(store).toMatchObject({ status: "failed", error: "the API refused" });
+    const ready = { ...store, status: "ready" as const };
+    expect(applyEvent(ready, eventOf("suspend.started", store.id, op("s1")))).toBe(ready);
+    expect(applyEvent(ready, eventOf("suspend.started", store.id, op("s2"))).status).toBe("suspending");
+  });
+
+  it("ends only the operation under way, and takes an end it cannot tell apart", () => {
+    const mine = commanded(storeOf({ status: "ready" }), "suspend", "s1");
+    expect(applyEvent(mine, eventOf("suspend.completed", mine.id, op("s0", { seconds: 1 })))).toBe(mine);
+    expect(applyEvent(mine, eventOf("suspend.completed", mine.id, op("s1", { seconds: 1 }))).status).toBe("suspended");
+    // Loaded from the gateway while suspending: the page never saw the start.
+    const loaded = storeOf({ status: "suspending" });
+    expect(applyEvent(loaded, eventOf("suspend.completed", loaded.id, op("s9"))).status).toBe("suspended");
+  });
+
+  it("moves a store only from the status an operation starts from", () => {
+    for (const status of ["requested", "provisioning", "failed", "restoring", "deleting"] as const) {
+      const store = storeOf({ status });
+      expect(applyEvent(store, eventOf("suspend.started", store.id, op("s1")))).toBe(store);
+      expect(commanded(store, "suspend", "s1")).toBe(store);
+    }
+    const ready = storeOf({ status: "ready" });
+    expect(applyEvent(ready, eventOf("resume.started", ready.id, op("r1")))).toBe(ready);
+    expect(applyEvent(ready, eventOf("failed", ready.id, { reason: "x" }))).toBe(ready);
+  });
+
+  it("shows the status to come once the gateway accepts a command, and the feed goes on from there", () => {
+    const store = commanded(storeOf({ status: "suspended" }), "resume", "r1");
+    expect(store).toMatchObject({ status: "resuming", operation_id: "r1" });
+    expect(applyEvent(store, eventOf("resume.started", store.id, op("r1")))).toBe(store);
+    expect(applyEvent(store, eventOf("resume.completed", store.id, op("r1"))).status).toBe("ready");
+  });
+
+  it("keys a restore to its restore_id the same way", () => {
+    let store = storeOf({ status: "ready" });
+    store = applyEvent(store, eventOf("restore.started", store.id, { restore_id: "x1" }));
+    store = applyEvent(store, eventOf("restore.completed", store.id, { restore_id: "x1" }));
+    expect(store.status).toBe("ready");
+    expect(applyEvent(store, eventOf("restore.started", store.id, { restore_id: "x1" }))).toBe(store);
+  });
+
+  it("moves a list's stores the same way", () => {
+    const [a, b] = [storeOf({ status: "ready" }), storeOf({ status: "ready" })];
+    const list = applyToList([a, b], eventOf("suspend.started", a.id, op("s1")));
+    expect(list.map((s) => s.status)).toEqual(["suspending", "ready"]);
   });
 });

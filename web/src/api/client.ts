@@ -7,7 +7,19 @@
 // for 429 and 503, how many seconds to wait; a request that never got an answer becomes
 // a NetworkError.
 
-import type { AuditEntry, Backup, BackupPage, Catalog, Credentials, Me, Page, Restore, Store, UserRow } from "./types";
+import type {
+  AuditEntry,
+  Backup,
+  BackupPage,
+  Catalog,
+  Credentials,
+  Me,
+  Page,
+  Restore,
+  Store,
+  StoreOperation,
+  UserRow,
+} from "./types";
 
 export const API = "/api/v1";
 
@@ -145,6 +157,15 @@ export const restoreStore = (id: string, backupId: string) =>
     method: "POST",
     body: { backup_id: backupId },
   });
+/** Stops a ready store's workloads, data kept; `reason` (one line) is an administrator's. */
+export const suspendStore = (id: string, reason?: string) =>
+  request<StoreOperation>(`/stores/${encodeURIComponent(id)}/suspend`, {
+    method: "POST",
+    body: reason ? { reason } : undefined,
+  });
+/** Starts a suspended store again with the same data. */
+export const resumeStore = (id: string) =>
+  request<StoreOperation>(`/stores/${encodeURIComponent(id)}/resume`, { method: "POST" });
 /** A new store starting from a verified backup; its engine is the backup's. */
 export const cloneStore = (name: string, backupId: string, key: string) =>
   request<Store>("/stores", {

@@ -27,6 +27,9 @@ export interface Store {
   deleted_at: string | null;
   /** A clone: the backup it started from. */
   from_backup?: { store_id: string; backup_id: string } | null;
+  /** Not the gateway's: the restore, suspension or resumption this page last saw start
+   * (from the feed or a 202), so a late start never reopens it (web/src/live/status.ts). */
+  operation_id?: string | null;
 }
 
 export type BackupStatus = "requested" | "running" | "completed" | "verified" | "failed" | "deleted";
@@ -65,6 +68,15 @@ export interface Restore {
   store_id: string;
   backup_id: string;
   status: "restoring";
+}
+
+/** The answer of POST /stores/{id}/suspend and /resume. */
+export interface StoreOperation {
+  operation_id: string;
+  store_id: string;
+  kind: "suspend" | "resume";
+  /** The store's status to come. */
+  status: "suspending" | "resuming";
 }
 
 export interface Page<T> {

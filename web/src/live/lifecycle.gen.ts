@@ -2,6 +2,7 @@
 
 export const STATUSES = ["requested", "provisioning", "ready", "failed", "restoring", "suspending", "suspended", "resuming", "deleting", "deleted"] as const;
 export type Status = (typeof STATUSES)[number];
+export type Moves = ReadonlyArray<readonly [string, Status, Status]>;
 
 // How far along each status is; a store only moves to a higher rank (or retries).
 export const RANK: Record<Status, number> = {
@@ -65,9 +66,27 @@ export const EVENT_STATUS: Record<string, Status> = {
 };
 
 // Moves only a restore makes, whatever the rank: [event type, from, to].
-export const RESTORE_MOVES: ReadonlyArray<readonly [string, Status, Status]> = [
+export const RESTORE_MOVES: Moves = [
   ["restore.started", "ready", "restoring"],
   ["restore.started", "failed", "restoring"],
   ["restore.completed", "restoring", "ready"],
   ["restore.failed", "restoring", "failed"],
 ];
+
+// Moves only a suspension or a resumption makes, in the same way.
+export const SUSPEND_MOVES: Moves = [
+  ["suspend.started", "ready", "suspending"],
+  ["suspend.completed", "suspending", "suspended"],
+  ["suspend.failed", "suspending", "failed"],
+  ["resume.started", "suspended", "resuming"],
+  ["resume.completed", "resuming", "ready"],
+  ["resume.failed", "resuming", "failed"],
+];
+
+// The operations whose moves are keyed to the operation's id (`restore_id`, or
+// `operation_id` for a suspension or a resumption), by an event type's first token.
+export const OPERATION_MOVES: Record<string, Moves> = {
+  restore: RESTORE_MOVES,
+  suspend: SUSPEND_MOVES,
+  resume: SUSPEND_MOVES,
+};

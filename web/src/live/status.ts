@@ -3,7 +3,7 @@
 // never moves a badge backwards. Pure functions, no I/O.
 
 import type { Envelope, Store } from "../api/types";
-import { BACKWARD_MOVES, EVENT_STATUS, RANK, RESTORE_MOVES, type Status } from "./lifecycle.gen";
+import { BACKWARD_MOVES, EVENT_STATUS, OPERATION_MOVES, RANK, type Status } from "./lifecycle.gen";
 
 export function mayMove(current: Status, next: Status): boolean {
   if (BACKWARD_MOVES.some(([from, to]) => from === current && to === next)) return true;
@@ -17,20 +17,57 @@ export function newer(seen: Store, fresh: Store): Store {
 
 const text = (value: unknown): string | null => (typeof value === "string" && value ? value : null);
 
-/** The status a restore event moves a store in `current` to, if any (the rank aside). */
-function restoreMove(current: Status, type: string): Status | undefined {
-  return RESTORE_MOVES.find(([t, from]) => t === type && from === current)?.[2];
+/** `restore`, `suspend`, `resume`... for a two-token event type; "" for the others. */
+const operationOf = (type: string): string => (type.includes(".") ? (type.split(".")[0] ?? "") : "");
+
+const isOperationEvent = (type: string): boolean => Object.hasOwn(OPERATION_MOVES, operationOf(type));
+
+/** The status an operation's event moves a store in `current` to, if any (the rank aside). */
+function operationMove(current: Status, type: string): Status | undefined {
+  if (!isOperationEvent(type)) return undefined;
+  return OPERATION_MOVES[operationOf(type)]?.find(([t, from]) => t === type && from === current)?.[2];
+}
+
+/** The id an operation's event names: a restore's `restore_id`, else `operation_id`. */
+const keyOf = (event: Envelope): string | null =>
+  text(event.type.startsWith("restore.") ? event.data.restore_id : event.data.operation_id);
+
+/** Whether an operation's event belongs to the one the store is in, as the auditor decides
+ * (services/auditor/projection.py): a start must be of a new operation (a late or repeated
+ * start never reopens one that ended), an end of the one under way. The gateway's answers
+ * carry no operation id, so an id the page does not know never blocks a move. */
+function isThisOperation(store: Store, event: Envelope): boolean {
+  const key = keyOf(event);
+  const current = store.operation_id ?? null;
+  if (key === null || current === null) return true;
+  return event.type.endsWith(".started") ? key !== current : key === current;
+}
+
+function applyOperationEvent(store: Store, event: Envelope): Store {
+  const moved = operationMove(store.status, event.type);
+  if (moved === undefined || !isThisOperation(store, event)) return store;
+  const changed: Store = { ...store, status: moved, updated_at: event.occurred_at };
+  if (event.type.endsWith(".started")) changed.operation_id = keyOf(event) ?? store.operation_id ?? null;
+  if (event.type.endsWith(".failed")) {
+    changed.error = text(event.data.reason) ?? text(event.data.code) ?? `the ${operationOf(event.type)} failed`;
+  } else if (event.type === "restore.completed" || event.type === "resume.completed") {
+    changed.error = null;
+  }
+  return changed;
+}
+
+/** The store once the gateway accepted a command to start an operation (its 202): moved
+ * as that operation's start will move it, unless the feed already did. */
+export function commanded(store: Store, kind: string, operationId: string): Store {
+  const moved = operationMove(store.status, `${kind}.started`);
+  if (moved === undefined) return store;
+  return { ...store, status: moved, operation_id: operationId };
 }
 
 /** The store after `event`, or the same object when the event changes nothing. */
 export function applyEvent(store: Store, event: Envelope): Store {
   if (event.store_id !== store.id) return store;
-  if (event.type.startsWith("restore.")) {
-    const moved = restoreMove(store.status, event.type);
-    if (moved === undefined) return store;
-    const error = event.type === "restore.failed" ? (text(event.data.reason) ?? "the restore failed") : null;
-    return { ...store, status: moved, error, updated_at: event.occurred_at };
-  }
+  if (isOperationEvent(event.type)) return applyOperationEvent(store, event);
   const next = EVENT_STATUS[event.type];
   if (next === undefined || !mayMove(store.status, next)) return store;
   const changed: Store = { ...store, status: next, updated_at: event.occurred_at };

@@ -1,23 +1,24 @@
 // One store: its facts and live status, its URL, the timeline of everything that happened
 // to it (filled in live), the admin credentials (owner only, kept in memory while shown),
-// its backups (back up, restore, clone), retry once it failed, and delete, confirmed by
-// typing the store's name.
+// its backups (back up, restore, clone), suspend and resume, retry once it failed, and
+// delete, confirmed by typing the store's name.
 
 import { useCallback, useEffect, useState } from "react";
 import { getStore, retryStore, storeEvents } from "../api/client";
-import type { AuditEntry, Me, Store } from "../api/types";
+import type { AuditEntry, Me, Store, StoreOperation } from "../api/types";
 import { ErrorNote } from "../components/ErrorNote";
 import { StatusBadge } from "../components/StatusBadge";
 import { StoreUrl } from "../components/StoreTable";
 import { When } from "../components/When";
 import { useLink, useLiveEvents } from "../live/live";
-import { applyEvent, newer } from "../live/status";
+import { applyEvent, commanded, newer } from "../live/status";
 import { explain, type Advice } from "../messages";
 import { Link } from "../router";
 import { describe, entryOf, mergeEntries } from "../timeline";
 import { Backups } from "./Backups";
 import { Credentials } from "./Credentials";
 import { DeleteStore } from "./DeleteStore";
+import { Suspension } from "./Suspension";
 import { PageHeading } from "../components/PageHeading";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -73,6 +74,10 @@ export function StoreDetail({ id, me }: { id: string; me: Me }) {
   });
 
   const changed = useCallback((next: Store) => setStore((s) => (s ? newer(s, next) : next)), []);
+  const started = useCallback(
+    (operation: StoreOperation) => setStore((s) => (s ? commanded(s, operation.kind, operation.operation_id) : s)),
+    [],
+  );
 
   const retry = async () => {
     setRetrying(true);
@@ -153,6 +158,7 @@ export function StoreDetail({ id, me }: { id: string; me: Me }) {
         </section>
       )}
       {isOwner && store.status === "ready" && <Credentials storeId={store.id} />}
+      <Suspension store={store} me={me} reason={suspendReason(entries)} onStarted={started} />
       <Backups store={store} />
       <section className="card" aria-labelledby="timeline-heading">
         <h2 id="timeline-heading">Timeline</h2>
@@ -161,6 +167,13 @@ export function StoreDetail({ id, me }: { id: string; me: Me }) {
       {store.status !== "deleted" && <DeleteStore store={store} onChanged={changed} />}
     </>
   );
+}
+
+/** The reason the newest suspension was asked for, if it gave one. */
+function suspendReason(entries: AuditEntry[]): string | null {
+  const asked = entries.filter((e) => e.type === "suspend.requested").at(-1);
+  const reason = asked?.data.reason;
+  return typeof reason === "string" && reason ? reason : null;
 }
 
 function Timeline({ entries, store, me }: { entries: AuditEntry[]; store: Store; me: Me }) {
