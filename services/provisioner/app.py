@@ -26,6 +26,7 @@ from services.provisioner.deletes import DeleteSignals
 from services.provisioner.engines import ENGINES
 from services.provisioner.handler import StoreHandler
 from services.provisioner.kubeapi import StoreKube
+from services.provisioner.plan_changes import PlanChanger, PlanHandler
 from services.provisioner.publisher import Publisher
 from services.provisioner.render import Renderer, helm_version
 from services.provisioner.restores import RestoreHandler
@@ -39,7 +40,15 @@ from shared.objectstore import open_object_store
 from shared.resources import open_kube, open_nats
 from shared.service import Runtime
 from shared.settings import ObjectStoreSettings, SettingsError, object_store_settings
-from shared.subjects import BACKUPS, PROVISIONER, RESTORES, RESUMES, SUSPENDS, ConsumerSpec
+from shared.subjects import (
+    BACKUPS,
+    PLANS,
+    PROVISIONER,
+    RESTORES,
+    RESUMES,
+    SUSPENDS,
+    ConsumerSpec,
+)
 from shared.tasks import CANCEL_DEADLINE, background, run_until_stopped
 from shared.worker import WorkerPool
 
@@ -169,7 +178,7 @@ async def _backup_pools(
 def _suspension_pools(
     settings: ProvisionerSettings, js: JetStreamContext, handler: StoreHandler
 ) -> dict[str, WorkerPool]:
-    """The suspends and resumes consumers' pools."""
+    """The suspends, resumes and plans consumers' pools."""
     paused = (
         PausedPage(settings.paused_host, settings.paused_port) if settings.paused_host else None
     )
@@ -184,12 +193,16 @@ def _suspension_pools(
         pools[spec.durable] = WorkerPool(js, settings.stream_name, spec.durable, operate,
                                          concurrency=settings.suspend_workers,
                                          grace=settings.shutdown_grace_seconds)  # fmt: skip
+    plans = PlanHandler(records, PlanChanger(suspender), settings.plans, publish, PLANS.max_deliver)
+    pools[PLANS.durable] = WorkerPool(js, settings.stream_name, PLANS.durable, plans,
+                                      concurrency=settings.suspend_workers,
+                                      grace=settings.shutdown_grace_seconds)  # fmt: skip
     return pools
 
 
 async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
     storage = object_store_settings()
-    consumers: tuple[ConsumerSpec, ...] = (PROVISIONER, SUSPENDS, RESUMES)
+    consumers: tuple[ConsumerSpec, ...] = (PROVISIONER, SUSPENDS, RESUMES, PLANS)
     consumers += (BACKUPS, RESTORES) if storage else ()
     nc, js = await open_nats(runtime, settings, consumers=consumers)
     kube = StoreKube(await open_kube(runtime, settings), settings.kube_request_timeout_seconds)

@@ -60,6 +60,7 @@ BACKUP_BYTES = Histogram(
 )
 BACKUPS = Counter("storefleet_backups_total", "Backups by outcome", ["engine", "outcome"])
 RESTORES = Counter("storefleet_restores_total", "Restores by outcome", ["engine", "outcome"])
+PLAN_CHANGES = Counter("storefleet_plan_changes_total", "Plan changes by outcome", ["outcome"])
 SUSPENSIONS = Counter(
     "storefleet_suspensions_total", "Suspends and resumes by outcome", ["kind", "outcome"]
 )

@@ -1,6 +1,7 @@
-"""A store as the provisioner's operations on it (backups, restores) need it: its spec,
-rebuilt from its last `store.requested.<id>` message in the stream, which is the only
-record of a store the provisioner holds (it has no database).
+"""A store as the provisioner's operations on it (backups, restores, suspends, plan
+changes) need it: its spec, rebuilt from its last `store.requested.<id>` message in the
+stream, which is the only record of a store the provisioner holds (it has no database),
+on the plan of its last `store.plan.changed.<id>` when that came later.
 
 Called by `services.provisioner.backups`, `.restores` and `.suspensions`. Raises
 `StoreGone` for a store with no request, one whose deletion is asked, or whose spec no
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import nats.errors
 from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 
 from services.provisioner.engines import Engine
@@ -43,9 +45,14 @@ class StoreRecords:
         raw = await self._last(subject_for("requested", store_id))
         if raw is None:
             raise StoreGone("no such store")
-        event = parse_event(raw)
+        event = parse_event(raw.data or b"")
         if not isinstance(event, StoreRequested):
             raise StoreGone("no such store")
+        changed = await self._last(subject_for("plan.changed", store_id))
+        if changed is not None and (changed.seq or 0) > (raw.seq or 0):
+            plan = parse_event(changed.data or b"").data.plan  # type: ignore[attr-defined]
+            data = event.data.model_copy(update={"plan": plan})
+            event = event.model_copy(update={"data": data})
         try:
             return store_spec(event, self.cluster, self.plans, self.engines)
         except SpecError as exc:
@@ -53,19 +60,14 @@ class StoreRecords:
 
     async def last_seq(self, subject: str) -> int:
         """The stream sequence of the last message on `subject`; 0 when there is none."""
-        try:
-            msg = await self.js.get_last_msg(self.stream, subject)
-        except NotFoundError:
-            return 0
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise TemporaryError(f"could not read {subject}: {exc!r}") from exc
-        return int(msg.seq or 0)
+        msg = await self._last(subject)
+        return int(msg.seq or 0) if msg is not None else 0
 
-    async def _last(self, subject: str) -> bytes | None:
+    async def _last(self, subject: str) -> RawStreamMsg | None:
         try:
-            msg = await self.js.get_last_msg(self.stream, subject)
+            msg: RawStreamMsg = await self.js.get_last_msg(self.stream, subject)
         except NotFoundError:
             return None
         except (nats.errors.Error, TimeoutError) as exc:
             raise TemporaryError(f"could not read {subject}: {exc!r}") from exc
-        return msg.data
+        return msg

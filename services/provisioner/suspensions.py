@@ -92,9 +92,15 @@ class Suspender:
         scaled = [m for m in rendered.workloads if m["kind"] in SCALED]
         for manifest in scaled:
             await self.kube.apply(manifest)
-        await self._until(spec, scaled, deadline, stopped=False)
+        await self.until_serving(spec, scaled, deadline)
         for ingress in rendered.ingress:
             await self.kube.apply(ingress)
+
+    async def until_serving(
+        self, spec: StoreSpec, workloads: Sequence[Manifest], deadline: float
+    ) -> None:
+        """Wait until every one of `workloads` has all its replicas updated and ready."""
+        await self._until(spec, workloads, deadline, stopped=False)
 
     async def _until(
         self, spec: StoreSpec, workloads: Sequence[Manifest], deadline: float, *, stopped: bool
@@ -171,6 +177,7 @@ def _serving(obj: dict[str, Any] | None) -> bool:
     status = obj.get("status", {})
     return bool(
         status.get("observedGeneration", 0) >= obj["metadata"].get("generation", 0)
+        and status.get("updatedReplicas", 0) >= want
         and status.get("readyReplicas", 0) >= want
         and status.get("replicas", 0) == want
     )
