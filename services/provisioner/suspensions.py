@@ -224,7 +224,7 @@ class SuspensionHandler:
         seconds = round(time.monotonic() - started, 3)
         await self._event(event, operation_id, "completed", {"seconds": seconds})
         metrics.SUSPENSIONS.labels(kind=self.kind, outcome="completed").inc()
-        log.info(f"store {self.kind}d", seconds=seconds)
+        log.info("store suspended" if self.kind == "suspend" else "store resumed", seconds=seconds)
         return Outcome.ack()
 
     async def _event(

@@ -129,13 +129,22 @@ async def test_a_suspend_a_later_resume_replaced_does_nothing(
     assert await workloads(kube_api, store.namespace) == before
 
 
-async def test_a_suspend_whose_workloads_do_not_stop_in_time_fails_with_the_reason(
+async def test_a_suspend_whose_pods_do_not_stop_in_time_fails_with_the_reason(
     harness: Harness, kube_api: ApiClient
 ) -> None:
     async with harness.running(workers=2, **PAUSED):
         store = await harness.request()
         assert (await harness.events.outcome(store.id)).type == "ready"
-    async with harness.running(workers=2, suspend_deadline_seconds=0.001, **PAUSED):
+    # A pod no workload owns keeps running whatever the workloads are scaled to.
+    secure = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+              "runAsNonRoot": True, "runAsUser": 1000,
+              "seccompProfile": {"type": "RuntimeDefault"}}  # fmt: skip
+    container = {"name": "c", "image": "busybox", "securityContext": secure,
+                 "resources": {"limits": {"cpu": "10m", "memory": "8Mi"}}}  # fmt: skip
+    stray = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray"},
+             "spec": {"containers": [container]}}  # fmt: skip
+    await CoreV1Api(kube_api).create_namespaced_pod(store.namespace, stray)
+    async with harness.running(workers=2, suspend_deadline_seconds=3, **PAUSED):
         outcome = await ended(harness, store, "suspend", await operate(harness, store, "suspend"))
 
     assert outcome.type == "suspend.failed"
