@@ -152,6 +152,9 @@ TRANSITIONAL = frozenset(
 TERMINAL = frozenset({Status.READY, Status.FAILED, Status.SUSPENDED, Status.DELETED})
 # Deletion is asked for or done: deleting again does nothing.
 DELETION = frozenset({Status.DELETING, Status.DELETED})
+# Its workloads are stopped, or on their way down or back up: nothing of it can be backed
+# up, so none is scheduled and none is owed (its backups are never stale meanwhile).
+SUSPENSION = frozenset({Status.SUSPENDING, Status.SUSPENDED, Status.RESUMING})
 # A store that still counts: toward the owner's quota, and holding its slug.
 LIVE = frozenset(Status) - {Status.DELETED}
 

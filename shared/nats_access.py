@@ -68,6 +68,8 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "backup.failed",
         "backup.deleted",
         "restore.failed",
+        "suspend.failed",
+        "resume.failed",
     ),
     "auditor": (),
 }

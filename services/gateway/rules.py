@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from shared import backup_policy
-from shared.lifecycle import DELETION, Status
+from shared.lifecycle import DELETION, SUSPENSION, Status
 from shared.plans import BackupPolicy
 
 SLUG_MAX = 30
@@ -160,9 +160,10 @@ def backups_stale(
 ) -> bool:
     """Whether the store's newest verified backup is older than its plan allows, counted
     from when it became ready while it has none (a new store gets one interval of grace).
-    A deleted store, or one never ready, has nothing to back up: never stale. The reaper's
-    freshness metric, which the StorefleetBackupStale alert reads, counts the same way."""
+    A deleted store, a suspended one (or one suspending or resuming), or one never ready,
+    has nothing to back up: never stale. The reaper's freshness metric, which the
+    StorefleetBackupStale alert reads, counts the same way."""
     since = last_verified_at or ready_at
-    if status == Status.DELETED or since is None:
+    if status == Status.DELETED or status in SUSPENSION or since is None:
         return False
     return backup_policy.stale(since, policy, now)

@@ -45,6 +45,8 @@ def policy(settings: ReaperSettings) -> SweepPolicy:
         provisioning_deadline=timedelta(seconds=settings.provisioning_deadline_seconds),
         deletion_deadline=timedelta(seconds=settings.deletion_deadline_seconds),
         terminating_report_after=timedelta(seconds=settings.terminating_report_seconds),
+        suspend_deadline=timedelta(seconds=settings.suspend_deadline_seconds),
+        resume_deadline=timedelta(seconds=settings.resume_deadline_seconds),
     )
 
 

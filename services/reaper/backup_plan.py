@@ -5,17 +5,19 @@ snapshot (the `store_states` and `backups` rows, the plan catalog) and carries o
 plan; `shared.backup_policy` holds the schedule and retention rules this applies:
 
 - schedule: a `ready` store whose next scheduled backup is due, and that has no backup
-  requested or running, gets one. Its id is derived from the store id and the slot (the
-  store's scheduled time the backup is for), so two leaders, or a pass repeated after a
-  crash, request the same backup with the same event; at most `requests_per_pass` are
-  requested per pass, the longest overdue first, so a fleet does not start them all at
-  once.
+  requested or running, gets one (a suspended store never does: its workloads are at zero
+  replicas, nothing of it can be backed up). Its id is derived from the store id and the
+  slot (the store's scheduled time the backup is for), so two leaders, or a pass repeated
+  after a crash, request the same backup with the same event; at most
+  `requests_per_pass` are requested per pass, the longest overdue first, so a fleet does
+  not start them all at once.
 - retention: the backups the policy lets go (`to_delete`, or for a deleted store
   `to_delete_after_store_deleted`) are removed; never one still requested or running.
 - stuck work: a backup requested or running without an event for longer than its
   deadline is failed; a store restoring longer than its deadline has its restore failed.
 - freshness: per store that has been ready, the age of its newest verified backup and
-  the age its schedule allows (the stale-backup alert compares the two).
+  the age its schedule allows (the stale-backup alert compares the two); none for a
+  deleted store, nor for one suspended, suspending or resuming, which owes no backup.
 - orphans: objects in the bucket under a backup the database does not know (or knows as
   deleted), with no manifest, untouched for a day, are removed; unfinished uploads too.
 """
@@ -39,7 +41,7 @@ from shared.backup_policy import (
     to_delete,
     to_delete_after_store_deleted,
 )
-from shared.lifecycle import Status
+from shared.lifecycle import SUSPENSION, Status
 from shared.plans import BackupPolicy, Plan
 
 # The namespace of scheduled backups' ids: uuid5(this, "<store id>/<slot>").
@@ -268,7 +270,7 @@ def _why_stuck(backup: BackupRecord, now: datetime, policy: KeeperPolicy) -> str
 def _freshness(
     store: StoreView, own: list[BackupRecord], policy: BackupPolicy, now: datetime
 ) -> Freshness | None:
-    if store.status == Status.DELETED:
+    if store.status == Status.DELETED or store.status in SUSPENSION:
         return None
     verified = [b.started_at or b.requested_at for b in own if b.status == "verified"]
     since = max(verified) if verified else store.ready_at

@@ -10,7 +10,7 @@ stores and their backups, asks `services.reaper.backup_plan` what to do, and doe
 - publishes `backup.requested` (reason `scheduled`) for the stores that are due, at most
   a setting's worth per pass;
 - sets `storefleet_store_backup_age_seconds` and `..._max_age_seconds` per store, and
-  drops the series of stores that are gone;
+  drops the series of stores that are gone, or suspended (or suspending, or resuming);
 - removes each expired backup from the bucket, manifest first (a backup without its
   manifest does not exist), then its unfinished uploads and every other object, and only
   then publishes `backup.deleted`: a crash in between removes again, which is harmless,

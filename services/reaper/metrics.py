@@ -4,7 +4,8 @@ Set by the deletion handler (deletions by outcome, their duration, namespaces na
 a store's but not labeled as one, which the reaper spared) and by the sweeper (sweeps,
 which replica leads them, orphans found, stuck stores, namespaces stuck terminating), and
 by the backup keeper (each live store's backup age and the age its plan allows, which the
-stale-backup alert compares; backups requested, deleted and failed; its passes).
+stale-backup alert compares, none for a store suspended, suspending or resuming; backups
+requested, deleted and failed; its passes).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ Ids: `<store>:deleting:<namespace uid>`, `<store>:deleted:<namespace uid>` (or
 `<store>:deleted` when the store had no namespace left), `<store>:orphan:<namespace uid>`
 for a sweep's deletion request, `<store>:timeout:<last event seq>` for a stuck
 provisioning failed by a sweep, `<store>:redelete:<last event seq>:<period>` for a
-retried deletion (at most one per deletion deadline), `<store>:delete-refused:<uid>`.
+retried deletion (at most one per deletion deadline), `<store>:delete-refused:<uid>`,
+`<store>:suspend-stuck:<operation>` and `<store>:resume-stuck:<operation>` for a stuck
+suspension or resumption failed by a sweep.
 
 Backups (the backup keeper, `services.reaper.backups`), each stamped with the pass's
 time: `<store>:backup-requested:<backup>` (the backup id is itself derived from the
@@ -93,6 +95,18 @@ def deletion_retry(store_id: str, last_event_seq: int, period: int, reason: str)
         actor=ACTOR,
         correlation_id=SWEEP_CORRELATION,
         event_id=f"{store_id}:redelete:{last_event_seq}:{period}",
+    )
+
+
+def operation_stuck(store_id: str, operation: str, operation_id: str, reason: str) -> Envelope:
+    """`suspend.failed` or `resume.failed` (`operation`), code `stuck`."""
+    return new_event(
+        f"{operation}.failed",
+        store_id,
+        {"operation_id": operation_id, "code": "stuck", "reason": reason},
+        actor=ACTOR,
+        correlation_id=SWEEP_CORRELATION,
+        event_id=f"{store_id}:{operation}-stuck:{operation_id}",
     )
 
 

@@ -24,7 +24,10 @@ from shared.subjects import subject_for
 
 log = structlog.get_logger(__name__)
 
-_STORE_COLUMNS = "id::text AS id, status, namespace, updated_at, last_event_seq"
+_STORE_COLUMNS = (
+    "id::text AS id, status, namespace, updated_at, last_event_seq,"
+    " operation_id::text AS operation_id"
+)
 
 
 def _is_uuid(value: str) -> bool:

@@ -32,6 +32,12 @@ class ReaperSettings(CommonSettings, KubeSettings):
     deletion_deadline_seconds: float = Field(
         900.0, gt=0, description="a store deleting this long has its deletion retried"
     )
+    suspend_deadline_seconds: float = Field(
+        1800.0, gt=0, description="a store suspending this long without news has its suspend failed"
+    )
+    resume_deadline_seconds: float = Field(
+        1800.0, gt=0, description="a store resuming this long without news has its resume failed"
+    )
     terminating_report_seconds: float = Field(
         300.0, ge=0, description="a namespace terminating this long is reported"
     )

@@ -7,7 +7,9 @@ database does not know, stores in a transitional status) and carries out the pla
 - orphans: a store namespace whose store is deleted, or unknown to both the database and
   the stream for longer than a grace period, gets a deletion request;
 - stuck stores: `provisioning` past its deadline is failed; `deleting` past its deadline
-  has its deletion retried (at most once per deadline period);
+  has its deletion retried (at most once per deadline period); `suspending` or `resuming`
+  past its deadline has that operation failed (named by the id the projection holds), so
+  the store reads `failed` and its owner can retry it;
 - namespaces stuck in Terminating longer than a threshold are reported with what holds
   them. Namespaces labeled as managed but without a store id are reported, never touched.
 """
@@ -22,9 +24,13 @@ from services.reaper.guard import NamespaceInfo
 from shared.lifecycle import Status
 
 # The transitional statuses a store can get stuck in, which the sweep acts on: a store
-# provisioning too long is failed, one deleting too long is deleted again. (`requested`
-# is not here: the provisioner's consumer redelivers it until it is taken.)
-SWEPT = (Status.PROVISIONING, Status.DELETING)
+# provisioning too long is failed, one deleting too long is deleted again, one suspending
+# or resuming too long has that operation failed. (`requested` is not here: the
+# provisioner's consumer redelivers it until it is taken. `restoring` is the backup
+# keeper's: `services.reaper.backup_plan`.)
+SWEPT = (Status.PROVISIONING, Status.DELETING, Status.SUSPENDING, Status.RESUMING)
+# The operation a store in one of these statuses is under, as its events name it.
+OPERATIONS = {Status.SUSPENDING: "suspend", Status.RESUMING: "resume"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class StoreRecord:
     namespace: str
     updated_at: datetime
     last_event_seq: int = 0
+    operation_id: str | None = None  # the suspension or resumption last started
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,16 @@ class SweepPolicy:
     provisioning_deadline: timedelta
     deletion_deadline: timedelta
     terminating_report_after: timedelta
+    suspend_deadline: timedelta
+    resume_deadline: timedelta
+
+    def shortest_deadline(self) -> timedelta:
+        return min(
+            self.provisioning_deadline,
+            self.deletion_deadline,
+            self.suspend_deadline,
+            self.resume_deadline,
+        )
 
 
 @dataclass(frozen=True)
@@ -65,9 +82,11 @@ class Orphan:
 @dataclass(frozen=True)
 class StuckStore:
     store: StoreRecord
-    action: str  # fail | redelete
+    action: str  # fail | redelete | fail_operation
     why: str
     period: int = 0  # which deadline period a retried deletion belongs to
+    operation: str = ""  # for fail_operation: suspend | resume
+    operation_id: str = ""  # ... and the id its failure names
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,8 @@ def _orphan(
 ) -> Orphan | None:
     store = stores.get(store_id)
     if store is not None:
+        # Any other status is live (`lifecycle.LIVE`): a suspended store's workloads are at
+        # zero replicas, but its namespace holds its data and comes back on resume.
         if store.status == Status.DELETED:
             return Orphan(namespace, store_id, "store_deleted", f"store {store_id} is deleted")
         return None
@@ -144,7 +165,25 @@ def _stuck(store: StoreRecord, now: datetime, policy: SweepPolicy) -> StuckStore
             f"(deadline {minutes(policy.deletion_deadline)})"
         )
         return StuckStore(store, "redelete", why, period)
-    return None
+    return _stuck_operation(store, since, policy)
+
+
+def _stuck_operation(
+    store: StoreRecord, since: timedelta, policy: SweepPolicy
+) -> StuckStore | None:
+    operation = OPERATIONS.get(Status(store.status))
+    if operation is None or store.operation_id is None:
+        return None  # without its id, no event can end the operation
+    deadline = policy.suspend_deadline if operation == "suspend" else policy.resume_deadline
+    if since < deadline:
+        return None
+    why = (
+        f"{store.status} made no progress for {minutes(since)} "
+        f"(deadline {minutes(deadline)}); the reaper gave up on it"
+    )
+    return StuckStore(
+        store, "fail_operation", why, operation=operation, operation_id=store.operation_id
+    )
 
 
 def minutes(span: timedelta) -> str:

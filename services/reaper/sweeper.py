@@ -5,8 +5,9 @@ lock gathers a snapshot, asks `services.reaper.sweep_plan` what to do, and does 
 publishes a `delete` request (reason: orphan) for each orphaned store namespace, which
 the deletion handler carries out with its guard, waits and events; a `failed` event
 (code `provisioning_timeout`) for a store stuck provisioning; a `delete` request
-(reason: deletion retried) for a store stuck deleting; and logs each namespace stuck in
-Terminating with what holds it. Sets the sweeper metrics.
+(reason: deletion retried) for a store stuck deleting; a `suspend.failed` or
+`resume.failed` (code `stuck`) for a store stuck suspending or resuming; and logs each
+namespace stuck in Terminating with what holds it. Sets the sweeper metrics.
 
 The lock is a Postgres session advisory lock (`SWEEPER_LOCK_KEY`) held on a connection
 of its own for as long as the replica leads: it is released the moment that connection
@@ -30,7 +31,8 @@ from services.reaper import metrics, notices
 from services.reaper.deletion import Publish
 from services.reaper.namespaces import Namespaces
 from services.reaper.records import Records
-from services.reaper.sweep_plan import SWEPT, SweepPlan, SweepPolicy, plan_sweep
+from services.reaper.sweep_plan import SWEPT, StuckStore, SweepPlan, SweepPolicy, plan_sweep
+from shared.events import Envelope
 
 log = structlog.get_logger(__name__)
 
@@ -173,13 +175,7 @@ class Sweeper:
             store = stuck.store
             metrics.STUCK.labels(store.status).inc()
             log.warning("stuck store", store_id=store.id, status=store.status, why=stuck.why)
-            if stuck.action == "fail":
-                event = notices.provisioning_timeout(store.id, store.last_event_seq, stuck.why)
-            else:
-                event = notices.deletion_retry(
-                    store.id, store.last_event_seq, stuck.period, stuck.why
-                )
-            await self._publish(event)
+            await self._publish(_notice(stuck))
             published += 1
         self._report(plan)
         return SweepReport(plan, published)
@@ -189,8 +185,7 @@ class Sweeper:
         store_ids = {ns.store_id for ns in namespaces if ns.store_id}
         stores = await self._records.stores(store_ids)
         facts = {sid: await self._records.stream_facts(sid) for sid in store_ids - stores.keys()}
-        shortest = min(self._policy.provisioning_deadline, self._policy.deletion_deadline)
-        in_transition = await self._records.in_transition(shortest)
+        in_transition = await self._records.in_transition(self._policy.shortest_deadline())
         return plan_sweep(namespaces, stores, facts, in_transition, datetime.now(UTC), self._policy)
 
     def _report(self, plan: SweepPlan) -> None:
@@ -212,3 +207,13 @@ class Sweeper:
                 "namespace labeled managed-by=storefleet has no store id; left alone",
                 namespace=ns.name,
             )
+
+
+def _notice(stuck: StuckStore) -> Envelope:
+    """The event that ends a stuck store's wait."""
+    store = stuck.store
+    if stuck.action == "fail":
+        return notices.provisioning_timeout(store.id, store.last_event_seq, stuck.why)
+    if stuck.action == "redelete":
+        return notices.deletion_retry(store.id, store.last_event_seq, stuck.period, stuck.why)
+    return notices.operation_stuck(store.id, stuck.operation, stuck.operation_id, stuck.why)

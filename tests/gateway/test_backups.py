@@ -253,6 +253,22 @@ async def test_a_deleted_store_is_never_stale(gateway: Harness) -> None:
     assert page["last_verified_at"] is not None
 
 
+@pytest.mark.parametrize("status", ["suspending", "suspended", "resuming"])
+async def test_a_suspended_store_is_never_stale_nor_one_on_its_way_there_or_back(
+    gateway: Harness, status: str
+) -> None:
+    user = await gateway.add_user()
+    now = datetime.now(UTC)
+    store = await ready_store(gateway, user, ready_at=now - timedelta(days=30))
+    await backup_of(gateway, store["id"], "verified", at=now - timedelta(days=20))
+    await gateway.project(store["id"], status)
+
+    _, page = await get(gateway, user, f"/stores/{store['id']}/backups")
+
+    assert page["stale"] is False
+    assert page["last_verified_at"] is not None
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

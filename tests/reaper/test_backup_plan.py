@@ -91,3 +91,19 @@ def test_a_store_not_ready_is_never_scheduled_and_never_ready_has_no_age() -> No
 
     assert plan.requests == ()
     assert [f.store_id for f in plan.freshness] == [failed.id]
+
+
+def test_a_suspended_store_or_one_on_its_way_there_or_back_is_never_scheduled_nor_aged() -> None:
+    # Ready long ago, last backed up past what its plan allows: due, and stale were it ready.
+    ready = ready_store(ready_days_ago=10)
+    old = [record(ready, "verified", hours_ago=24 * 5)]
+    resting = [
+        ready_store(ready_days_ago=10, status=s) for s in ("suspending", "suspended", "resuming")
+    ]
+    for store in resting:
+        old.append(record(store, "verified", hours_ago=24 * 5))
+    plan = plan_backups([ready, *resting], old, DEFAULT_PLANS, NOW, POLICY)
+
+    assert [r.store_id for r in plan.requests] == [ready.id]
+    assert [f.store_id for f in plan.freshness] == [ready.id]
+    assert plan.freshness[0].age > plan.freshness[0].max_age

@@ -2,7 +2,8 @@
 real events), real NATS and the real S3-compatible server: a month of passes keeps
 exactly what the policy says, in the table and in the bucket; a second leader publishes
 nothing new; stuck backups and restores are failed; a deleted store's backups go after
-its grace; the age gauges; and a pass while the object storage is down."""
+its grace; the age gauges, none while a store is suspended; and a pass while the object
+storage is down."""
 
 from __future__ import annotations
 
@@ -335,6 +336,37 @@ async def test_the_age_gauges_of_a_fresh_and_a_stale_store_and_a_gone_one_remove
     assert gauge("storefleet_store_backup_age_seconds", stale) is None
     assert gauge("storefleet_store_backup_max_age_seconds", stale) is None
     assert gauge("storefleet_store_backup_age_seconds", fresh) == pytest.approx(7320, abs=5)
+
+
+async def test_a_suspended_store_is_neither_backed_up_nor_aged_until_it_is_resumed(
+    js: JetStreamContext,
+    stream: TestStream,
+    make_keeper: MakeKeeper,
+    auditor: None,
+) -> None:
+    now = datetime.now(UTC)
+    shop = Shop(js, stream.name, "tight")
+    await shop.ready(now - timedelta(hours=40))  # never backed up: due, and stale if ready
+    suspension = {"operation_id": str(uuid.uuid4())}
+    await shop.send("suspend.started", suspension, now - timedelta(minutes=30))
+    await shop.send("suspend.completed", {**suspension, "seconds": 5}, now - timedelta(minutes=29))
+    await folded(js, stream.name)
+    keeper = make_keeper()
+
+    suspended = await keeper.pass_once(now)
+
+    assert shop.id not in {r.store_id for r in suspended.plan.requests}
+    assert gauge("storefleet_store_backup_age_seconds", shop) is None
+    assert gauge("storefleet_store_backup_max_age_seconds", shop) is None
+
+    resumption = {"operation_id": str(uuid.uuid4())}
+    await shop.send("resume.started", resumption, now + timedelta(minutes=1))
+    await shop.send("resume.completed", {**resumption, "seconds": 5}, now + timedelta(minutes=2))
+    await folded(js, stream.name)
+    resumed = await keeper.pass_once(now + timedelta(minutes=3))
+
+    assert shop.id in {r.store_id for r in resumed.plan.requests}
+    assert gauge("storefleet_store_backup_max_age_seconds", shop) == 12 * 3600
 
 
 def gauge(name: str, shop: Shop) -> float | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
+import pytest
+
 from services.reaper.guard import NamespaceInfo, is_store_namespace
 from services.reaper.sweep_plan import (
     StoreRecord,
@@ -12,6 +14,7 @@ from services.reaper.sweep_plan import (
     SweepPolicy,
     plan_sweep,
 )
+from shared.lifecycle import LIVE, Status
 from shared.namespaces import MANAGED_BY, STORE_ID
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -20,6 +23,8 @@ POLICY = SweepPolicy(
     provisioning_deadline=timedelta(minutes=30),
     deletion_deadline=timedelta(minutes=15),
     terminating_report_after=timedelta(minutes=5),
+    suspend_deadline=timedelta(minutes=30),
+    resume_deadline=timedelta(minutes=20),
 )
 
 
@@ -40,8 +45,10 @@ def ns(
     )
 
 
-def store(sid: str, status: str, age: timedelta = timedelta(0)) -> StoreRecord:
-    return StoreRecord(sid, status, f"store-{sid}", NOW - age, 7)
+def store(
+    sid: str, status: str, age: timedelta = timedelta(0), operation_id: str | None = None
+) -> StoreRecord:
+    return StoreRecord(sid, status, f"store-{sid}", NOW - age, 7, operation_id)
 
 
 def test_the_guard_needs_both_labels_and_the_same_store_id() -> None:
@@ -114,3 +121,44 @@ def test_stuck_stores_are_failed_or_redeleted_once_per_deadline_period() -> None
         ("p", "fail", 0),
         ("x", "redelete", 2),
     }
+
+
+@pytest.mark.parametrize("status", sorted(LIVE))
+def test_the_namespace_of_a_live_store_is_never_an_orphan_suspended_or_not(status: str) -> None:
+    # Long past the grace, and the stream knows nothing of it: only the row speaks for it.
+    plan = plan_sweep(
+        [ns("kept", "k", age=timedelta(days=30))],
+        {"k": store("k", status, timedelta(days=30), "op-1")},
+        {},
+        [],
+        NOW,
+        POLICY,
+    )
+
+    assert plan.orphans == ()
+    assert Status.SUSPENDED in LIVE
+
+
+def test_a_suspend_or_resume_past_its_deadline_is_failed_naming_the_operation() -> None:
+    plan = plan_sweep(
+        [],
+        {},
+        {},
+        [
+            store("s", "suspending", timedelta(minutes=31), "op-s"),
+            store("young", "suspending", timedelta(minutes=29), "op-y"),
+            store("r", "resuming", timedelta(minutes=21), "op-r"),
+            store("young-r", "resuming", timedelta(minutes=19), "op-yr"),
+            store("nameless", "suspending", timedelta(hours=5)),
+        ],
+        NOW,
+        POLICY,
+    )
+
+    assert {(s.store.id, s.action, s.operation, s.operation_id) for s in plan.stuck} == {
+        ("s", "fail_operation", "suspend", "op-s"),
+        ("r", "fail_operation", "resume", "op-r"),
+    }
+    reasons = {s.store.id: s.why for s in plan.stuck}
+    assert reasons["s"].startswith("suspending made no progress for 31 min")
+    assert "(deadline 20 min 0 s)" in reasons["r"]

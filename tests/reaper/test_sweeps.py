@@ -1,11 +1,13 @@
 """The reaper's sweeps on a real control plane, with real NATS and Postgres: orphaned
-namespaces are deleted (and the sweep says so), stuck stores are failed or their deletion
-retried (with an event saying why), and one reaper sweeps at a time."""
+namespaces are deleted (and the sweep says so), a suspended store's never; stuck stores
+are failed, their deletion retried, or their suspend or resume failed (with an event
+saying why), and one reaper sweeps at a time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +20,7 @@ from services.reaper.deletion import DeletionHandler
 from services.reaper.namespaces import Namespaces
 from services.reaper.sweep_plan import SweepPolicy
 from services.reaper.sweeper import SweeperLock
+from shared.events import Envelope
 from shared.worker import WorkerPool
 from tests.auditor.lifecycle import (
     consumer_caught_up,
@@ -31,6 +34,7 @@ from tests.auditor.lifecycle import (
     store_id,
 )
 from tests.fixtures.nats import TestStream
+from tests.reaper.backups_harness import of_type, stream_events
 from tests.reaper.conftest import (
     MakeNamespace,
     MakeSweeper,
@@ -43,6 +47,16 @@ from tests.reaper.conftest import (
 
 pytestmark = pytest.mark.cluster
 
+# Orphan grace 5 min; provisioning, deletion, suspend and resume deadlines 30, 15, 30 and
+# 30 min; Terminating reported after 5 min.
+DEADLINES = SweepPolicy(
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(minutes=15),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(minutes=30),
+)
 LEADER = "storefleet_reaper_sweeper_leader"
 SWEEPS = 'storefleet_reaper_sweeps_total{outcome="ok"}'
 
@@ -142,10 +156,7 @@ async def test_a_store_stuck_provisioning_past_its_deadline_is_failed_with_the_r
             event("progress", busy, {"wave": "workloads"}, at=recently),
         ],
     )
-    policy = SweepPolicy(
-        timedelta(minutes=5), timedelta(minutes=30), timedelta(minutes=15), timedelta(minutes=5)
-    )
-    sweep = make_sweeper(policy)
+    sweep = make_sweeper(DEADLINES)
 
     async with reaping(nc, stream, pool, handler):
         await eventually(lambda: consumer_caught_up(js, stream.name), what="auditor caught up")
@@ -186,18 +197,115 @@ async def test_a_store_stuck_deleting_has_its_deletion_retried_until_the_namespa
             event("deleting", sid, {"namespace": name}, at=long_ago),
         ],
     )
-    policy = SweepPolicy(
-        timedelta(minutes=5), timedelta(minutes=30), timedelta(minutes=15), timedelta(minutes=5)
-    )
 
     async with reaping(nc, stream, pool, handler):
         await eventually(lambda: status_is(pool, sid, "deleting"), what="store deleting")
-        await make_sweeper(policy).sweep_once()
+        await make_sweeper(DEADLINES).sweep_once()
         await eventually(lambda: status_is(pool, sid, "deleted"), within=60, what="deleted")
 
     assert not await namespaces.exists(name)
     retry = next(e for e in await events_of(js, stream.name, sid) if e.type == "delete")
     assert retry.data.reason.startswith("deletion retried")  # type: ignore[attr-defined]
+
+
+async def test_a_store_stuck_suspending_or_resuming_has_that_operation_failed_with_the_reason(
+    nc: NATS,
+    js: JetStreamContext,
+    stream: TestStream,
+    pool: asyncpg.Pool,
+    handler: DeletionHandler,
+    make_sweeper: MakeSweeper,
+) -> None:
+    suspending, resuming, busy = store_id(), store_id(), store_id()
+    ops = {sid: str(uuid.uuid4()) for sid in (suspending, resuming, busy)}
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    recently = datetime.now(UTC) - timedelta(minutes=5)
+    earlier = str(uuid.uuid4())
+    await publish_all(
+        js,
+        stream.name,
+        [
+            *ready_at(suspending, long_ago),
+            event("suspend.started", suspending, {"operation_id": ops[suspending]}, at=long_ago),
+            *ready_at(resuming, long_ago),
+            event("suspend.started", resuming, {"operation_id": earlier}, at=long_ago),
+            event(
+                "suspend.completed", resuming, {"operation_id": earlier, "seconds": 3}, at=long_ago
+            ),
+            event("resume.started", resuming, {"operation_id": ops[resuming]}, at=long_ago),
+            *ready_at(busy, long_ago),
+            event("suspend.started", busy, {"operation_id": ops[busy]}, at=recently),
+        ],
+    )
+    sweep = make_sweeper(DEADLINES)
+
+    async with reaping(nc, stream, pool, handler):
+        await eventually(lambda: consumer_caught_up(js, stream.name), what="auditor caught up")
+        await sweep.sweep_once()
+        await sweep.sweep_once()  # a second sweep before the failures are projected
+        for sid in (suspending, resuming):
+            await eventually(
+                lambda sid=sid: status_is(pool, sid, "failed"),  # type: ignore[misc]
+                what=f"stuck {sid} failed",
+            )
+
+    for sid, kind in ((suspending, "suspend.failed"), (resuming, "resume.failed")):
+        [failed] = of_type(await stream_events(js, stream.name, sid), kind)
+        assert failed.data.operation_id == ops[sid]  # type: ignore[attr-defined]
+        assert failed.data.code == "stuck"  # type: ignore[attr-defined]
+        assert "made no progress for 120 min" in failed.data.reason  # type: ignore[attr-defined]
+        assert failed.actor == "reaper"
+        error = await pool.fetchval("SELECT error FROM stores WHERE id = $1", sid)
+        assert error == failed.data.reason  # type: ignore[attr-defined]
+    assert await status_is(pool, busy, "suspending")
+    assert not of_type(await stream_events(js, stream.name, busy), "suspend.failed")
+
+
+def ready_at(sid: str, at: datetime, namespace: str | None = None) -> list[Envelope]:
+    return [requested(sid, namespace=namespace, at=at), event("ready", sid, at=at)]
+
+
+async def test_a_sweep_never_takes_a_suspended_stores_namespace_for_an_orphan(
+    nc: NATS,
+    js: JetStreamContext,
+    stream: TestStream,
+    pool: asyncpg.Pool,
+    handler: DeletionHandler,
+    make_namespace: MakeNamespace,
+    namespaces: Namespaces,
+    make_sweeper: MakeSweeper,
+) -> None:
+    suspended, deleted = store_id(), store_id()
+    names = {
+        sid: await make_namespace(namespace_name(), store_labels(sid))
+        for sid in (suspended, deleted)
+    }
+    op, long_ago = str(uuid.uuid4()), datetime.now(UTC) - timedelta(days=3)
+    await publish_all(
+        js,
+        stream.name,
+        [
+            *ready_at(suspended, long_ago, names[suspended]),
+            event("suspend.started", suspended, {"operation_id": op}, at=long_ago),
+            event("suspend.completed", suspended, {"operation_id": op, "seconds": 3}, at=long_ago),
+            *ready_at(deleted, long_ago, names[deleted]),
+            event("deleted", deleted),
+        ],
+    )
+
+    async with reaping(nc, stream, pool, handler):
+        await eventually(lambda: consumer_caught_up(js, stream.name), what="auditor caught up")
+        report = await make_sweeper().sweep_once()  # no grace, every deadline passed
+        await eventually(
+            lambda: gone(namespaces, names[deleted]),
+            within=60,
+            what="the deleted store's namespace gone",
+        )
+
+    assert [o.store_id for o in report.plan.orphans] == [deleted]
+    assert await namespaces.exists(names[suspended])
+    assert await status_is(pool, suspended, "suspended")
+    assert "delete" not in {e.type for e in await stream_events(js, stream.name, suspended)}  # type: ignore[attr-defined]
 
 
 async def test_the_sweeper_lock_has_one_holder_and_passes_on_when_it_is_released(
