@@ -323,3 +323,10 @@ async def test_the_stores_view_shows_a_command_before_the_projection_folds_it(
         )
     row = await db_pool.fetchrow("SELECT status, error FROM stores WHERE id = $1", sid)
     assert (row["status"], row["error"]) == (status, error)
+
+
+def test_a_resumed_store_is_ready_from_its_resume() -> None:
+    resume = [_operation("resume.started", 5, SECOND), _operation("resume.completed", 6, SECOND)]
+    row = fold([*CREATED, *SUSPENDED, *resume])
+    assert row is not None
+    assert row.ready_at == resume[1].occurred_at != CREATED[1].occurred_at

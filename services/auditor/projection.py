@@ -178,8 +178,12 @@ def _apply(draft: StoreRow, event: AuditEvent) -> None:
         draft.restore_id = event.field("restore_id")
     elif event.type in ("suspend.started", "resume.started"):
         draft.operation_id = event.field("operation_id")
-    elif event.type in ("restore.completed", "resume.completed"):
+    elif event.type == "restore.completed":
         draft.error = None
+    elif event.type == "resume.completed":
+        # Ready again from now: a store's backups are owed from here, not from before
+        # its suspension (the staleness rules count from the later of the two).
+        draft.error, draft.ready_at = None, event.occurred_at
     elif event.type == "deleted":
         draft.deleted_at = event.occurred_at
 

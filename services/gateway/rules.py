@@ -159,11 +159,12 @@ def backups_stale(
     now: datetime,
 ) -> bool:
     """Whether the store's newest verified backup is older than its plan allows, counted
-    from when it became ready while it has none (a new store gets one interval of grace).
+    from when it became ready if that is later (a new store, or one resumed after a
+    suspension, gets one interval of grace).
     A deleted store, a suspended one (or one suspending or resuming), or one never ready,
     has nothing to back up: never stale. The reaper's freshness metric, which the
     StorefleetBackupStale alert reads, counts the same way."""
-    since = last_verified_at or ready_at
+    since = max((t for t in (last_verified_at, ready_at) if t is not None), default=None)
     if status == Status.DELETED or status in SUSPENSION or since is None:
         return False
     return backup_policy.stale(since, policy, now)

@@ -135,7 +135,7 @@ class StuckRestore:
 class Freshness:
     store_id: str
     plan: str
-    age: timedelta  # since the newest verified backup started, or since ready
+    age: timedelta  # since the newest verified backup started, or ready if later
     max_age: timedelta  # what the schedule allows: interval plus tolerance
 
 
@@ -273,7 +273,9 @@ def _freshness(
     if store.status == Status.DELETED or store.status in SUSPENSION:
         return None
     verified = [b.started_at or b.requested_at for b in own if b.status == "verified"]
-    since = max(verified) if verified else store.ready_at
+    # From the later of the newest verified backup and the store's last becoming ready
+    # (a resume after a suspension restarts the clock), as the gateway's `stale`.
+    since = max([*verified, *([store.ready_at] if store.ready_at else [])], default=None)
     if since is None:
         return None  # never ready: nothing to back up yet
     allowed = timedelta(hours=policy.interval_hours + policy.stale_tolerance_hours)

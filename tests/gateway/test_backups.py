@@ -221,6 +221,33 @@ async def test_a_store_with_a_verified_backup_within_its_interval_is_not_stale(
     assert datetime.fromisoformat(page["last_verified_at"]) == last
 
 
+async def test_a_store_resumed_after_a_long_suspension_gets_an_interval_before_it_is_stale(
+    gateway: Harness,
+) -> None:
+    user = await gateway.add_user()
+    now = datetime.now(UTC)
+    store = await ready_store(gateway, user, ready_at=now - timedelta(days=30))
+    allowed = await stale_after(gateway, store)
+    await backup_of(gateway, store["id"], "verified", at=now - timedelta(days=20))
+    op = {"operation_id": str(uuid.uuid4())}
+    await fold(gateway, store["id"], [("suspend.started", op), ("suspend.completed", op | {"seconds": 1.0})],
+               at=now - timedelta(days=19))  # fmt: skip
+    op = {"operation_id": str(uuid.uuid4())}
+    resumed = now - allowed + timedelta(minutes=5)
+    await fold(gateway, store["id"], [("resume.started", op), ("resume.completed", op | {"seconds": 1.0})],
+               at=resumed)  # fmt: skip
+
+    _, page = await get(gateway, user, f"/stores/{store['id']}/backups")
+    assert page["stale"] is False
+
+    # Once an interval has passed since the resume without a verified backup: stale.
+    await fold(gateway, store["id"], [("resume.completed", op | {"seconds": 1.0})],
+               at=now - allowed - timedelta(minutes=5))  # fmt: skip
+    await gateway.project(store["id"], "ready", ready_at=now - allowed - timedelta(minutes=5))
+    _, page = await get(gateway, user, f"/stores/{store['id']}/backups")
+    assert page["stale"] is True
+
+
 async def test_a_store_with_only_failed_backups_is_stale_once_older_than_its_first_interval(
     gateway: Harness,
 ) -> None:
