@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from services.gateway.openapi import DOCUMENT_PATH
+from services.gateway.openapi import DOCUMENT_PATH, OPERATIONS
 from shared.subjects import CREDENTIALS_SUBJECT
 from tests.gateway.conftest import Harness
 
@@ -78,4 +78,4 @@ async def test_generated_requests_find_no_5xx_and_no_answer_off_the_document(
     finally:
         await sub.unsubscribe()
 
-    assert len(exercised) == 20
+    assert len(exercised) == len([op for op in OPERATIONS if op.path not in SKIPPED])
