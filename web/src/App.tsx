@@ -145,7 +145,7 @@ function Page({ route, me, catalog }: { route: Route; me: Me; catalog: Catalog }
     case "stores":
       return <MyStores me={me} catalog={catalog} />;
     case "store":
-      return <StoreDetail key={route.id} id={route.id} me={me} />;
+      return <StoreDetail key={route.id} id={route.id} me={me} catalog={catalog} />;
     case "admin-stores":
       return admin ? <AdminStores /> : <Forbidden />;
     case "admin-users":

@@ -69,3 +69,12 @@ function sentence(message: string): string {
   const first = trimmed[0]?.toUpperCase() + trimmed.slice(1);
   return /[.!?]$/.test(first) ? first : `${first}.`;
 }
+
+/** Why a plan change did not happen (`plan.failed`), in words; the store keeps its plan. */
+export function planFailureText(code: string, reason: string): string {
+  const said = reason.trim().replace(/\.+$/, "");
+  if (code === "usage_exceeds_plan") {
+    return `the new plan is too small for what the store uses now${said ? `: ${said}` : ""}`;
+  }
+  return said || (code ? `the plan change failed (${code})` : "the plan change failed");
+}

@@ -3,6 +3,7 @@
 // Pure.
 
 import type { AuditEntry, Envelope } from "./api/types";
+import { planFailureText } from "./messages";
 
 export function entryOf(event: Envelope): AuditEntry {
   return {
@@ -83,6 +84,20 @@ export function describe(entry: AuditEntry): { title: string; detail: string } {
       return {
         title: entry.type === "suspend.failed" ? "Suspension failed" : "Resume failed",
         detail: [str(d.reason), str(d.code) && `(${str(d.code)})`].filter(Boolean).join(" "),
+      };
+    case "plan.requested":
+      return { title: "Plan change requested", detail: `from ${str(d.previous_plan) || "its plan"} to ${str(d.plan)}` };
+    case "plan.changed":
+      return {
+        title: "Plan changed",
+        detail: [`now ${str(d.plan)}`, str(d.previous_plan) && `(was ${str(d.previous_plan)})`, seconds(d.seconds)]
+          .filter(Boolean)
+          .join(" "),
+      };
+    case "plan.failed":
+      return {
+        title: "Plan change failed",
+        detail: `not moved to ${str(d.plan)}: ${planFailureText(str(d.code), str(d.reason))}${str(d.code) ? ` (${str(d.code)})` : ""}`,
       };
     case "credentials_viewed":
       return { title: "Admin credentials viewed", detail: str(d.outcome) };

@@ -1,6 +1,7 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
+import { FALLBACK_CATALOG } from "../src/api/client";
 import type { AuditEntry, Store } from "../src/api/types";
 import { StoreDetail } from "../src/views/StoreDetail";
 import { ALICE, BOB, eventOf, fakeApi, meOf, page, refusal, storeOf } from "./fakes";
@@ -23,7 +24,7 @@ describe("the store detail page", () => {
   it("shows the timeline and adds each provisioning step as it happens", async () => {
     const store = storeOf({ name: "Timely", status: "provisioning", url: null });
     showing(store, [entry("requested", store, { engine: "woocommerce", plan: "small" }, ALICE), entry("provisioning", store, { worker: "w-1" })]);
-    const { source } = renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    const { source } = renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
     source.open();
     const timeline = await screen.findByTestId("timeline");
     expect(within(timeline).getByText("Requested")).toBeTruthy();
@@ -50,7 +51,7 @@ describe("the store detail page", () => {
     const store = storeOf({ status: "ready" });
     const ready = entry("ready", store, { url: store.url });
     showing(store, [ready]);
-    const { source } = renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    const { source } = renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
     source.open();
     await screen.findByTestId("timeline");
     source.emit({ ...eventOf("ready", store.id, { url: store.url }), id: ready.id }, 4);
@@ -62,7 +63,7 @@ describe("the store detail page", () => {
     showing(store, [], {
       [`GET /api/v1/stores/${store.id}/credentials`]: { body: { username: "admin", password: "s3cret-pw", url: "http://x/wp-admin" } },
     });
-    renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
     const user = userEvent.setup();
     await user.click(await screen.findByRole("button", { name: "Reveal admin credentials" }));
     expect((await screen.findByTestId("store-password")).textContent).toBe("s3cret-pw");
@@ -74,7 +75,7 @@ describe("the store detail page", () => {
   it("offers no credentials to someone who is not the owner", async () => {
     const store = storeOf({ status: "ready", owner: { id: ALICE, username: "alice" } });
     showing(store);
-    renderLive(<StoreDetail id={store.id} me={meOf(BOB, "root", "admin")} />);
+    renderLive(<StoreDetail id={store.id} me={meOf(BOB, "root", "admin")} catalog={FALLBACK_CATALOG} />);
     await screen.findByRole("heading", { name: "Timeline" });
     expect(screen.queryByRole("button", { name: /credentials/ })).toBeNull();
   });
@@ -82,7 +83,7 @@ describe("the store detail page", () => {
   it("retries a failed store, and shows the reason it failed", async () => {
     const store = storeOf({ status: "failed", error: "the engine chart could not be rendered", url: null });
     const api = showing(store, [], { [`POST /api/v1/stores/${store.id}/retry`]: { status: 202, body: { ...store, status: "requested", error: null } } });
-    renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
     expect(await screen.findByText("the engine chart could not be rendered")).toBeTruthy();
     await userEvent.setup().click(screen.getByRole("button", { name: "Retry" }));
     await waitFor(() => expect(screen.getAllByText("requested").length).toBeGreaterThan(0));
@@ -93,7 +94,7 @@ describe("the store detail page", () => {
   it("deletes only once the store's name is typed exactly", async () => {
     const store = storeOf({ name: "Careful Shop", status: "ready" });
     const api = showing(store, [], { [`DELETE /api/v1/stores/${store.id}`]: { status: 202, body: { ...store, status: "deleting" } } });
-    renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
     const user = userEvent.setup();
     await user.click(await screen.findByRole("button", { name: "Delete store…" }));
     const confirm = screen.getByRole("button", { name: "Delete this store for good" }) as HTMLButtonElement;
@@ -115,7 +116,7 @@ describe("the store detail page", () => {
       [`POST /api/v1/stores/${store.id}/suspend`]: operation("suspend", "s1"),
       [`POST /api/v1/stores/${store.id}/resume`]: operation("resume", "r1"),
     });
-    const { source } = renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    const { source } = renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
     source.open();
     const user = userEvent.setup();
     await user.click(await screen.findByRole("button", { name: "Suspend…" }));
@@ -151,7 +152,7 @@ describe("the store detail page", () => {
         body: { operation_id: "s1", store_id: store.id, kind: "suspend", status: "suspending" },
       },
     });
-    renderLive(<StoreDetail id={store.id} me={meOf(BOB, "root", "admin")} />);
+    renderLive(<StoreDetail id={store.id} me={meOf(BOB, "root", "admin")} catalog={FALLBACK_CATALOG} />);
     const user = userEvent.setup();
     await user.click(await screen.findByRole("button", { name: "Suspend…" }));
     await user.type(screen.getByLabelText(/Reason/), "unpaid");
@@ -161,7 +162,7 @@ describe("the store detail page", () => {
 
     const suspended = { ...store, status: "suspended" as const };
     showing(suspended, [entry("suspend.requested", store, { operation_id: "s1", reason: "suspended by an administrator: unpaid" }, BOB)]);
-    renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
     expect((await screen.findByTestId("suspend-reason")).textContent).toBe("Why: suspended by an administrator: unpaid");
     expect(within(screen.getByTestId("timeline")).getByText(/· an administrator/)).toBeTruthy();
   });
@@ -171,12 +172,89 @@ describe("the store detail page", () => {
     showing(store, [], {
       [`POST /api/v1/stores/${store.id}/resume`]: refusal(409, "operation_in_progress", "a suspend or resume of this store is under way"),
     });
-    renderLive(<StoreDetail id={store.id} me={meOf()} />);
+    renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
     await userEvent.setup().click(await screen.findByRole("button", { name: "Resume" }));
     const card = screen.getByRole("region", { name: "This store is suspended" });
     expect((await within(card).findByRole("alert")).textContent).toBe("A suspend or resume of this store is under way.");
     expect(screen.getAllByText("suspended").length).toBeGreaterThan(0);
     expect((screen.getByRole("button", { name: "Resume" }) as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it("changes the plan from the catalog's other plans, under way until plan.changed", async () => {
+    const store = storeOf({ name: "Growing Shop", status: "ready", plan: "small" });
+    const api = showing(store, [], {
+      [`PATCH /api/v1/stores/${store.id}`]: {
+        status: 202,
+        body: { operation_id: "p1", store_id: store.id, plan: "medium", previous_plan: "small" },
+      },
+    });
+    const { source } = renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
+    source.open();
+    const user = userEvent.setup();
+    const select = (await screen.findByLabelText("New plan")) as HTMLSelectElement;
+    expect([...select.options].map((o) => o.value)).toEqual(["", "medium"]);
+    expect(screen.getByRole("option", { name: "medium: 4 CPU / 8Gi, 50Gi storage" })).toBeTruthy();
+    expect((screen.getByRole("button", { name: "Change plan" }) as HTMLButtonElement).disabled).toBe(true);
+    await user.selectOptions(select, "medium");
+    await user.click(screen.getByRole("button", { name: "Change to medium" }));
+
+    expect(await screen.findByRole("progressbar", { name: "plan change progress" })).toBeTruthy();
+    expect(api.calls.find((c) => c.method === "PATCH")?.body).toEqual({ plan: "medium" });
+    expect(select.disabled).toBe(true);
+    expect(screen.getByTestId("store-plan").textContent).toBe("small (moving to medium)");
+    expect(screen.getAllByText("ready").length).toBeGreaterThan(0);
+
+    source.emit(eventOf("plan.requested", store.id, { operation_id: "p1", plan: "medium", previous_plan: "small", requested_by: ALICE }, ALICE), 3);
+    expect(screen.getByRole("progressbar", { name: "plan change progress" })).toBeTruthy();
+    source.emit(eventOf("plan.changed", store.id, { operation_id: "p1", plan: "medium", previous_plan: "small", seconds: 4 }), 4);
+    await waitFor(() => expect(screen.getByTestId("store-plan").textContent).toBe("medium"));
+    expect(screen.queryByRole("progressbar", { name: "plan change progress" })).toBeNull();
+    expect([...(screen.getByLabelText("New plan") as HTMLSelectElement).options].map((o) => o.value)).toEqual(["", "small"]);
+    expect(within(screen.getByTestId("timeline")).getByText("Plan changed")).toBeTruthy();
+  });
+
+  it("shows why a plan change failed, and the plan stays", async () => {
+    const store = storeOf({ status: "ready", plan: "medium" });
+    const data = { operation_id: "p1", plan: "small", previous_plan: "medium", requested_by: ALICE };
+    const asking = { ...entry("plan.requested", store, data, ALICE), occurred_at: new Date().toISOString() };
+    showing(store, [asking]);
+    const { source } = renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
+    source.open();
+    // Loaded while under way: the timeline says so.
+    expect(await screen.findByRole("progressbar", { name: "plan change progress" })).toBeTruthy();
+    expect((screen.getByLabelText("New plan") as HTMLSelectElement).disabled).toBe(true);
+    source.emit(
+      eventOf("plan.failed", store.id, { operation_id: "p1", plan: "small", code: "usage_exceeds_plan", reason: "storage in use is 30Gi; small allows 20Gi" }),
+      5,
+    );
+    expect((await screen.findByTestId("plan-failed")).textContent).toBe(
+      "The move to small did not happen: the new plan is too small for what the store uses now: storage in use is 30Gi; small allows 20Gi. The store stays on its plan.",
+    );
+    expect(screen.getByTestId("store-plan").textContent).toBe("medium");
+    expect((screen.getByLabelText("New plan") as HTMLSelectElement).disabled).toBe(false);
+  });
+
+  it("shows the gateway's refusal of a plan change", async () => {
+    const store = storeOf({ status: "ready", plan: "small" });
+    showing(store, [], {
+      [`PATCH /api/v1/stores/${store.id}`]: refusal(409, "operation_in_progress", "another change of this store is under way"),
+    });
+    renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
+    const user = userEvent.setup();
+    await user.selectOptions(await screen.findByLabelText("New plan"), "medium");
+    await user.click(screen.getByRole("button", { name: "Change to medium" }));
+    const card = screen.getByRole("region", { name: "Change plan" });
+    expect((await within(card).findByRole("alert")).textContent).toBe("Another change of this store is under way.");
+    expect(screen.queryByRole("progressbar")).toBeNull();
+    expect(screen.getByTestId("store-plan").textContent).toBe("small");
+  });
+
+  it("offers no plan change on a store that is not ready", async () => {
+    const store = storeOf({ status: "suspended" });
+    showing(store);
+    renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
+    await screen.findByRole("heading", { name: "Timeline" });
+    expect(screen.queryByLabelText("New plan")).toBeNull();
   });
 
   it("says so when the store does not exist or is someone else's", async () => {
@@ -185,7 +263,7 @@ describe("the store detail page", () => {
       [`GET /api/v1/stores/${id}`]: refusal(404, "not_found", "no such store"),
       [`GET /api/v1/stores/${id}/events`]: refusal(404, "not_found", "no such store"),
     });
-    renderLive(<StoreDetail id={id} me={meOf()} />);
+    renderLive(<StoreDetail id={id} me={meOf()} catalog={FALLBACK_CATALOG} />);
     expect((await screen.findByRole("alert")).textContent).toMatch(/no longer exists, or it is not yours/);
   });
 });

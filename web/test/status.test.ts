@@ -112,3 +112,31 @@ describe("a suspension moves the store through suspending, suspended and resumin
     expect(list.map((s) => s.status)).toEqual(["suspending", "ready"]);
   });
 });
+
+describe("a plan change moves no status", () => {
+  const op = { operation_id: "p1" };
+
+  it("sets the plan on plan.changed and leaves the status, URL and operation alone", () => {
+    const store = commanded(storeOf({ status: "ready", plan: "small" }), "suspend", "s1");
+    const after = applyEvent(store, eventOf("plan.changed", store.id, { ...op, plan: "medium", previous_plan: "small", seconds: 4 }));
+    expect(after).toMatchObject({ plan: "medium", status: store.status, url: store.url, operation_id: "s1" });
+  });
+
+  it("changes nothing on plan.requested or plan.failed", () => {
+    const store = storeOf({ status: "ready", plan: "small" });
+    expect(applyEvent(store, eventOf("plan.requested", store.id, { ...op, plan: "medium", previous_plan: "small" }))).toBe(store);
+    const failed = eventOf("plan.failed", store.id, { ...op, plan: "tiny", code: "usage_exceeds_plan", reason: "x" });
+    expect(applyEvent(store, failed)).toBe(store);
+  });
+
+  it("leaves a store being deleted on its plan, as the projection does", () => {
+    const store = storeOf({ status: "deleting", plan: "small" });
+    expect(applyEvent(store, eventOf("plan.changed", store.id, { ...op, plan: "medium" }))).toBe(store);
+  });
+
+  it("moves a list's store to its new plan", () => {
+    const [a, b] = [storeOf({ plan: "small" }), storeOf({ plan: "small" })];
+    const list = applyToList([a, b], eventOf("plan.changed", b.id, { ...op, plan: "large" }));
+    expect(list.map((s) => s.plan)).toEqual(["small", "large"]);
+  });
+});

@@ -1,8 +1,8 @@
 // The one place the dashboard talks HTTP to the gateway (/api/v1, same origin).
 //
 // The session is the gateway's HttpOnly cookie: nothing secret is stored by this code.
-// Browsers send an Origin header with every POST and DELETE, which is what the gateway's
-// cross-site check reads (services/gateway/auth.py), so no extra header is needed.
+// Browsers send an Origin header with every POST, PATCH and DELETE, which is what the
+// gateway's cross-site check reads (services/gateway/auth.py), so no extra header is needed.
 // Every refusal becomes an ApiError carrying the gateway's {code, message, field} and,
 // for 429 and 503, how many seconds to wait; a request that never got an answer becomes
 // a NetworkError.
@@ -15,6 +15,7 @@ import type {
   Credentials,
   Me,
   Page,
+  PlanChange,
   Restore,
   Store,
   StoreOperation,
@@ -60,7 +61,7 @@ export function retryAfterSeconds(header: string | null, now = Date.now()): numb
 }
 
 interface Options {
-  method?: "GET" | "POST" | "DELETE";
+  method?: "GET" | "POST" | "PATCH" | "DELETE";
   body?: unknown;
   query?: Record<string, string | undefined>;
   headers?: Record<string, string>;
@@ -166,6 +167,10 @@ export const suspendStore = (id: string, reason?: string) =>
 /** Starts a suspended store again with the same data. */
 export const resumeStore = (id: string) =>
   request<StoreOperation>(`/stores/${encodeURIComponent(id)}/resume`, { method: "POST" });
+/** Moves a ready store to another plan of the catalog; `plan.changed` or `plan.failed` on
+ * the feed says how it ended (the store stays ready either way). */
+export const changePlan = (id: string, plan: string) =>
+  request<PlanChange>(`/stores/${encodeURIComponent(id)}`, { method: "PATCH", body: { plan } });
 /** A new store starting from a verified backup; its engine is the backup's. */
 export const cloneStore = (name: string, backupId: string, key: string) =>
   request<Store>("/stores", {

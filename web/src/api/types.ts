@@ -79,6 +79,16 @@ export interface StoreOperation {
   status: "suspending" | "resuming";
 }
 
+/** The answer of PATCH /stores/{id} `{"plan": ...}`: a plan change under way. */
+export interface PlanChange {
+  operation_id: string;
+  store_id: string;
+  /** The plan asked for. */
+  plan: string;
+  /** The plan the store is on until `plan.changed`. */
+  previous_plan: string;
+}
+
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;

@@ -1,6 +1,7 @@
 // How a store event changes what the dashboard shows: the status machine of
 // shared/lifecycle.py (through the generated lifecycle.gen.ts), so a late or repeated event
-// never moves a badge backwards. Pure functions, no I/O.
+// never moves a badge backwards. A plan change moves no status: `plan.changed` only sets
+// the store's plan, as the auditor's projection does. Pure functions, no I/O.
 
 import type { Envelope, Store } from "../api/types";
 import { BACKWARD_MOVES, EVENT_STATUS, OPERATION_MOVES, RANK, type Status } from "./lifecycle.gen";
@@ -64,9 +65,19 @@ export function commanded(store: Store, kind: string, operationId: string): Stor
   return { ...store, status: moved, operation_id: operationId };
 }
 
+/** The store on the plan `plan.changed` names; a store being deleted keeps its own. */
+function applyPlanChanged(store: Store, event: Envelope): Store {
+  const plan = text(event.data.plan);
+  if (plan === null || plan === store.plan || store.status === "deleting" || store.status === "deleted") {
+    return store;
+  }
+  return { ...store, plan, updated_at: event.occurred_at };
+}
+
 /** The store after `event`, or the same object when the event changes nothing. */
 export function applyEvent(store: Store, event: Envelope): Store {
   if (event.store_id !== store.id) return store;
+  if (event.type === "plan.changed") return applyPlanChanged(store, event);
   if (isOperationEvent(event.type)) return applyOperationEvent(store, event);
   const next = EVENT_STATUS[event.type];
   if (next === undefined || !mayMove(store.status, next)) return store;

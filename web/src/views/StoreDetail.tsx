@@ -1,21 +1,23 @@
 // One store: its facts and live status, its URL, the timeline of everything that happened
 // to it (filled in live), the admin credentials (owner only, kept in memory while shown),
-// its backups (back up, restore, clone), suspend and resume, retry once it failed, and
-// delete, confirmed by typing the store's name.
+// its plan (changed to another of the catalog's), its backups (back up, restore, clone),
+// suspend and resume, retry once it failed, and delete, confirmed by typing the store's name.
 
 import { useCallback, useEffect, useState } from "react";
 import { getStore, retryStore, storeEvents } from "../api/client";
-import type { AuditEntry, Me, Store, StoreOperation } from "../api/types";
+import type { AuditEntry, Catalog, Me, PlanChange, Store, StoreOperation } from "../api/types";
 import { ErrorNote } from "../components/ErrorNote";
 import { StatusBadge } from "../components/StatusBadge";
 import { StoreUrl } from "../components/StoreTable";
 import { When } from "../components/When";
 import { useLink, useLiveEvents } from "../live/live";
+import { latestPlanChange, type Asked } from "../live/plans";
 import { applyEvent, commanded, newer } from "../live/status";
 import { explain, type Advice } from "../messages";
 import { Link } from "../router";
 import { describe, entryOf, mergeEntries } from "../timeline";
 import { Backups } from "./Backups";
+import { ChangePlan } from "./ChangePlan";
 import { Credentials } from "./Credentials";
 import { DeleteStore } from "./DeleteStore";
 import { Suspension } from "./Suspension";
@@ -43,12 +45,13 @@ async function wholeTimeline(id: string): Promise<AuditEntry[]> {
   return entries;
 }
 
-export function StoreDetail({ id, me }: { id: string; me: Me }) {
+export function StoreDetail({ id, me, catalog }: { id: string; me: Me; catalog: Catalog }) {
   const [store, setStore] = useState<Store | null>(null);
   const [entries, setEntries] = useState<AuditEntry[]>([]);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [advice, setAdvice] = useState<Advice | null>(null);
   const [retrying, setRetrying] = useState(false);
+  const [planAsked, setPlanAsked] = useState<Asked | null>(null);
   const { resumes } = useLink();
 
   useEffect(() => {
@@ -74,6 +77,7 @@ export function StoreDetail({ id, me }: { id: string; me: Me }) {
   });
 
   const changed = useCallback((next: Store) => setStore((s) => (s ? newer(s, next) : next)), []);
+  const planStarted = useCallback((change: PlanChange) => setPlanAsked({ change, at: Date.now() }), []);
   const started = useCallback(
     (operation: StoreOperation) => setStore((s) => (s ? commanded(s, operation.kind, operation.operation_id) : s)),
     [],
@@ -105,6 +109,8 @@ export function StoreDetail({ id, me }: { id: string; me: Me }) {
   if (!store) return <p className="muted">Loading the store…</p>;
 
   const isOwner = store.owner.id === me.user.id;
+  const planChange = latestPlanChange(entries, planAsked, Date.now());
+  const moving = planChange?.outcome === "under_way" ? ` (moving to ${planChange.plan})` : "";
   return (
     <>
       <p className="crumbs">
@@ -129,7 +135,10 @@ export function StoreDetail({ id, me }: { id: string; me: Me }) {
           <dt>Engine</dt>
           <dd>{store.engine}</dd>
           <dt>Plan</dt>
-          <dd>{store.plan}</dd>
+          <dd data-testid="store-plan">
+            {store.plan}
+            {moving && <span className="muted">{moving}</span>}
+          </dd>
           <dt>Owner</dt>
           <dd>{isOwner ? "you" : store.owner.username}</dd>
           <dt>Namespace</dt>
@@ -158,6 +167,7 @@ export function StoreDetail({ id, me }: { id: string; me: Me }) {
         </section>
       )}
       {isOwner && store.status === "ready" && <Credentials storeId={store.id} />}
+      <ChangePlan store={store} catalog={catalog} change={planChange} onStarted={planStarted} />
       <Suspension store={store} me={me} reason={suspendReason(entries)} onStarted={started} />
       <Backups store={store} />
       <section className="card" aria-labelledby="timeline-heading">
