@@ -230,12 +230,12 @@ async def test_a_store_resumed_after_a_long_suspension_gets_an_interval_before_i
     allowed = await stale_after(gateway, store)
     await backup_of(gateway, store["id"], "verified", at=now - timedelta(days=20))
     op = {"operation_id": str(uuid.uuid4())}
-    await fold(gateway, store["id"], [("suspend.started", op), ("suspend.completed", op | {"seconds": 1.0})],
-               at=now - timedelta(days=19))  # fmt: skip
+    suspension = [("suspend.started", op), ("suspend.completed", op | {"seconds": 1.0})]
+    await fold(gateway, store["id"], suspension, at=now - timedelta(days=19))
     op = {"operation_id": str(uuid.uuid4())}
     resumed = now - allowed + timedelta(minutes=5)
-    await fold(gateway, store["id"], [("resume.started", op), ("resume.completed", op | {"seconds": 1.0})],
-               at=resumed)  # fmt: skip
+    resumption = [("resume.started", op), ("resume.completed", op | {"seconds": 1.0})]
+    await fold(gateway, store["id"], resumption, at=resumed)
 
     _, page = await get(gateway, user, f"/stores/{store['id']}/backups")
     assert page["stale"] is False
