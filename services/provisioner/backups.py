@@ -22,6 +22,7 @@ import structlog
 
 from services.provisioner import metrics
 from services.provisioner.backup_runs import BackupError, BackupRunner
+from services.provisioner.data_swap import SwapTimeout
 from services.provisioner.failures import RETRY, classify
 from services.provisioner.job_runs import JobFailed
 from services.provisioner.publisher import Publisher
@@ -73,6 +74,23 @@ def permanent(exc: BaseException) -> tuple[str, str]:
         failure = classify(exc)
         return failure.code, failure.reason
     return "internal", type(exc).__name__
+
+
+def give_up_or_retry(
+    exc: BaseException, delivery: Delivery, max_deliver: int, timeout_code: str
+) -> Outcome | tuple[str, str]:
+    """A retry of a temporary failure while deliveries remain; otherwise the (code,
+    reason) the operation's failure event carries; `SwapTimeout` (the workloads did not
+    stop or start in time) is `timeout_code`."""
+    retry = retryable(exc)
+    if retry is not None and delivery.num_delivered < max_deliver:
+        log.warning("failed, will retry", code=retry.code, error=str(retry))
+        return Outcome.retry(RETRY.delay(delivery.num_delivered), str(retry))
+    if isinstance(exc, SwapTimeout):
+        return timeout_code, str(exc)
+    if retry is not None:
+        return retry.code, f"gave up after {delivery.num_delivered} attempts: {retry}"
+    return permanent(exc)
 
 
 P = TypeVar("P", bound=Payload)

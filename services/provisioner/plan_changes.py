@@ -28,9 +28,7 @@ from typing import Any
 import structlog
 
 from services.provisioner import metrics
-from services.provisioner.backups import permanent, request_of, retryable
-from services.provisioner.data_swap import SwapTimeout
-from services.provisioner.failures import RETRY
+from services.provisioner.backups import give_up_or_retry, request_of
 from services.provisioner.guardrails import limit_range, resource_quota
 from services.provisioner.kinds import by_kind
 from services.provisioner.publisher import Publisher
@@ -147,18 +145,13 @@ class PlanHandler:
     async def _failure(
         self, event: Envelope, data: PlanRequested, delivery: Delivery, exc: Exception
     ) -> Outcome:
-        retry = retryable(exc)
-        if retry is not None and delivery.num_delivered < self.max_deliver:
-            log.warning("plan change failed, will retry", code=retry.code, error=str(retry))
-            return Outcome.retry(RETRY.delay(delivery.num_delivered), str(retry))
         if isinstance(exc, PlanRefused):
             code, reason = exc.code, str(exc)
-        elif isinstance(exc, SwapTimeout):
-            code, reason = "not_ready_in_time", str(exc)
-        elif retry is not None:
-            code, reason = retry.code, f"gave up after {delivery.num_delivered} attempts: {retry}"
         else:
-            code, reason = permanent(exc)
+            settled = give_up_or_retry(exc, delivery, self.max_deliver, "not_ready_in_time")
+            if isinstance(settled, Outcome):
+                return settled
+            code, reason = settled
         metrics.PLAN_CHANGES.labels(outcome="failed").inc()
         log.warning("plan change failed", code=code, reason=reason)
         body = {"plan": data.plan, "code": code, "reason": reason}

@@ -28,17 +28,18 @@ import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import structlog
 
 from services.provisioner import metrics
-from services.provisioner.backups import permanent, request_of, retryable
+from services.provisioner.backups import give_up_or_retry, request_of
 from services.provisioner.data_swap import SwapTimeout
-from services.provisioner.failures import RETRY
+from services.provisioner.engines import Workload
 from services.provisioner.kinds import by_kind
 from services.provisioner.kubeapi import StoreKube
 from services.provisioner.publisher import Publisher
+from services.provisioner.readiness import workload_state
 from services.provisioner.render import Renderer, engine_manifests
 from services.provisioner.spec import Cluster, Manifest, StoreSpec
 from services.provisioner.store_records import StoreRecords
@@ -110,10 +111,15 @@ class Suspender:
                 done = not await self._running_pods(spec)
             else:
                 states = [
-                    await self.kube.get(by_kind(m["kind"]), m["metadata"]["name"], spec.namespace)
+                    workload_state(
+                        Workload(m["kind"], m["metadata"]["name"]),
+                        await self.kube.get(
+                            by_kind(m["kind"]), m["metadata"]["name"], spec.namespace
+                        ),
+                    )
                     for m in workloads
                 ]
-                done = all(_serving(s) for s in states)
+                done = all(state.ready for state in states)
             if done:
                 return
             if time.monotonic() > deadline:
@@ -168,19 +174,6 @@ def _zero(manifest: Manifest, spec: StoreSpec) -> Manifest:
         "metadata": {"name": manifest["metadata"]["name"], "namespace": spec.namespace},
         "spec": {"replicas": 0},
     }
-
-
-def _serving(obj: dict[str, Any] | None) -> bool:
-    if obj is None:
-        return False
-    want = obj.get("spec", {}).get("replicas", 1)
-    status = obj.get("status", {})
-    return bool(
-        status.get("observedGeneration", 0) >= obj["metadata"].get("generation", 0)
-        and status.get("updatedReplicas", 0) >= want
-        and status.get("readyReplicas", 0) >= want
-        and status.get("replicas", 0) == want
-    )
 
 
 @dataclass(frozen=True)
@@ -238,17 +231,11 @@ class SuspensionHandler:
     async def _failure(
         self, event: Envelope, operation_id: str, delivery: Delivery, exc: Exception
     ) -> Outcome:
-        retry = retryable(exc)
-        if retry is not None and delivery.num_delivered < self.max_deliver:
-            log.warning(f"{self.kind} failed, will retry", code=retry.code, error=str(retry))
-            return Outcome.retry(RETRY.delay(delivery.num_delivered), str(retry))
-        if isinstance(exc, SwapTimeout):
-            code = "not_stopped_in_time" if self.kind == "suspend" else "not_ready_in_time"
-            reason = str(exc)
-        elif retry is not None:
-            code, reason = retry.code, f"gave up after {delivery.num_delivered} attempts: {retry}"
-        else:
-            code, reason = permanent(exc)
+        timeout = "not_stopped_in_time" if self.kind == "suspend" else "not_ready_in_time"
+        settled = give_up_or_retry(exc, delivery, self.max_deliver, timeout)
+        if isinstance(settled, Outcome):
+            return settled
+        code, reason = settled
         metrics.SUSPENSIONS.labels(kind=self.kind, outcome="failed").inc()
         log.warning(f"{self.kind} failed", code=code, reason=reason)
         await self._event(event, operation_id, "failed", {"code": code, "reason": reason})

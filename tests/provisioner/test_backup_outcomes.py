@@ -11,12 +11,13 @@ from typing import Any, cast
 import pytest
 
 from services.provisioner.backup_runs import BackupError
-from services.provisioner.backups import BackupHandler, permanent, retryable
+from services.provisioner.backups import BackupHandler, give_up_or_retry, permanent, retryable
+from services.provisioner.data_swap import SwapTimeout
 from services.provisioner.job_runs import JobFailed
 from services.provisioner.restores import RestoreHandler
 from shared.events import new_event
 from shared.objectstore import ObjectStoreError, ObjectStoreUnavailable
-from shared.outcome import TemporaryError, Verdict
+from shared.outcome import Outcome, TemporaryError, Verdict
 from shared.worker import Delivery
 
 STORE = str(uuid.uuid4())
@@ -78,3 +79,15 @@ def test_temporary_failures_are_retried(exc: Exception, code: str) -> None:
 def test_permanent_failures_end_the_backup_with_their_code(exc: Exception, code: str) -> None:
     assert retryable(exc) is None
     assert permanent(exc)[0] == code
+
+
+def test_an_operation_retries_a_temporary_failure_then_gives_up_saying_how_often() -> None:
+    def attempt(n: int) -> Delivery:
+        return Delivery(subject="s", data=b"", num_delivered=n, stream_seq=1)
+
+    again = give_up_or_retry(TemporaryError("nats down"), attempt(1), 3, "late")
+    assert isinstance(again, Outcome) and again.verdict is Verdict.RETRY
+    assert give_up_or_retry(TemporaryError("nats down"), attempt(3), 3, "late") == (
+        "nats_unavailable", "gave up after 3 attempts: nats down")  # fmt: skip
+    assert give_up_or_retry(SwapTimeout("too slow"), attempt(1), 3, "late") == ("late", "too slow")
+    assert give_up_or_retry(ValueError("x"), attempt(1), 3, "late") == ("internal", "ValueError")
