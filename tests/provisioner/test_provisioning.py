@@ -400,3 +400,16 @@ async def test_a_request_for_an_engine_nobody_offers_fails_at_once(harness: Harn
     assert (outcome.type, outcome.data.code) == ("failed", "unknown_engine")
     assert "magento" in outcome.data.reason
     assert harness.events.types(store.id) == ["requested", "failed"]
+
+
+async def test_a_request_for_an_engine_version_nobody_offers_fails_at_once(
+    harness: Harness,
+) -> None:
+    async with harness.running(workers=2):
+        store = await harness.request(engine_version="0.0.1-gone")
+        outcome = await harness.events.outcome(store.id, within=30)
+
+    assert (outcome.type, outcome.data.code) == ("failed", "unknown_engine_version")
+    assert "0.0.1-gone" in outcome.data.reason
+    assert harness.events.types(store.id) == ["requested", "failed"]
+    assert not await harness.namespace_exists(store.namespace)
