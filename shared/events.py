@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from shared.engine_versions import VERSION_PATTERN
 from shared.lifecycle import EVENT_TYPES
 from shared.subjects import subject_for
 
@@ -53,6 +54,12 @@ class Requested(Payload):
     attempt: int = Field(1, ge=1, description="which request this is: 1, then one more per retry")
     from_backup: BackupRef | None = Field(
         None, description="a clone: the new store starts with this backup's data"
+    )
+    engine_version: str | None = Field(
+        None,
+        pattern=VERSION_PATTERN,
+        description="the engine version the store runs (the chart's versions.yaml);"
+        " null: a store asked for before versions existed, which runs the default",
     )
 
 

@@ -123,6 +123,44 @@ def test_a_retry_counts_in_the_projection_and_starts_clean() -> None:
     assert (row.status, row.attempt, row.error) == ("requested", 2, None)
 
 
+def test_the_projection_records_the_engine_version_each_request_names() -> None:
+    first = fold([_event("requested", 1, {**REQUEST.model_dump(), "engine_version": "6.8"})])
+    assert first is not None and first.engine_version == "6.8"
+
+    retried = fold(
+        [
+            _event("requested", 1, {**REQUEST.model_dump(), "engine_version": "6.8"}),
+            _event("failed", 2, {"code": "x", "reason": "boom"}),
+            _event("requested", 3, {**REQUEST.model_dump(), "attempt": 2, "engine_version": "6.9"}),
+        ]
+    )
+    assert retried is not None and retried.engine_version == "6.9"
+    old = fold([_event("requested", 1, REQUEST.model_dump())])  # from before versions
+    assert old is not None and old.engine_version is None
+
+
+async def test_the_stores_view_shows_the_projected_engine_version_over_the_requested(
+    db_pool: asyncpg.Pool,
+) -> None:
+    sid, owner = uuid.uuid4(), uuid.uuid4()
+    columns = "id, owner_id, name, slug, namespace, engine, plan, engine_version"
+    values = (sid, owner, "Shop", f"s-{sid.hex[:8]}", "ns", "woocommerce", "small")
+    await db_pool.execute(
+        f"INSERT INTO store_requests ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        *values,
+        "1.0",
+    )
+    read = "SELECT engine_version FROM stores WHERE id = $1"
+    assert await db_pool.fetchval(read, sid) == "1.0"
+    await db_pool.execute(
+        f"INSERT INTO store_states ({columns}, status, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ready', now(), now())",
+        *values,
+        "1.1",
+    )
+    assert await db_pool.fetchval(read, sid) == "1.1"
+
+
 def _restore(event_type: str, seq: int, restore_id: str) -> AuditEvent:
     data: dict[str, object] = {"restore_id": restore_id, "backup_id": BACKUP}
     if event_type == "restore.started":

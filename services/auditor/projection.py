@@ -105,6 +105,7 @@ class StoreRow:
     attempt: int = 1
     restore_id: str | None = None
     operation_id: str | None = None
+    engine_version: str | None = None  # None: asked for before engines had versions
 
 
 def is_uuid(value: object) -> bool:
@@ -148,6 +149,7 @@ def _created(event: AuditEvent) -> StoreRow | None:
         updated_at=event.occurred_at,
         last_event_seq=event.stream_seq,
         attempt=event.attempt(),
+        engine_version=event.field("engine_version") or None,
     )
 
 
@@ -168,8 +170,9 @@ def _apply(draft: StoreRow, event: AuditEvent) -> None:
         return
     draft.status = target
     draft.updated_at = event.occurred_at
-    if event.type == "requested":  # a retry starts clean
+    if event.type == "requested":  # a retry starts clean, on the version it names
         draft.url = draft.error = draft.ready_at = None
+        draft.engine_version = event.field("engine_version") or None
     elif event.type == "ready":
         draft.url, draft.error, draft.ready_at = event.field("url"), None, event.occurred_at
     elif event.type in ("failed", "restore.failed", "suspend.failed", "resume.failed"):

@@ -62,14 +62,14 @@ SELECT count(*) FROM (
 ROW_COLUMNS = (
     "id, owner_id, name, slug, namespace, engine, plan, status, url, error, "
     "created_at, updated_at, ready_at, deleted_at, last_event_seq, attempt, restore_id, "
-    "operation_id"
+    "operation_id, engine_version"
 )
 
 READ_ROWS = """
 SELECT id::text AS id, owner_id::text AS owner_id, name, slug, namespace, engine, plan,
        status, url, error, created_at, updated_at, ready_at, deleted_at, last_event_seq,
        attempt, restore_id::text AS restore_id,
-       operation_id::text AS operation_id
+       operation_id::text AS operation_id, engine_version
 FROM store_states WHERE id = ANY($1::uuid[]) FOR UPDATE
 """
 
@@ -83,7 +83,7 @@ INSERT INTO store_states ({ROW_COLUMNS})
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
                      $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bigint[],
-                     $16::integer[], $17::uuid[], $18::uuid[])
+                     $16::integer[], $17::uuid[], $18::uuid[], $19::text[])
 ON CONFLICT (id) DO UPDATE SET
     owner_id = EXCLUDED.owner_id, name = EXCLUDED.name, slug = EXCLUDED.slug,
     namespace = EXCLUDED.namespace, engine = EXCLUDED.engine, plan = EXCLUDED.plan,
@@ -92,7 +92,7 @@ ON CONFLICT (id) DO UPDATE SET
     updated_at = EXCLUDED.updated_at, ready_at = EXCLUDED.ready_at,
     deleted_at = EXCLUDED.deleted_at, last_event_seq = EXCLUDED.last_event_seq,
     attempt = EXCLUDED.attempt, restore_id = EXCLUDED.restore_id,
-    operation_id = EXCLUDED.operation_id
+    operation_id = EXCLUDED.operation_id, engine_version = EXCLUDED.engine_version
 """
 
 # "Who created store X, and when did it become ready?": one query on the
@@ -222,6 +222,7 @@ def _row_columns(rows: Sequence[StoreRow]) -> list[list[Any]]:
         [r.attempt for r in rows],
         [r.restore_id for r in rows],
         [r.operation_id for r in rows],
+        [r.engine_version for r in rows],
     ]
 
 

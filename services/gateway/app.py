@@ -44,6 +44,7 @@ from services.gateway.context import (
     POOL_KEY,
     SETTINGS_KEY,
     STOPPING_KEY,
+    VERSIONS_KEY,
 )
 from services.gateway.errors import error_middleware
 from services.gateway.hashing import HASHING_KEY, PasswordHashing
@@ -59,7 +60,7 @@ from services.gateway.ratelimit import (
     refused_credentials_middleware,
 )
 from services.gateway.security import session_cookie
-from services.gateway.settings import GatewaySettings
+from services.gateway.settings import GatewaySettings, engine_versions
 from services.gateway.sse import OWNERS_KEY
 from services.gateway.streams import STREAMS_KEY, CredentialListener, OpenStreams
 from services.gateway.views import API
@@ -93,6 +94,7 @@ def build_app(
     )
     app.on_response_prepare.append(security_headers(settings))
     app[SETTINGS_KEY] = settings
+    app[VERSIONS_KEY] = engine_versions(settings)
     app[POOL_KEY] = pool
     app[NATS_KEY] = nc
     app[JETSTREAM_KEY] = js

@@ -9,11 +9,13 @@ in `store_db` inside the create transaction.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from services.gateway import backup_db, store_db
 from services.gateway.auth import caller
-from services.gateway.context import POOL_KEY, SETTINGS_KEY
+from services.gateway.context import POOL_KEY, SETTINGS_KEY, VERSIONS_KEY
 from services.gateway.errors import correlation_id, json_reply
 from services.gateway.ratelimit import LIMITS_KEY, headers_for, refusal
 from services.gateway.validation import (
@@ -43,6 +45,8 @@ async def create_store(request: web.Request) -> web.Response:
     if body.from_backup is not None:
         source = await backup_db.clone_source(request.app[POOL_KEY], who, body.from_backup)
     wanted = store_request(body, settings, source)
+    # A new store, a clone too, runs its engine's default version.
+    wanted = replace(wanted, engine_version=request.app[VERSIONS_KEY][wanted.engine].default)
     key = idempotency_key(request)
     verdict = await request.app[LIMITS_KEY].hit_create(who.id)
     if not verdict.allowed:

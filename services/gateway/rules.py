@@ -118,6 +118,7 @@ class StoreRequest:
     engine: str
     plan: str
     from_backup: BackupSource | None = None
+    engine_version: str | None = None  # the engine's default, set by the create route
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,11 @@ from limits import parse_many
 from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 
 from services.gateway.proxies import ProxyTrust
+from shared.engine_versions import EngineVersions, VersionsError, load_versions
 from shared.plans import DEFAULT_PLAN, DEFAULT_PLANS, Plan
-from shared.settings import CommonSettings
+from shared.settings import CommonSettings, SettingsError
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class GatewaySettings(CommonSettings):
@@ -29,6 +32,10 @@ class GatewaySettings(CommonSettings):
         ["woocommerce", "medusa"], min_length=1, description="engines users may pick"
     )
     default_engine: str = "woocommerce"
+    charts_dir: Path = Field(
+        REPO / "charts" / "engines",
+        description="holds <engine>/versions.yaml, the versions each engine offers",
+    )
     plans: dict[str, Plan] = Field(
         default_factory=lambda: dict(DEFAULT_PLANS), description="plan catalog, JSON"
     )
@@ -114,3 +121,12 @@ class GatewaySettings(CommonSettings):
         if self.default_plan not in self.plans:
             raise ValueError(f"default_plan {self.default_plan!r} is not in plans")
         return self
+
+
+def engine_versions(settings: GatewaySettings) -> dict[str, EngineVersions]:
+    """Each offered engine's version registry (its chart's versions.yaml; the chart is
+    named as the engine is); `SettingsError` when one is missing or invalid."""
+    try:
+        return {engine: load_versions(settings.charts_dir, engine) for engine in settings.engines}
+    except VersionsError as exc:
+        raise SettingsError(f"invalid setting STOREFLEET_CHARTS_DIR: {exc}") from None

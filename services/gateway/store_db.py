@@ -36,7 +36,7 @@ from shared.namespaces import namespace_for
 _SELECT = (
     "SELECT s.id, s.owner_id, s.name, s.slug, s.namespace, s.engine, s.plan, s.status, s.url,"
     " s.error, s.idempotency_key, s.created_at, s.updated_at, s.ready_at, s.deleted_at,"
-    " s.from_store_id, s.from_backup_id,"
+    " s.from_store_id, s.from_backup_id, s.engine_version,"
     " coalesce(u.username, '') AS username FROM stores s LEFT JOIN users u ON u.id = s.owner_id"
 )
 _VISIBLE = "s.id = $1 AND (s.owner_id = $2 OR $3)"
@@ -65,6 +65,7 @@ def _requested(row: asyncpg.Record, attempt: int, actor: str, correlation_id: st
         namespace=row["namespace"],
         attempt=attempt,
         from_backup=_clone_source(row),
+        engine_version=row["engine_version"],
     )
     return new_event("requested", str(row["id"]), data, actor=actor, correlation_id=correlation_id)
 
@@ -158,8 +159,8 @@ async def _insert(
     source = request.from_backup
     await conn.execute(
         "INSERT INTO store_requests (id, owner_id, name, slug, namespace, engine, plan,"
-        " idempotency_key, from_store_id, from_backup_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        " idempotency_key, from_store_id, from_backup_id, engine_version)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         store_id,
         owner,
         request.name,
@@ -170,6 +171,7 @@ async def _insert(
         key,
         uuid.UUID(source.store_id) if source else None,
         uuid.UUID(source.backup_id) if source else None,
+        request.engine_version,
     )
     row: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE s.id = $1", store_id)
     return row
@@ -197,8 +199,9 @@ async def commanded_store(
     await visible_store(conn, caller, store_id)
     await conn.execute(
         "INSERT INTO store_requests (id, owner_id, name, slug, namespace, engine, plan,"
-        " attempt, created_at) SELECT id, owner_id, name, slug, namespace, engine, plan,"
-        " attempt, created_at FROM store_states WHERE id = $1 ON CONFLICT (id) DO NOTHING",
+        " attempt, created_at, engine_version) SELECT id, owner_id, name, slug, namespace,"
+        " engine, plan, attempt, created_at, engine_version FROM store_states WHERE id = $1"
+        " ON CONFLICT (id) DO NOTHING",
         store_id,
     )
     await conn.execute("SELECT 1 FROM store_requests WHERE id = $1 FOR UPDATE", store_id)

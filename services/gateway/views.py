@@ -68,6 +68,10 @@ class Store(TypedDict):
     name: str
     slug: str
     engine: str
+    engine_version: Annotated[
+        str | None,
+        Field(description="the engine version the store runs; null: asked for before versions"),
+    ]
     plan: str
     namespace: str
     status: Status
@@ -198,6 +202,8 @@ class UserList(TypedDict):
 class CatalogEngine(TypedDict):
     key: Annotated[str, Field(description="the value of a store's `engine`")]
     label: str
+    versions: Annotated[list[str], Field(description="the engine versions offered")]
+    default_version: Annotated[str, Field(description="the version a new store runs")]
 
 
 class CatalogPlan(TypedDict):
@@ -291,6 +297,7 @@ def store_view(row: Row) -> Store:
         "name": row["name"],
         "slug": row["slug"],
         "engine": row["engine"],
+        "engine_version": row["engine_version"],
         "plan": row["plan"],
         "namespace": row["namespace"],
         "status": row["status"],

@@ -36,6 +36,7 @@ from services.provisioner.store_records import StoreRecords
 from services.provisioner.suspensions import Kind, PausedPage, Suspender, SuspensionHandler
 from services.provisioner.watch import StatusWatch
 from services.provisioner.waves import Waves
+from shared.engine_versions import EngineVersions, VersionsError, load_versions
 from shared.objectstore import open_object_store
 from shared.resources import open_kube, open_nats
 from shared.service import Runtime
@@ -117,6 +118,21 @@ async def _check_helm(settings: ProvisionerSettings) -> None:
     log.info("helm found", version=version)
 
 
+def _load_versions(settings: ProvisionerSettings) -> dict[str, EngineVersions]:
+    """Each engine's version registry, from its chart's versions.yaml. An invalid one
+    stops the start-up; a missing chart was warned about, and its stores fail anyway."""
+    versions = {}
+    for engine in ENGINES.values():
+        if not (settings.charts_dir / engine.chart / "Chart.yaml").is_file():
+            continue
+        try:
+            versions[engine.name] = load_versions(settings.charts_dir, engine.chart)
+        except VersionsError as exc:
+            raise SettingsError(f"invalid engine versions: {exc}") from None
+    log.info("engine versions", defaults={n: v.default for n, v in versions.items()})
+    return versions
+
+
 async def _watch_pending(js: JetStreamContext, stream: str, every: float) -> None:
     """Keep the consumer's pending counts in a gauge, for autoscaling and alerts."""
     while True:
@@ -159,7 +175,8 @@ async def _backup_pools(
     )
     metrics.start_backup_series(sorted(ENGINES))
     publish = Publisher(js, settings.stream_name)
-    records = StoreRecords(js, settings.stream_name, handler.cluster, settings.plans, ENGINES)
+    records = StoreRecords(js, settings.stream_name, handler.cluster, settings.plans, ENGINES,
+                           handler.versions)  # fmt: skip
     backups = BackupHandler(records, runner, publish, handler.worker, BACKUPS.max_deliver,
                             verify=settings.backup_verify)  # fmt: skip
     swap = DataSwap(handler.waves.kube, handler.renderer, handler.cluster, runner,
@@ -184,7 +201,8 @@ def _suspension_pools(
     )
     suspender = Suspender(handler.waves.kube, handler.renderer, handler.cluster, paused,
                           settings.suspend_deadline_seconds)  # fmt: skip
-    records = StoreRecords(js, settings.stream_name, handler.cluster, settings.plans, ENGINES)
+    records = StoreRecords(js, settings.stream_name, handler.cluster, settings.plans, ENGINES,
+                           handler.versions)  # fmt: skip
     publish = Publisher(js, settings.stream_name)
     pools = {}
     kinds: tuple[tuple[Kind, ConsumerSpec], ...] = (("suspend", SUSPENDS), ("resume", RESUMES))
@@ -208,6 +226,7 @@ async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
     kube = StoreKube(await open_kube(runtime, settings), settings.kube_request_timeout_seconds)
     kube_version = await kube.server_version()
     await _check_helm(settings)
+    versions = _load_versions(settings)
 
     watch = StatusWatch(kube)
     await runtime.stack.enter_async_context(background(watch.run(), "status watch"))
@@ -238,6 +257,7 @@ async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
         cluster=cluster_of(settings, storage),
         plans=settings.plans,
         engines=ENGINES,
+        versions=versions,
         renderer=renderer,
         waves=Waves(kube, watch, deletes, attempts=settings.apply_attempts),
         worker=settings.worker_name or f"{socket.gethostname()}/{os.getpid()}",

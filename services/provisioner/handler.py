@@ -58,6 +58,7 @@ from services.provisioner.spec import (
     store_spec,
 )
 from services.provisioner.waves import NotReady, StoreDeleted, Waves
+from shared.engine_versions import EngineVersions
 from shared.events import InvalidEvent, Payload, StoreRequested, new_event
 from shared.jetstream import publish_event
 from shared.kube_errors import KubeError
@@ -92,10 +93,12 @@ class StoreHandler:
         worker: str,
         deadline: float,
         max_deliver: int,
+        versions: Mapping[str, EngineVersions] | None = None,
         secret_values: SecretValues = random_secret_values,
     ) -> None:
         self.js, self.stream = js, stream
         self.cluster, self.plans, self.engines = cluster, plans, engines
+        self.versions: Mapping[str, EngineVersions] = versions or {}
         self.renderer, self.waves = renderer, waves
         self.worker, self.deadline, self.max_deliver = worker, deadline, max_deliver
         self.secret_values = secret_values
@@ -133,7 +136,7 @@ class StoreHandler:
     async def _provision(self, event: StoreRequested, delivery: Delivery) -> tuple[str, Outcome]:
         try:
             check_namespace(event)
-            spec = store_spec(event, self.cluster, self.plans, self.engines)
+            spec = store_spec(event, self.cluster, self.plans, self.engines, self.versions)
         except SpecError as exc:
             return await self._fail(event, exc.code, str(exc), exc.detail)
         # Listen before looking, so a delete published in between is not missed.

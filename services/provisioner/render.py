@@ -31,6 +31,7 @@ from services.provisioner.spec import (
     Manifest,
     StoreSpec,
 )
+from shared.engine_versions import deep_merge
 
 RELEASE = "store"
 # libyaml when PyYAML has it: ten times faster, and parsing is most of a store's CPU.
@@ -53,7 +54,13 @@ class EngineManifests:
 
 
 def chart_values(spec: StoreSpec, cluster: Cluster) -> dict[str, Any]:
-    """The per-store values every engine chart receives (see the chart READMEs)."""
+    """The per-store values every engine chart receives (see the chart READMEs), over
+    the values of the store's engine version (`versions.yaml`): a version pins what it
+    runs, never the store's own values."""
+    return deep_merge(spec.version_values, _store_values(spec, cluster))
+
+
+def _store_values(spec: StoreSpec, cluster: Cluster) -> dict[str, Any]:
     plan = spec.plan
     return {
         "store": {

@@ -5,8 +5,8 @@ annotations on its namespace, which the credentials responder relies on; the lab
 mark store objects come from `shared.namespaces`.
 
 Pure: no I/O. Called by the handler once per delivery; a request naming an unknown
-engine or plan, or a namespace other than the store's own (`check_namespace`), raises
-`SpecError`, which fails the store.
+engine, engine version or plan, or a namespace other than the store's own
+(`check_namespace`), raises `SpecError`, which fails the store.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.provisioner.engines import Engine
+from shared.engine_versions import EngineVersions
 from shared.events import StoreRequested
 from shared.namespaces import namespace_for, store_labels
 from shared.plans import Plan
@@ -95,6 +96,7 @@ class StoreSpec:
     owner: str
     namespace: str
     engine: Engine
+    engine_version: str | None  # None: the engine has no versions file
     plan_name: str
     plan: Plan
     host: str
@@ -102,6 +104,7 @@ class StoreSpec:
     tls: bool
     request_id: str
     correlation_id: str
+    version_values: Mapping[str, Any] = field(default_factory=dict)
 
     def labels(self) -> dict[str, str]:
         """The labels every object of the store carries."""
@@ -133,13 +136,16 @@ def store_spec(
     cluster: Cluster,
     plans: Mapping[str, Plan],
     engines: Mapping[str, Engine],
+    versions: Mapping[str, EngineVersions] | None = None,
 ) -> StoreSpec:
-    """The spec of the requested store, or `SpecError` naming what is unknown."""
+    """The spec of the requested store, or `SpecError` naming what is unknown.
+    `versions` maps an engine's name to its chart's version registry."""
     data = event.data
     engine = engines.get(data.engine)
     if engine is None:
         known = ", ".join(sorted(engines))
         raise SpecError("unknown_engine", f"engine {data.engine!r} is not offered (known: {known})")
+    version, values = _engine_version(engine, data.engine_version, versions or {})
     plan = plans.get(data.plan)
     if plan is None:
         known = ", ".join(sorted(plans))
@@ -153,6 +159,7 @@ def store_spec(
         owner=data.owner,
         namespace=data.namespace,
         engine=engine,
+        engine_version=version,
         plan_name=data.plan,
         plan=plan,
         host=host,
@@ -160,4 +167,22 @@ def store_spec(
         tls=tls,
         request_id=event.id,
         correlation_id=event.correlation_id,
+        version_values=values,
     )
+
+
+def _engine_version(
+    engine: Engine, asked: str | None, versions: Mapping[str, EngineVersions]
+) -> tuple[str | None, Mapping[str, Any]]:
+    """The version the store runs (None asked: the default) and its chart values."""
+    registry = versions.get(engine.name)
+    if registry is None and asked is None:
+        return None, {}  # a chart without versions renders as its values say
+    chosen = registry.resolve(asked) if registry is not None else None
+    if registry is None or chosen is None:
+        known = ", ".join(sorted(registry.versions)) if registry is not None else "none"
+        raise SpecError(
+            "unknown_engine_version",
+            f"{engine.name} version {asked!r} is not offered (known: {known})",
+        )
+    return chosen, registry.versions[chosen].values

@@ -12,7 +12,7 @@ does not answer.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nats.errors
 from nats.js import JetStreamContext
@@ -21,6 +21,7 @@ from nats.js.errors import NotFoundError
 
 from services.provisioner.engines import Engine
 from services.provisioner.spec import Cluster, SpecError, StoreSpec, store_spec
+from shared.engine_versions import EngineVersions
 from shared.events import StoreRequested, parse_event
 from shared.outcome import TemporaryError
 from shared.plans import Plan
@@ -38,6 +39,7 @@ class StoreRecords:
     cluster: Cluster
     plans: Mapping[str, Plan]
     engines: Mapping[str, Engine]
+    versions: Mapping[str, EngineVersions] = field(default_factory=dict)
 
     async def spec(self, store_id: str) -> StoreSpec:
         if await self._last(subject_for("delete", store_id)) is not None:
@@ -54,7 +56,7 @@ class StoreRecords:
             data = event.data.model_copy(update={"plan": plan})
             event = event.model_copy(update={"data": data})
         try:
-            return store_spec(event, self.cluster, self.plans, self.engines)
+            return store_spec(event, self.cluster, self.plans, self.engines, self.versions)
         except SpecError as exc:
             raise StoreGone(str(exc)) from exc
 

@@ -12,8 +12,16 @@
 --                   the request's before; the view is replaced in place and keeps its
 --                   grants. A retry's `requested` event is built from it, so a retry
 --                   provisions the store on the plan it is on.
+--
+-- Engine versions (issue 15): `store_requests.engine_version` is the version the gateway
+-- asked for (the engine's default at creation), `store_states.engine_version` the one
+-- the last `requested` event named; the view shows the projection's once there is one.
+-- NULL: a store asked for before versions existed, which runs its engine's default.
+-- The column is last in both SELECT lists, so CREATE OR REPLACE VIEW can add it.
 
 ALTER TABLE store_states ADD COLUMN operation_id uuid;
+ALTER TABLE store_states ADD COLUMN engine_version text;
+ALTER TABLE store_requests ADD COLUMN engine_version text;
 
 CREATE TABLE store_operations (
     id           uuid PRIMARY KEY,                 -- the operation's id, in its events
@@ -38,10 +46,12 @@ SELECT r.id, r.owner_id, r.name, r.slug, r.namespace, r.engine,
        r.idempotency_key, r.created_at,
        greatest(r.updated_at, p.updated_at) AS updated_at,
        CASE WHEN p.attempt >= r.attempt THEN p.ready_at END AS ready_at,
-       p.deleted_at, r.from_store_id, r.from_backup_id
+       p.deleted_at, r.from_store_id, r.from_backup_id,
+       coalesce(p.engine_version, r.engine_version) AS engine_version
 FROM store_requests r LEFT JOIN store_states p ON p.id = r.id
 UNION ALL
 SELECT p.id, p.owner_id, p.name, p.slug, p.namespace, p.engine, p.plan, p.status, p.url,
-       p.error, NULL, p.created_at, p.updated_at, p.ready_at, p.deleted_at, NULL, NULL
+       p.error, NULL, p.created_at, p.updated_at, p.ready_at, p.deleted_at, NULL, NULL,
+       p.engine_version
 FROM store_states p
 WHERE NOT EXISTS (SELECT 1 FROM store_requests r WHERE r.id = p.id);

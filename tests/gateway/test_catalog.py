@@ -3,17 +3,44 @@ defaults, for anyone signed in; 401 without a credential."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import pytest
+
+from services.gateway.settings import REPO, GatewaySettings, engine_versions
 from shared.plans import Plan
+from shared.settings import SettingsError
 from tests.gateway.conftest import RELAXED, Harness, MakeGateway
 
 API = "/api/v1"
+CHARTS = REPO / "charts" / "engines"
+SHOPWARE = """default: "6.7.1"
+versions:
+  "6.6.10": {values: {}, upgrades_from: []}
+  "6.7.1": {values: {images: {shopware: "shopware:6.7.1"}}, upgrades_from: ["6.6.10"]}
+"""
+
+
+def charts_with_shopware(tmp_path: Path) -> Path:
+    charts = tmp_path / "engines"
+    for chart in ("woocommerce", "medusa"):
+        (charts / chart).mkdir(parents=True)
+        shutil.copy(CHARTS / chart / "versions.yaml", charts / chart)
+    (charts / "shopware").mkdir()
+    (charts / "shopware" / "versions.yaml").write_text(SHOPWARE)
+    return charts
 
 
 async def test_the_catalog_lists_the_configured_engines_plans_and_defaults(
-    make_gateway: MakeGateway,
+    make_gateway: MakeGateway, tmp_path: Path
 ) -> None:
+    charts = charts_with_shopware(tmp_path)
+    shipped = {chart: engine_versions(GatewaySettings(charts_dir=charts))[chart]
+               for chart in ("woocommerce", "medusa")}  # fmt: skip
     gateway = await make_gateway(
         **RELAXED,
+        charts_dir=str(charts),
         engines=["woocommerce", "medusa", "shopware"],
         default_engine="medusa",
         plans={
@@ -30,9 +57,24 @@ async def test_the_catalog_lists_the_configured_engines_plans_and_defaults(
 
     assert body == {
         "engines": [
-            {"key": "woocommerce", "label": "WooCommerce"},
-            {"key": "medusa", "label": "Medusa"},
-            {"key": "shopware", "label": "shopware"},
+            {
+                "key": "woocommerce",
+                "label": "WooCommerce",
+                "versions": list(shipped["woocommerce"].versions),
+                "default_version": shipped["woocommerce"].default,
+            },
+            {
+                "key": "medusa",
+                "label": "Medusa",
+                "versions": list(shipped["medusa"].versions),
+                "default_version": shipped["medusa"].default,
+            },
+            {
+                "key": "shopware",
+                "label": "shopware",
+                "versions": ["6.6.10", "6.7.1"],
+                "default_version": "6.7.1",
+            },
         ],
         "plans": [
             {
@@ -58,6 +100,8 @@ async def test_the_default_catalog_offers_what_the_settings_default_to(
 
     settings = gateway.settings
     assert [e["key"] for e in body["engines"]] == settings.engines
+    medusa = next(e for e in body["engines"] if e["key"] == "medusa")
+    assert (medusa["versions"], medusa["default_version"]) == (["0.1.0"], "0.1.0")
     assert [p["key"] for p in body["plans"]] == list(settings.plans)
     assert [p["description"] for p in body["plans"]] == [
         plan.description for plan in settings.plans.values()
@@ -72,3 +116,11 @@ async def test_the_catalog_needs_a_credential(gateway: Harness) -> None:
     async with gateway.client().get(f"{API}/catalog") as resp:
         assert resp.status == 401
         assert (await resp.json())["error"]["code"] == "unauthenticated"
+
+
+def test_an_engine_without_a_versions_file_stops_the_gateway(tmp_path: Path) -> None:
+    settings = GatewaySettings(
+        charts_dir=charts_with_shopware(tmp_path), engines=["magento"], default_engine="magento"
+    )
+    with pytest.raises(SettingsError, match="magento"):
+        engine_versions(settings)

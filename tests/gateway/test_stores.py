@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
+from services.gateway.settings import REPO
+from shared.engine_versions import load_versions
 from tests.gateway.conftest import Harness, MakeGateway, TestUser
 
 API = "/api/v1"
+WOOCOMMERCE_DEFAULT = load_versions(REPO / "charts" / "engines", "woocommerce").default
 
 
 async def outbox_rows(gateway: Harness) -> list[Any]:
@@ -30,6 +33,7 @@ async def test_a_create_answers_202_with_the_new_store_and_queues_its_event(
 
     assert store["slug"] == "cafe-ole"
     assert store["engine"] == "woocommerce"
+    assert store["engine_version"] == WOOCOMMERCE_DEFAULT
     assert store["plan"] == "small"
     assert store["status"] == "requested"
     assert store["namespace"] == f"store-cafe-ole-{store['id'].replace('-', '')[:6]}"
@@ -46,6 +50,7 @@ async def test_a_create_answers_202_with_the_new_store_and_queues_its_event(
         "namespace": store["namespace"],
         "attempt": 1,
         "from_backup": None,
+        "engine_version": WOOCOMMERCE_DEFAULT,
     }
     assert row["envelope"]["actor"] == user.id
 
@@ -149,6 +154,43 @@ async def test_retry_re_requests_a_failed_store_and_refuses_any_other(gateway: H
     assert (retried["status"], retried["error"]) == ("requested", None)
     subjects = [row["subject"] for row in await outbox_rows(gateway)]
     assert subjects == [f"store.requested.{store['id']}"] * 2
+
+
+async def test_a_retry_requests_the_version_the_store_runs_and_the_store_shows_it(
+    gateway: Harness,
+) -> None:
+    user = await gateway.add_user()
+    store = await gateway.create_store(user)
+    await gateway.project(store["id"], "failed", error="boom", engine_version="0.9-old")
+    http = gateway.client(user)
+    async with http.get(f"{API}/stores/{store['id']}") as resp:
+        assert (await resp.json())["engine_version"] == "0.9-old"
+
+    async with http.post(f"{API}/stores/{store['id']}/retry") as resp:
+        assert resp.status == 202
+        assert (await resp.json())["engine_version"] == "0.9-old"
+    retry = (await outbox_rows(gateway))[-1]["envelope"]
+    assert retry["data"]["engine_version"] == "0.9-old"
+
+
+async def test_a_store_from_before_versions_shows_none_and_retries_on_the_default(
+    gateway: Harness,
+) -> None:
+    user = await gateway.add_user()
+    store = await gateway.create_store(user)
+    sid = store["id"]
+    await gateway.pool.execute(
+        "UPDATE store_requests SET engine_version = NULL WHERE id = $1::uuid", sid
+    )
+    await gateway.project(sid, "failed", error="boom")
+    http = gateway.client(user)
+    async with http.get(f"{API}/stores/{sid}") as resp:
+        assert (await resp.json())["engine_version"] is None
+
+    async with http.post(f"{API}/stores/{sid}/retry") as resp:
+        assert resp.status == 202
+    retry = (await outbox_rows(gateway))[-1]["envelope"]
+    assert retry["data"]["engine_version"] is None
 
 
 async def test_the_list_is_paginated_newest_first(gateway: Harness) -> None:

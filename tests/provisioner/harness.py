@@ -194,6 +194,7 @@ class Harness:
         engine: str = "woocommerce",
         name: str = "Corner Shop",
         ids: tuple[str, str, str] | None = None,
+        engine_version: str | None = None,
     ) -> Store:
         """Publish a `store.requested` (for `ids` = `new_store()` when given)."""
         store_id, slug, namespace = ids or self.new_store(name)
@@ -204,6 +205,7 @@ class Harness:
             "plan": plan,
             "owner": "user-1",
             "namespace": namespace,
+            "engine_version": engine_version,
         }
         event = new_event(
             "requested",

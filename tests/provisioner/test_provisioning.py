@@ -400,3 +400,41 @@ async def test_a_request_for_an_engine_nobody_offers_fails_at_once(harness: Harn
     assert (outcome.type, outcome.data.code) == ("failed", "unknown_engine")
     assert "magento" in outcome.data.reason
     assert harness.events.types(store.id) == ["requested", "failed"]
+
+
+async def test_a_request_for_an_engine_version_nobody_offers_fails_at_once(
+    harness: Harness,
+) -> None:
+    async with harness.running(workers=2):
+        store = await harness.request(engine_version="0.0.1-gone")
+        outcome = await harness.events.outcome(store.id, within=30)
+
+    assert (outcome.type, outcome.data.code) == ("failed", "unknown_engine_version")
+    assert "0.0.1-gone" in outcome.data.reason
+    assert harness.events.types(store.id) == ["requested", "failed"]
+    assert not await harness.namespace_exists(store.namespace)
+
+
+NEWER = """default: "6.8.3-wc10.2.2"
+versions:
+  "6.8.3-wc10.2.2": {values: {}}
+  "6.8.3-wc10.3.0":
+    values: {woocommerce: {version: "10.3.0"}}
+    upgrades_from: ["6.8.3-wc10.2.2"]
+"""
+
+
+async def test_a_store_requested_on_a_version_runs_what_that_version_pins(
+    harness: Harness, kube_api: ApiClient, tmp_path: Path
+) -> None:
+    charts = tmp_path / "charts"
+    shutil.copytree(CHARTS, charts)
+    (charts / "woocommerce" / "versions.yaml").write_text(NEWER)
+    async with harness.running(workers=2, charts_dir=str(charts)):
+        store = await harness.request(engine_version="6.8.3-wc10.3.0")
+        outcome = await harness.events.outcome(store.id)
+
+    assert outcome.type == "ready", outcome.data
+    job = await BatchV1Api(kube_api).read_namespaced_job("wordpress-setup", store.namespace)
+    env = {e.name: e.value for c in job.spec.template.spec.containers for e in c.env or []}
+    assert env["WOOCOMMERCE_VERSION"] == "10.3.0"

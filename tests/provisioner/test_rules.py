@@ -16,7 +16,15 @@ from services.provisioner.failures import RETRY, classify
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.readiness import workload_state
 from services.provisioner.render import EngineRefused, Renderer, RenderError, engine_manifests
-from services.provisioner.spec import Cluster, MailRelay, StoreSpec, store_spec, store_url
+from services.provisioner.spec import (
+    Cluster,
+    MailRelay,
+    SpecError,
+    StoreSpec,
+    store_spec,
+    store_url,
+)
+from shared.engine_versions import load_versions, parse_versions
 from shared.events import new_event
 from shared.kube_errors import Forbidden, Invalid, KubeUnavailable
 from shared.plans import DEFAULT_PLANS
@@ -255,6 +263,71 @@ async def test_the_chart_passes_the_plan_php_limits_and_pins_its_images(helm_bin
     images = {line.split("image:")[1].strip() for line in text.splitlines() if "image:" in line}
     assert images and all(":" in image and not image.endswith(":latest") for image in images)
     assert "DISABLE_WP_CRON" in text and "HTTP_X_FORWARDED_PROTO" in text
+
+
+VERSIONED = parse_versions(
+    """
+default: "6.8.3"
+versions:
+  "6.8.3": {values: {}}
+  "6.9.0":
+    values:
+      images: {wordpress: "docker.io/library/wordpress:6.9.0-php8.3-apache"}
+      woocommerce: {version: "10.3.0"}
+      store: {slug: "elsewhere"}
+    upgrades_from: ["6.8.3"]
+"""
+)
+
+
+def versioned_spec(version: str | None) -> StoreSpec:
+    data = {
+        "name": "Shop",
+        "slug": "shop",
+        "engine": "woocommerce",
+        "plan": "small",
+        "owner": "user-7",
+        "namespace": "store-shop-abc123",
+        "engine_version": version,
+    }
+    event = new_event("requested", "abc123", data, actor="user-7", correlation_id="c")
+    versions = {"woocommerce": VERSIONED}
+    return store_spec(event, cluster(), DEFAULT_PLANS, ENGINES, versions)  # type: ignore[arg-type]
+
+
+async def test_a_store_on_a_version_renders_that_versions_values(helm_binary: Path) -> None:
+    renderer = Renderer(str(helm_binary), CHARTS, "local", "v1.36.3", 60)
+    newer = versioned_spec("6.9.0")
+    text = await renderer.render(newer, cluster())
+
+    assert newer.engine_version == "6.9.0"
+    assert "wordpress:6.9.0-php8.3-apache" in text
+    assert "10.3.0" in text
+    assert "wordpress:6.8.3" not in text
+    # A version pins what the store runs, never who the store is.
+    assert "elsewhere" not in text and "shop.stores.localhost" in text
+
+
+async def test_a_store_without_a_version_renders_the_default_as_the_chart_pins_it(
+    helm_binary: Path,
+) -> None:
+    renderer = Renderer(str(helm_binary), CHARTS, "local", "v1.36.3", 60)
+    store = versioned_spec(None)
+    assert store.engine_version == "6.8.3"
+    assert await renderer.render(store, cluster()) == await renderer.render(spec(), cluster())
+
+
+def test_a_version_the_registry_does_not_know_fails_the_store() -> None:
+    with pytest.raises(SpecError) as refused:
+        versioned_spec("7.0")
+    assert refused.value.code == "unknown_engine_version"
+    assert "7.0" in str(refused.value) and "6.9.0" in str(refused.value)
+
+
+def test_the_shipped_charts_current_versions_render_as_the_charts_pin_them() -> None:
+    for engine in ENGINES.values():
+        versions = load_versions(CHARTS, engine.chart)
+        assert versions.versions[versions.default].values == {}
 
 
 def _workload(kind: str, status: dict[str, Any], **spec_fields: Any) -> dict[str, Any]:

@@ -47,6 +47,20 @@ describe("the store detail page", () => {
     );
   });
 
+  it("shows the engine version next to the engine", async () => {
+    const store = storeOf({ status: "ready", engine_version: "6.8.3-wc10.2.2" });
+    showing(store);
+    renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
+    expect((await screen.findByTestId("store-engine")).textContent).toBe("woocommerce 6.8.3-wc10.2.2");
+  });
+
+  it("shows only the engine of a store from before engine versions", async () => {
+    const store = storeOf({ status: "ready", engine_version: null });
+    showing(store);
+    renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
+    expect((await screen.findByTestId("store-engine")).textContent).toBe("woocommerce");
+  });
+
   it("does not repeat an event that is both stored and streamed", async () => {
     const store = storeOf({ status: "ready" });
     const ready = entry("ready", store, { url: store.url });

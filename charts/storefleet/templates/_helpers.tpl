@@ -234,6 +234,7 @@ devtools/objectstore.py), and only a name S3 allows (shared/settings.py). */}}
 {{- $g := .Values.gateway }}
 {{- include "storefleet.setting" (dict "name" "HTTP_PORT" "value" 8080) }}
 {{ include "storefleet.setting" (dict "name" "ENGINES" "value" (toJson .Values.stores.engines)) }}
+{{ include "storefleet.setting" (dict "name" "CHARTS_DIR" "value" "/app/charts/engines") }}
 {{- if .Values.stores.plans }}
 {{ include "storefleet.setting" (dict "name" "PLANS" "value" (toJson .Values.stores.plans)) }}
 {{- end }}

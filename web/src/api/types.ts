@@ -15,6 +15,8 @@ export interface Store {
   name: string;
   slug: string;
   engine: string;
+  /** The engine version the store runs; null for a store asked for before versions. */
+  engine_version?: string | null;
   plan: string;
   namespace: string;
   status: Status;

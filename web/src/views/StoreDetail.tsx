@@ -133,7 +133,10 @@ export function StoreDetail({ id, me, catalog }: { id: string; me: Me; catalog: 
             <StoreUrl url={store.status === "ready" ? store.url : null} />
           </dd>
           <dt>Engine</dt>
-          <dd>{store.engine}</dd>
+          <dd data-testid="store-engine">
+            {store.engine}
+            {store.engine_version && <span className="muted"> {store.engine_version}</span>}
+          </dd>
           <dt>Plan</dt>
           <dd data-testid="store-plan">
             {store.plan}
