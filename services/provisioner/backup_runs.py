@@ -104,7 +104,8 @@ class BackupRunner:
             "backup_id": backup_id,
             "reason": reason,
             "engine": spec.engine.name,
-            "engine_version": self.engine_versions.get(spec.engine.name, ""),
+            # The store's own version (versions.yaml) once it has one; else the chart's.
+            "engine_version": spec.engine_version or self.engine_versions.get(spec.engine.name, ""),
             "plan": spec.plan_name,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.monotonic() - started, 3),

@@ -123,6 +123,7 @@ async def test_an_on_demand_backup_completes_and_its_verification_counts_the_ord
 
     row = await listed()
     assert row["orders"] == 1 and row["size_bytes"] > 0 and row["reason"] == "on_demand"
+    assert row["engine_version"] == shop.store["engine_version"]
 
 
 async def test_a_restore_in_place_brings_back_the_destroyed_orders_and_keeps_a_pre_restore_backup(
