@@ -363,10 +363,14 @@ async def test_a_suspended_store_is_neither_backed_up_nor_aged_until_it_is_resum
     await shop.send("resume.started", resumption, now + timedelta(minutes=1))
     await shop.send("resume.completed", {**resumption, "seconds": 5}, now + timedelta(minutes=2))
     await folded(js, stream.name)
+    # Resumed, it is aged again at once, from the resume (not from before its suspension);
+    # its next backup comes at its schedule's next slot after the resume.
     resumed = await keeper.pass_once(now + timedelta(minutes=3))
-
-    assert shop.id in {r.store_id for r in resumed.plan.requests}
+    assert shop.id not in {r.store_id for r in resumed.plan.requests}
+    assert gauge("storefleet_store_backup_age_seconds", shop) == 60
     assert gauge("storefleet_store_backup_max_age_seconds", shop) == 12 * 3600
+    due = await keeper.pass_once(now + timedelta(hours=13))
+    assert shop.id in {r.store_id for r in due.plan.requests}
 
 
 def gauge(name: str, shop: Shop) -> float | None:

@@ -68,7 +68,8 @@ export function Backups({ store }: { store: Store }) {
     setAdvice(null);
     try {
       const backup = await backUpStore(store.id, newKey());
-      commit(mergeBackups(known.current, [backup, ...known.current]));
+      // Merged by id: the feed may have brought its `backup.requested` first.
+      commit(mergeBackups(known.current, [backup]));
     } catch (error) {
       setAdvice(explain(error));
     } finally {
