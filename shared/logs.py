@@ -13,6 +13,9 @@ from typing import Any
 
 import structlog
 
+# Libraries whose debug lines carry request headers and bodies (a signed Authorization
+# header, a Secret's data): at most warnings from them, whatever the service's level.
+QUIET_LIBRARIES = ("botocore", "aiobotocore", "urllib3", "kubernetes_asyncio", "aiohttp", "asyncio")
 SECRET_MARKERS = ("password", "secret", "token", "authorization", "cookie", "api_key")
 MASK = "**********"
 
@@ -28,6 +31,8 @@ def mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMap
 def configure_logging(service: str, level: str = "info") -> None:
     numeric = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(stream=sys.stdout, level=numeric, format="%(message)s")
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(max(numeric, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -29,7 +29,8 @@ API (all async except `backup_key`):
   `delete_prefix(prefix)` -> how many objects went. A prefix must end in `/`.
 - `digest(key)` -> `ObjectDigest(size, sha256)`, streaming the object back.
 - `put(key, body)` and `read(key)` (None when absent): small objects, such as manifests.
-- `check_bucket()`: the bucket exists and the key pair may use it (start-up check).
+- `check_bucket()`: the bucket exists and the key pair may use it; `wait_for_bucket(timeout)`
+  checks again while the server is unreachable (start-up, where it may come up later).
 
 Errors: `ObjectStoreUnavailable` (temporary: unreachable, timed out, 5xx, throttled;
 retry later) and `ObjectStoreError` (anything else: denied, no such bucket or key). The
@@ -38,6 +39,7 @@ message names the endpoint and the bucket, never a key pair.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Iterator
@@ -45,12 +47,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as EndpointError
 
 from shared import backup_keys
+from shared.backoff import Backoff
 from shared.settings import ObjectStoreSettings
 
 if TYPE_CHECKING:
@@ -58,6 +62,9 @@ if TYPE_CHECKING:
 
 URL_EXPIRY = timedelta(minutes=15)
 MAX_URL_EXPIRY = timedelta(hours=12)
+STARTUP_BACKOFF = Backoff(base=0.5, cap=5.0, jitter=0.2)
+
+log = structlog.get_logger(__name__)
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 _READ_CHUNK = 1024 * 1024
@@ -297,6 +304,23 @@ class ObjectStore:
         """Raise unless the bucket exists and this key pair may use it."""
         with self._errors("checking the bucket"):
             await self._s3.head_bucket(Bucket=self.bucket)
+
+    async def wait_for_bucket(self, timeout: float, backoff: Backoff = STARTUP_BACKOFF) -> None:
+        """`check_bucket`, again while the server cannot be reached, for up to `timeout`
+        seconds: the platform's object store may start after the services that use it.
+        A refusal (no such bucket, a wrong key) raises at once."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        attempt = 0
+        while True:
+            try:
+                return await self.check_bucket()
+            except ObjectStoreUnavailable as exc:
+                attempt += 1
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    raise
+                log.warning("waiting for object storage", reason=str(exc), attempt=attempt)
+                await asyncio.sleep(min(backoff.delay(attempt), left))
 
     async def _presign(self, method: str, params: dict[str, Any], expires: timedelta) -> str:
         if not timedelta(seconds=1) <= expires <= MAX_URL_EXPIRY:

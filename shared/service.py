@@ -27,9 +27,17 @@ from shared.health import Health, health_app
 from shared.jetstream import NatsUnavailable
 from shared.kube_errors import KubeError
 from shared.logs import configure_logging
+from shared.objectstore import ObjectStoreError
 from shared.settings import CommonSettings, SettingsError, load_settings
 
-STARTUP_ERRORS = (SettingsError, NatsUnavailable, DatabaseUnavailable, SchemaBehind, KubeError)
+STARTUP_ERRORS = (
+    SettingsError,
+    NatsUnavailable,
+    DatabaseUnavailable,
+    SchemaBehind,
+    KubeError,
+    ObjectStoreError,
+)
 EXIT_STARTUP = 2
 
 log = structlog.get_logger(__name__)

@@ -152,6 +152,9 @@ class ObjectStoreSettings(BaseSettings):
     backup_s3_addressing_style: Literal["path", "virtual"] = Field(
         "path", description="bucket in the path (most S3-compatible servers) or in the host"
     )
+    backup_s3_startup_wait_seconds: float = Field(
+        120.0, gt=0, description="how long a service waits at start-up for the object store"
+    )
 
     @field_validator("backup_s3_endpoint")
     @classmethod

@@ -164,7 +164,7 @@ async def _backup_pools(
 ) -> dict[str, WorkerPool]:
     """The backups and restores consumers' pools, over the object store."""
     store = await runtime.stack.enter_async_context(open_object_store(storage))
-    await store.check_bucket()
+    await store.wait_for_bucket(storage.backup_s3_startup_wait_seconds)
     runner = BackupRunner(
         handler.waves.kube,
         store,

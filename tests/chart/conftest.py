@@ -10,6 +10,7 @@ has no storage driver), of a StorageClass of the tests' own.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -127,12 +128,40 @@ async def platform(
             *helm.values_args("values-local.yaml", platform_sets(volumes)),
             "--wait", "--timeout", "3m",
         )  # fmt: skip
+        await admission_enforced(kube_cluster.kubeconfig, installed.user("provisioner"))
         yield installed
     finally:
         with contextlib.suppress(helm.HelmFailed):
             await helm.run(helm_path, "uninstall", installed.release, *installed.helm_args())
         with contextlib.suppress(ApiException):
             await core.delete_namespace(namespace)
+
+
+async def admission_enforced(kubeconfig: Path, user: str, timeout: float = 60.0) -> None:
+    """Wait until the API server enforces the chart's admission policy (it loads a new
+    policy some time after helm has created it, later on a loaded machine): until a
+    namespace the policy refuses, created by `user` as a dry run, is refused by it."""
+    api = await new_client_from_config(config_file=str(kubeconfig), persist_config=False)
+    api.set_default_header("Impersonate-User", user)
+    core = CoreV1Api(api)
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while True:
+            try:
+                await core.create_namespace(
+                    {"metadata": {"name": f"admission-probe-{uuid.uuid4().hex[:6]}"}},
+                    dry_run="All",
+                )
+            except ApiException as exc:
+                if exc.status == 403 and "ValidatingAdmissionPolicy" in str(exc.body):
+                    return
+                if exc.status != 403:
+                    raise
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the admission policy was not enforced within {timeout} s")
+            await asyncio.sleep(0.5)
+    finally:
+        await api.close()
 
 
 @pytest.fixture(scope="session")

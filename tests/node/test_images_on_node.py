@@ -31,7 +31,7 @@ from services.provisioner.spec import STORE_SECRET
 from tests.node import charts
 from tests.node.conftest import Kubectl, eventually, toolbox_pod
 
-IMAGES = ("postgres", "mariadb", "redis", "nats", "platform", "medusa")
+IMAGES = ("postgres", "mariadb", "redis", "nats", "objectstore", "platform", "medusa")
 SERVICES = ("gateway", "provisioner", "reaper", "auditor")
 # What a careless entrypoint would run or splice into SQL: a command substitution that
 # leaves a file behind, a quote closing a literal before a statement, blanks, a

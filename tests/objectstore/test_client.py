@@ -4,17 +4,26 @@ never show the secret key."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from pathlib import Path
 
 import aiohttp
 import pytest
 from pydantic import SecretStr
 from yarl import URL
 
+from devtools.objectstore import LocalObjectStore
 from devtools.procs import free_port
 from shared.backup_keys import ObjectKeyError, backup_key, backup_prefix
-from shared.objectstore import ObjectStore, ObjectStoreUnavailable, open_object_store
+from shared.logs import QUIET_LIBRARIES, configure_logging
+from shared.objectstore import (
+    ObjectStore,
+    ObjectStoreError,
+    ObjectStoreUnavailable,
+    open_object_store,
+)
 from shared.settings import ObjectStoreSettings, SettingsError, load_settings
 from tests.fixtures.objectstore import S3Server
 
@@ -151,3 +160,59 @@ async def test_objects_survive_a_server_restart(s3_server: S3Server, object_stor
 async def _put(url: str, body: bytes) -> None:
     async with aiohttp.ClientSession() as http, http.put(URL(url, encoded=True), data=body) as r:
         assert r.status == 200
+
+
+async def test_a_service_logging_at_debug_never_writes_the_signed_requests(
+    caplog: pytest.LogCaptureFixture, object_store_settings: ObjectStoreSettings
+):
+    """values-local runs the services at debug, where botocore would log every request
+    with its Authorization header (the access key and signature) and kubernetes_asyncio
+    every response body (a Secret's data)."""
+    saved = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
+    try:
+        configure_logging("provisioner", "debug")
+        caplog.set_level(logging.DEBUG)
+        async with open_object_store(object_store_settings) as store:
+            await store.check_bucket()
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+    assert object_store_settings.backup_s3_access_key not in caplog.text
+    assert "Authorization" not in caplog.text and "Signature" not in caplog.text
+
+
+async def test_a_service_waits_at_start_up_for_an_object_store_that_comes_up_later(
+    tmp_path: Path,
+):
+    later = LocalObjectStore(tmp_path)
+    try:
+        async with open_object_store(later.settings()) as store:
+            waiting = asyncio.create_task(store.wait_for_bucket(timeout=60))
+            await asyncio.sleep(1.5)
+            assert not waiting.done()  # still retrying, not failed
+            await asyncio.to_thread(later.start)
+            await asyncio.wait_for(waiting, 30)
+    finally:
+        later.stop()
+
+
+async def test_start_up_gives_up_on_an_unreachable_object_store_after_its_wait(
+    object_store_settings: ObjectStoreSettings,
+):
+    nowhere = object_store_settings.model_copy(
+        update={"backup_s3_endpoint": f"http://127.0.0.1:{free_port()}"}
+    )
+    async with open_object_store(nowhere) as store:
+        with pytest.raises(ObjectStoreUnavailable, match="unreachable"):
+            await store.wait_for_bucket(timeout=1)
+
+
+async def test_start_up_does_not_wait_out_a_bucket_that_does_not_exist(
+    object_store_settings: ObjectStoreSettings,
+):
+    missing = object_store_settings.model_copy(update={"backup_s3_bucket": "no-such-bucket"})
+    async with open_object_store(missing) as store:
+        with pytest.raises(ObjectStoreError) as caught:
+            await store.wait_for_bucket(timeout=600)
+    assert not isinstance(caught.value, ObjectStoreUnavailable)
