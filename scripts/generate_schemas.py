@@ -59,8 +59,11 @@ def lifecycle_ts() -> str:
         f"export const RESTORE_MOVES: Moves = {_moves_ts(lifecycle.RESTORE_MOVES)};\n\n"
         "// Moves only a suspension or a resumption makes, in the same way.\n"
         f"export const SUSPEND_MOVES: Moves = {_moves_ts(lifecycle.SUSPEND_MOVES)};\n\n"
+        "// Moves only an engine upgrade makes.\n"
+        f"export const UPGRADE_MOVES: Moves = {_moves_ts(lifecycle.UPGRADE_MOVES)};\n\n"
         "// The operations whose moves are keyed to the operation's id (`restore_id`, or\n"
-        "// `operation_id` for a suspension or a resumption), by an event type's first token.\n"
+        "// `operation_id` for a suspension, a resumption or an upgrade), by an event type's\n"
+        "// first token.\n"
         f"export const OPERATION_MOVES: Record<string, Moves> = {{\n{operations}}};\n"
     )
 
@@ -75,7 +78,7 @@ def _moves_ts(moves: dict[tuple[str, lifecycle.Status], lifecycle.Status]) -> st
 
 def _moves_name(moves: dict[tuple[str, lifecycle.Status], lifecycle.Status]) -> str:
     """The exported constant an entry of `OPERATION_MOVES` is, so TS shares it too."""
-    for name in ("RESTORE_MOVES", "SUSPEND_MOVES"):
+    for name in ("RESTORE_MOVES", "SUSPEND_MOVES", "UPGRADE_MOVES"):
         if getattr(lifecycle, name) is moves:
             return name
     raise ValueError("OPERATION_MOVES names moves that lifecycle_ts does not export")

@@ -225,6 +225,44 @@ class PlanFailed(Payload):
     reason: str = Field(description="what went wrong, in words a user can read")
 
 
+class UpgradeRequested(Payload):
+    operation_id: Uuid = Field(description="the upgrade's id, chosen by whoever asks")
+    version: str = Field(pattern=VERSION_PATTERN, description="the engine version to move to")
+    previous_version: str = Field(description="the version the store was on when asked")
+    requested_by: str = Field(description="user id of whoever asked, or the rollout's driver")
+    rollout_id: Uuid | None = Field(None, description="the rollout this upgrade belongs to")
+
+
+class UpgradeStarted(Payload):
+    operation_id: Uuid
+    version: str
+    previous_version: str
+    pre_upgrade_backup_id: Uuid = Field(description="the backup taken just before, to undo it")
+
+
+class UpgradeCompleted(Payload):
+    operation_id: Uuid
+    version: str = Field(description="the version the store is on now")
+    previous_version: str
+    seconds: float = Field(ge=0, description="how long the upgrade took, backup included")
+
+
+class UpgradeRolledBack(Payload):
+    operation_id: Uuid
+    version: str = Field(description="the version that failed its health gate")
+    previous_version: str = Field(description="the version the store is back on")
+    code: str = Field(description="machine-readable reason the gate failed")
+    reason: str = Field(description="what went wrong, in words a user can read")
+    seconds: float = Field(ge=0, description="how long the upgrade and rollback took")
+
+
+class UpgradeFailed(Payload):
+    operation_id: Uuid
+    version: str = Field(description="the version that was asked for")
+    code: str = Field(description="machine-readable failure code")
+    reason: str = Field(description="what went wrong, in words a user can read")
+
+
 class Envelope(BaseModel):
     """Fields every event carries; `type` selects the payload model of `data`."""
 
@@ -284,6 +322,11 @@ PAYLOADS: dict[str, type[Payload]] = {
     "plan.requested": PlanRequested,
     "plan.changed": PlanChanged,
     "plan.failed": PlanFailed,
+    "upgrade.requested": UpgradeRequested,
+    "upgrade.started": UpgradeStarted,
+    "upgrade.completed": UpgradeCompleted,
+    "upgrade.rolled_back": UpgradeRolledBack,
+    "upgrade.failed": UpgradeFailed,
 }
 if not set(PAYLOADS) <= set(EVENT_TYPES):
     raise AssertionError(

@@ -20,6 +20,11 @@ the `suspend.*` and `resume.*` events alone (`OPERATION_MOVES`, keyed to the ope
 id the same way). A suspend or resume that fails leaves the store `failed` with the reason;
 a retry provisions it again, which starts its workloads and gives it its own route back.
 
+An engine upgrade is the third: `ready -> upgrading -> ready`, made by the `upgrade.*`
+events alone (keyed to `operation_id` too). `upgrade.completed` leaves the store on the new
+version; `upgrade.rolled_back` back on its previous one with its pre-upgrade data, ready;
+`upgrade.failed` means even the rollback failed, and the store is `failed`.
+
 Backups move no store: their events (`backup.*`) only fill the `backups` table. Nor does
 a plan change (`plan.*`): a ready store stays ready while its quota, limits and workloads
 move to the new plan, and `plan.changed` records the plan it is on.
@@ -41,6 +46,7 @@ class Status(StrEnum):
     SUSPENDING = "suspending"
     SUSPENDED = "suspended"
     RESUMING = "resuming"
+    UPGRADING = "upgrading"
     DELETING = "deleting"
     DELETED = "deleted"
 
@@ -58,6 +64,7 @@ RANK: dict[str, int] = {
     Status.SUSPENDING: 2,
     Status.SUSPENDED: 2,
     Status.RESUMING: 2,
+    Status.UPGRADING: 2,
     Status.DELETING: 3,
     Status.DELETED: 4,
 }
@@ -97,6 +104,11 @@ EVENT_TYPES = (
     "plan.requested",
     "plan.changed",
     "plan.failed",
+    "upgrade.requested",
+    "upgrade.started",
+    "upgrade.completed",
+    "upgrade.rolled_back",
+    "upgrade.failed",
 )
 
 # Moves only a restore makes, by event type and current status; the rank does not apply
@@ -118,12 +130,21 @@ SUSPEND_MOVES: dict[tuple[str, Status], Status] = {
     ("resume.failed", Status.RESUMING): Status.FAILED,
 }
 
+# Moves only an engine upgrade makes.
+UPGRADE_MOVES: dict[tuple[str, Status], Status] = {
+    ("upgrade.started", Status.READY): Status.UPGRADING,
+    ("upgrade.completed", Status.UPGRADING): Status.READY,
+    ("upgrade.rolled_back", Status.UPGRADING): Status.READY,
+    ("upgrade.failed", Status.UPGRADING): Status.FAILED,
+}
+
 # The event types whose moves are keyed to an operation's id (the projection keeps it):
-# the restore's (`restore_id`) or the suspension's (`operation_id`).
+# the restore's (`restore_id`), the suspension's or the upgrade's (`operation_id`).
 OPERATION_MOVES: dict[str, dict[tuple[str, Status], Status]] = {
     "restore": RESTORE_MOVES,
     "suspend": SUSPEND_MOVES,
     "resume": SUSPEND_MOVES,
+    "upgrade": UPGRADE_MOVES,
 }
 
 # The status an event moves a store to; `progress` moves nothing.
@@ -145,6 +166,7 @@ TRANSITIONAL = frozenset(
         Status.RESTORING,
         Status.SUSPENDING,
         Status.RESUMING,
+        Status.UPGRADING,
         Status.DELETING,
     }
 )
@@ -198,6 +220,11 @@ def can_suspend(status: str) -> bool:
 def can_resume(status: str) -> bool:
     """Only a suspended store may be resumed."""
     return ("resume.started", status) in SUSPEND_MOVES
+
+
+def can_upgrade(status: str) -> bool:
+    """Only a ready store may be upgraded."""
+    return ("upgrade.started", status) in UPGRADE_MOVES
 
 
 def can_retry(status: str) -> bool:

@@ -57,6 +57,10 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "resume.failed",
         "plan.changed",
         "plan.failed",
+        "upgrade.started",
+        "upgrade.completed",
+        "upgrade.rolled_back",
+        "upgrade.failed",
     ),
     # The reaper's leader schedules backups, removes expired ones and fails stuck work.
     "reaper": (
@@ -70,6 +74,9 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "restore.failed",
         "suspend.failed",
         "resume.failed",
+        # Its rollout driver asks for each store's upgrade; a stuck one it fails.
+        "upgrade.requested",
+        "upgrade.failed",
     ),
     "auditor": (),
 }
@@ -77,7 +84,15 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
 # The durable consumers each service pulls from (see shared.subjects.CONSUMERS).
 PULLS: dict[str, tuple[str, ...]] = {
     "gateway": (),
-    "provisioner": ("provisioner", "backups", "restores", "suspends", "resumes", "plans"),
+    "provisioner": (
+        "provisioner",
+        "backups",
+        "restores",
+        "suspends",
+        "resumes",
+        "plans",
+        "upgrades",
+    ),
     "reaper": ("reaper",),
     "auditor": ("auditor",),
 }

@@ -154,7 +154,16 @@ PLANS = ConsumerSpec(
     max_ack_pending=64,
 )
 
-CONSUMERS = (PROVISIONER, REAPER, AUDITOR, BACKUPS, RESTORES, SUSPENDS, RESUMES, PLANS)
+# Engine upgrades (one store each, asked for by a rollout), in the provisioner.
+UPGRADES = ConsumerSpec(
+    durable="upgrades",
+    filter_subject=type_filter("upgrade.requested"),
+    ack_wait=timedelta(seconds=30),
+    max_deliver=5,
+    max_ack_pending=64,
+)
+
+CONSUMERS = (PROVISIONER, REAPER, AUDITOR, BACKUPS, RESTORES, SUSPENDS, RESUMES, PLANS, UPGRADES)
 
 # The auditor's replay (`python -m services.auditor rebuild`): a named consumer without
 # acks, created for the replay only, so NATS permissions can name it.

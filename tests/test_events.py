@@ -68,6 +68,39 @@ SAMPLE_DATA = {
     },
     "plan.changed": {"operation_id": R, "plan": "medium", "previous_plan": "small", "seconds": 2.0},
     "plan.failed": {"operation_id": R, "plan": "tiny", "code": "usage_exceeds_plan", "reason": "x"},
+    "upgrade.requested": {
+        "operation_id": R,
+        "version": "2.1",
+        "previous_version": "2.0",
+        "requested_by": "rollout",
+        "rollout_id": R,
+    },
+    "upgrade.started": {
+        "operation_id": R,
+        "version": "2.1",
+        "previous_version": "2.0",
+        "pre_upgrade_backup_id": R,
+    },
+    "upgrade.completed": {
+        "operation_id": R,
+        "version": "2.1",
+        "previous_version": "2.0",
+        "seconds": 30.0,
+    },
+    "upgrade.rolled_back": {
+        "operation_id": R,
+        "version": "2.1",
+        "previous_version": "2.0",
+        "code": "gate_failed",
+        "reason": "x",
+        "seconds": 60.0,
+    },
+    "upgrade.failed": {
+        "operation_id": R,
+        "version": "2.1",
+        "code": "rollback_failed",
+        "reason": "x",
+    },
 }
 
 

@@ -368,3 +368,58 @@ def test_a_resumed_store_is_ready_from_its_resume() -> None:
     row = fold([*CREATED, *SUSPENDED, *resume])
     assert row is not None
     assert row.ready_at == resume[1].occurred_at != CREATED[1].occurred_at
+
+
+def _upgrade(event_type: str, seq: int, operation_id: str) -> AuditEvent:
+    data: dict[str, object] = {"operation_id": operation_id, "version": "2.1"}
+    data["previous_version"] = "2.0"
+    if event_type == "upgrade.started":
+        data["pre_upgrade_backup_id"] = SECOND
+    elif event_type == "upgrade.completed":
+        data["seconds"] = 1.0
+    elif event_type in ("upgrade.rolled_back", "upgrade.failed"):
+        data |= {"code": "gate_failed", "reason": "the storefront answered 500", "seconds": 1.0}
+    return _event(event_type, seq, data)
+
+
+UPGRADING = _upgrade("upgrade.started", 3, FIRST)
+
+
+@pytest.mark.parametrize(
+    ("events", "status", "version", "error"),
+    [
+        ([UPGRADING], "upgrading", None, None),
+        ([UPGRADING, _upgrade("upgrade.completed", 4, FIRST)], "ready", "2.1", None),
+        # Rolled back: ready again, on the version it had.
+        ([UPGRADING, _upgrade("upgrade.rolled_back", 4, FIRST)], "ready", None, None),
+        (
+            [UPGRADING, _upgrade("upgrade.failed", 4, FIRST)],
+            "failed",
+            None,
+            "the storefront answered 500",
+        ),
+        # The end of another upgrade does not end this one, nor move its version.
+        ([UPGRADING, _upgrade("upgrade.completed", 4, SECOND)], "upgrading", None, None),
+        # A late start of an upgrade that ended never reopens it.
+        (
+            [
+                UPGRADING,
+                _upgrade("upgrade.rolled_back", 4, FIRST),
+                _upgrade("upgrade.started", 5, FIRST),
+            ],
+            "ready",
+            None,
+            None,
+        ),
+        # A provisioning `ready` does not end an upgrade; only a ready store is upgraded.
+        ([UPGRADING, _event("ready", 4, {"url": "http://x"})], "upgrading", None, None),
+        ([*SUSPENDED, _upgrade("upgrade.started", 5, SECOND)], "suspended", None, None),
+    ],
+)
+def test_an_upgrade_moves_the_store_by_its_own_id_and_records_its_version(
+    events: list[AuditEvent], status: str, version: str | None, error: str | None
+) -> None:
+    row = fold([*CREATED, *events])
+    assert row is not None
+    assert (row.status, row.engine_version, row.error) == (status, version, error)
+    assert fold(list(reversed([*CREATED, *events]))) == row

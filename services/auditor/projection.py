@@ -175,12 +175,20 @@ def _apply(draft: StoreRow, event: AuditEvent) -> None:
         draft.engine_version = event.field("engine_version") or None
     elif event.type == "ready":
         draft.url, draft.error, draft.ready_at = event.field("url"), None, event.occurred_at
-    elif event.type in ("failed", "restore.failed", "suspend.failed", "resume.failed"):
+    elif event.type in (
+        "failed",
+        "restore.failed",
+        "suspend.failed",
+        "resume.failed",
+        "upgrade.failed",
+    ):
         draft.error = event.field("reason") or event.field("code")
     elif event.type == "restore.started":
         draft.restore_id = event.field("restore_id")
-    elif event.type in ("suspend.started", "resume.started"):
+    elif event.type in ("suspend.started", "resume.started", "upgrade.started"):
         draft.operation_id = event.field("operation_id")
+    elif event.type == "upgrade.completed":
+        draft.error, draft.engine_version = None, event.field("version")
     elif event.type == "restore.completed":
         draft.error = None
     elif event.type == "resume.completed":

@@ -1,6 +1,6 @@
 // Generated from shared/lifecycle.py by `just schemas`; do not edit.
 
-export const STATUSES = ["requested", "provisioning", "ready", "failed", "restoring", "suspending", "suspended", "resuming", "deleting", "deleted"] as const;
+export const STATUSES = ["requested", "provisioning", "ready", "failed", "restoring", "suspending", "suspended", "resuming", "upgrading", "deleting", "deleted"] as const;
 export type Status = (typeof STATUSES)[number];
 export type Moves = ReadonlyArray<readonly [string, Status, Status]>;
 
@@ -14,6 +14,7 @@ export const RANK: Record<Status, number> = {
   suspending: 2,
   suspended: 2,
   resuming: 2,
+  upgrading: 2,
   deleting: 3,
   deleted: 4,
 };
@@ -49,6 +50,11 @@ export const EVENT_TYPES = [
   "plan.requested",
   "plan.changed",
   "plan.failed",
+  "upgrade.requested",
+  "upgrade.started",
+  "upgrade.completed",
+  "upgrade.rolled_back",
+  "upgrade.failed",
 ] as const;
 
 // Moves allowed against the rank.
@@ -83,10 +89,20 @@ export const SUSPEND_MOVES: Moves = [
   ["resume.failed", "resuming", "failed"],
 ];
 
+// Moves only an engine upgrade makes.
+export const UPGRADE_MOVES: Moves = [
+  ["upgrade.started", "ready", "upgrading"],
+  ["upgrade.completed", "upgrading", "ready"],
+  ["upgrade.rolled_back", "upgrading", "ready"],
+  ["upgrade.failed", "upgrading", "failed"],
+];
+
 // The operations whose moves are keyed to the operation's id (`restore_id`, or
-// `operation_id` for a suspension or a resumption), by an event type's first token.
+// `operation_id` for a suspension, a resumption or an upgrade), by an event type's
+// first token.
 export const OPERATION_MOVES: Record<string, Moves> = {
   restore: RESTORE_MOVES,
   suspend: SUSPEND_MOVES,
   resume: SUSPEND_MOVES,
+  upgrade: UPGRADE_MOVES,
 };
