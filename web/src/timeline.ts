@@ -99,6 +99,30 @@ export function describe(entry: AuditEntry): { title: string; detail: string } {
         title: "Plan change failed",
         detail: `not moved to ${str(d.plan)}: ${planFailureText(str(d.code), str(d.reason))}${str(d.code) ? ` (${str(d.code)})` : ""}`,
       };
+    case "upgrade.requested":
+      return {
+        title: "Upgrade requested",
+        detail: `from ${str(d.previous_version) || "its version"} to ${str(d.version)}${str(d.rollout_id) ? " (a rollout)" : ""}`,
+      };
+    case "upgrade.started":
+      return { title: "Upgrading", detail: `to ${str(d.version)}; a backup was taken first to come back to` };
+    case "upgrade.completed":
+      return {
+        title: "Upgraded",
+        detail: [`now on ${str(d.version)}`, str(d.previous_version) && `(was ${str(d.previous_version)})`, seconds(d.seconds)]
+          .filter(Boolean)
+          .join(" "),
+      };
+    case "upgrade.rolled_back":
+      return {
+        title: "Upgrade rolled back",
+        detail: `back on ${str(d.previous_version)} with its data from before: ${str(d.reason)}${str(d.code) ? ` (${str(d.code)})` : ""}`,
+      };
+    case "upgrade.failed":
+      return {
+        title: "Upgrade failed",
+        detail: [str(d.reason), str(d.code) && `(${str(d.code)})`].filter(Boolean).join(" "),
+      };
     case "credentials_viewed":
       return { title: "Admin credentials viewed", detail: str(d.outcome) };
     default:

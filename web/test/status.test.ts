@@ -140,3 +140,34 @@ describe("a plan change moves no status", () => {
     expect(list.map((s) => s.plan)).toEqual(["small", "large"]);
   });
 });
+
+describe("an engine upgrade moves the store through upgrading and records its version", () => {
+  const op = (id: string, extra: Record<string, unknown> = {}) => ({
+    operation_id: id,
+    version: "2.1",
+    previous_version: "2.0",
+    ...extra,
+  });
+
+  it("goes ready -> upgrading -> ready on the new version", () => {
+    let store = storeOf({ status: "ready", engine_version: "2.0" });
+    store = applyEvent(store, eventOf("upgrade.requested", store.id, op("u1", { requested_by: "r" })));
+    expect(store.status).toBe("ready");
+    store = applyEvent(store, eventOf("upgrade.started", store.id, op("u1", { pre_upgrade_backup_id: "b" })));
+    expect(store.status).toBe("upgrading");
+    store = applyEvent(store, eventOf("upgrade.completed", store.id, op("u1", { seconds: 30 })));
+    expect([store.status, store.engine_version]).toEqual(["ready", "2.1"]);
+  });
+
+  it("comes back ready on its old version when rolled back, and failed when even that failed", () => {
+    const upgrading = applyEvent(storeOf({ status: "ready", engine_version: "2.0" }), eventOf("upgrade.started", "x", op("u1")));
+    const started = applyEvent(storeOf({ id: "x", status: "ready", engine_version: "2.0" }), eventOf("upgrade.started", "x", op("u1")));
+    expect(upgrading.status).toBe("ready"); // another store's event moves nothing
+    const back = applyEvent(started, eventOf("upgrade.rolled_back", "x", op("u1", { code: "gate_failed", reason: "r" })));
+    expect([back.status, back.engine_version, back.error]).toEqual(["ready", "2.0", null]);
+    const failed = applyEvent(started, eventOf("upgrade.failed", "x", op("u1", { code: "rollback_failed", reason: "no data" })));
+    expect([failed.status, failed.error]).toEqual(["failed", "no data"]);
+    // The end of another upgrade does not end this one.
+    expect(applyEvent(started, eventOf("upgrade.completed", "x", op("u0", { seconds: 1 })))).toBe(started);
+  });
+});

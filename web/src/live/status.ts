@@ -53,6 +53,11 @@ function applyOperationEvent(store: Store, event: Envelope): Store {
     changed.error = text(event.data.reason) ?? text(event.data.code) ?? `the ${operationOf(event.type)} failed`;
   } else if (event.type === "restore.completed" || event.type === "resume.completed") {
     changed.error = null;
+  } else if (event.type === "upgrade.completed") {
+    changed.error = null;
+    changed.engine_version = text(event.data.version) ?? store.engine_version;
+  } else if (event.type === "upgrade.rolled_back") {
+    changed.error = null;
   }
   return changed;
 }
