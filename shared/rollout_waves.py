@@ -60,10 +60,7 @@ def wave_ends(waves: Sequence[str], stores: int) -> tuple[int, ...]:
     """How many of `stores` stores are in waves 0..n together, for each wave n."""
     ends, reached = [], 0
     for wave in waves:
-        if wave.endswith("%"):
-            size = math.ceil(stores * int(wave[:-1]) / 100)
-        else:
-            size = int(wave)
+        size = math.ceil(stores * int(wave[:-1]) / 100) if wave.endswith("%") else int(wave)
         reached = max(reached, min(size, stores))
         ends.append(reached)
     return tuple(ends)
