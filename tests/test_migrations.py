@@ -24,6 +24,8 @@ EXPECTED_TABLES = {
     "outbox",
     "store_events",
     "schema_migrations",
+    "rollouts",  # the gateway's, driven by the reaper (0013)
+    "rollout_stores",
 }
 # What the API reads: store_requests joined with store_states.
 EXPECTED_VIEWS = {"stores"}

@@ -41,6 +41,7 @@ TIME = {"type": "string", "format": "date-time"}
 PARAMETERS: dict[str, dict[str, Any]] = {
     "StoreId": _param("id", "path", UUID, "the store's id"),
     "TokenId": _param("id", "path", UUID, "the token's id"),
+    "RolloutId": _param("id", "path", UUID, "the rollout's id"),
     "IdempotencyKey": _param(
         "Idempotency-Key",
         "header",
@@ -114,6 +115,7 @@ _BODIES: tuple[type, ...] = (
     validation.CreateTokenBody,
     validation.CreateStoreBody,
     validation.RestoreBody,
+    validation.CreateRolloutBody,
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.gateway import validation, views
+from services.gateway import rollout_views, validation, views
 
 JSON = "application/json"
 
@@ -95,6 +95,67 @@ OPERATIONS = (
         200,
         views.UserList,
         errors=(401, 403, 429),
+    ),
+    Operation(
+        "post",
+        "/admin/rollouts",
+        "createRollout",
+        "Roll an engine version out to every store of the engine on a version it upgrades"
+        " from, in waves (admins); the reaper drives it",
+        201,
+        rollout_views.Rollout,
+        validation.CreateRolloutBody,
+        errors=(400, 401, 403, 409, 413, 415, 422, 429),
+    ),
+    Operation(
+        "get",
+        "/admin/rollouts",
+        "listRollouts",
+        "Every rollout, newest first (admins)",
+        200,
+        rollout_views.RolloutList,
+        errors=(401, 403, 429),
+    ),
+    Operation(
+        "get",
+        "/admin/rollouts/{id}",
+        "getRollout",
+        "One rollout with its waves' progress and its stores (admins)",
+        200,
+        rollout_views.RolloutDetail,
+        parameters=("RolloutId",),
+        errors=(401, 403, 404, 429),
+    ),
+    Operation(
+        "post",
+        "/admin/rollouts/{id}/pause",
+        "pauseRollout",
+        "Pause a running rollout: nothing new is requested; upgrades in flight finish",
+        200,
+        rollout_views.Rollout,
+        parameters=("RolloutId",),
+        errors=(401, 403, 404, 409, 429),
+    ),
+    Operation(
+        "post",
+        "/admin/rollouts/{id}/resume",
+        "resumeRollout",
+        "Resume a paused rollout where it was",
+        200,
+        rollout_views.Rollout,
+        parameters=("RolloutId",),
+        errors=(401, 403, 404, 409, 429),
+    ),
+    Operation(
+        "post",
+        "/admin/rollouts/{id}/abort",
+        "abortRollout",
+        "Abort a running or paused rollout: nothing new is requested; it ends once the"
+        " upgrades in flight settle, each store on a version that passed its health gate",
+        200,
+        rollout_views.Rollout,
+        parameters=("RolloutId",),
+        errors=(401, 403, 404, 409, 429),
     ),
     Operation(
         "get",

@@ -279,3 +279,25 @@ def decode_cursor(request: web.Request) -> tuple[datetime, str] | None:
         return datetime.fromisoformat(moment), key
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ApiError(400, "invalid_cursor", "cursor is not one this API gave", "cursor") from None
+
+
+class CreateRolloutBody(Body):
+    engine: str = Field(min_length=1, max_length=64, description="the engine to upgrade")
+    version: str = Field(
+        min_length=1, max_length=41, description="the engine version to move its stores to"
+    )
+    waves: list[int | str] | None = Field(
+        None,
+        max_length=20,
+        description="cumulative wave sizes, a count or a whole percentage of the stores"
+        ' picked, the last "100%"; default [1, "5%", "25%", "100%"]',
+    )
+    max_concurrent: int = Field(5, ge=1, le=1000, description="upgrades in flight at once")
+    failure_threshold: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="the share of a wave's upgrades that may roll back or fail (0 to 1);"
+        " more stops the rollout; 0: any one stops it",
+    )
+    pause_seconds: int = Field(300, ge=0, le=604_800, description="the wait between waves")

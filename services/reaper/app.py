@@ -1,7 +1,7 @@
 """The reaper process: opens NATS, Postgres and the Kubernetes client (and the object
 storage when backups are enabled), then runs the deletion handler on the durable
-`reaper` consumer (`store.delete.*`), the sweeper and the backup keeper side by side
-until told to stop.
+`reaper` consumer (`store.delete.*`), the sweeper, the rollout driver and the backup
+keeper side by side until told to stop.
 
 Called from `services.reaper.__main__` through `shared.service.run_service`.
 """
@@ -18,9 +18,12 @@ from services.reaper.backups import BackupKeeper
 from services.reaper.deletion import DeletionHandler, DeletionTiming, Publish
 from services.reaper.namespaces import Namespaces
 from services.reaper.records import Records
+from services.reaper.rollout_records import RolloutRecords
+from services.reaper.rollouts import ROLLOUT_LOCK_KEY, RolloutDriver
 from services.reaper.settings import ReaperSettings
 from services.reaper.sweep_plan import SweepPolicy
 from services.reaper.sweeper import BACKUP_LOCK_KEY, Sweeper, SweeperLock
+from shared.engine_versions import load_versions
 from shared.events import Envelope
 from shared.jetstream import publish_event
 from shared.objectstore import open_object_store
@@ -108,11 +111,22 @@ async def main(
         policy(settings),
         settings.sweep_interval_seconds,
     )
+    rollouts = RolloutDriver(
+        SweeperLock(settings.database_url.get_secret_value(), key=ROLLOUT_LOCK_KEY),
+        RolloutRecords(pool),
+        publish,
+        lambda engine: load_versions(settings.charts_dir, engine),
+        settings.rollout_pass_seconds,
+    )
     keeper = None
     if storage is not None:
         backup_records = BackupRecords(pool, js, settings.stream_name)
         keeper = await backup_keeper(settings, runtime, storage, backup_records, publish)
-    tasks = {"reaper deletions": workers.run(), "reaper sweeps": sweeper.run(runtime.stopping)}
+    tasks = {
+        "reaper deletions": workers.run(),
+        "reaper sweeps": sweeper.run(runtime.stopping),
+        "reaper rollouts": rollouts.run(runtime.stopping),
+    }
     if keeper is not None:
         tasks["reaper backups"] = keeper.run(runtime.stopping)
     runtime.mark_started()

@@ -89,3 +89,23 @@ BACKUP_ORPHANS = Counter(
     "Backups in the bucket without a row: removed, or reported (one with a manifest)",
     ["action"],
 )
+
+ROLLOUT_LEADER = Gauge(
+    "storefleet_reaper_rollout_leader", "1 while this replica drives the rollouts, else 0"
+)
+ROLLOUT_PASSES = Counter(
+    "storefleet_reaper_rollout_passes_total", "Rollout passes run by this replica", ["outcome"]
+)
+ROLLOUTS = Gauge(
+    "storefleet_rollouts",
+    "Rollouts by state (running, paused, completed, stopped, aborted) at the last pass",
+    ["state"],
+)
+ROLLOUT_REQUESTS = Counter(
+    "storefleet_rollout_upgrades_requested_total", "Store upgrades a rollout requested"
+)
+ROLLOUT_STORES = Counter(
+    "storefleet_rollout_stores_total",
+    "Stores of a rollout whose upgrade settled: completed (upgraded), rolled_back, failed, skipped",
+    ["outcome"],
+)

@@ -7,6 +7,8 @@ runs the backup passes (`services.reaper.backups`) with the plan catalog's polic
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from shared.plans import DEFAULT_PLANS, Plan
@@ -38,6 +40,9 @@ class ReaperSettings(CommonSettings, KubeSettings):
     resume_deadline_seconds: float = Field(
         1800.0, gt=0, description="a store resuming this long without news has its resume failed"
     )
+    upgrade_deadline_seconds: float = Field(
+        3600.0, gt=0, description="a store upgrading this long without news has its upgrade failed"
+    )
     terminating_report_seconds: float = Field(
         300.0, ge=0, description="a namespace terminating this long is reported"
     )
@@ -61,4 +66,12 @@ class ReaperSettings(CommonSettings, KubeSettings):
     )
     backup_orphan_scan_seconds: float = Field(
         3600.0, ge=0, description="time between listings of the bucket for orphaned objects"
+    )
+
+    rollout_pass_seconds: float = Field(
+        10.0, gt=0, description="time between passes of the rollout driver"
+    )
+    charts_dir: Path = Field(
+        Path(__file__).resolve().parents[2] / "charts" / "engines",
+        description="the engine charts, whose versions.yaml says which upgrades a rollout may do",
     )
