@@ -258,7 +258,9 @@ class UpgradeRolledBack(Payload):
 
 class UpgradeFailed(Payload):
     operation_id: Uuid
-    version: str = Field(description="the version that was asked for")
+    version: str = Field(
+        "", description="the version that was asked for; empty when the reaper gave up on it"
+    )
     code: str = Field(description="machine-readable failure code")
     reason: str = Field(description="what went wrong, in words a user can read")
 

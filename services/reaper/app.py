@@ -50,6 +50,7 @@ def policy(settings: ReaperSettings) -> SweepPolicy:
         terminating_report_after=timedelta(seconds=settings.terminating_report_seconds),
         suspend_deadline=timedelta(seconds=settings.suspend_deadline_seconds),
         resume_deadline=timedelta(seconds=settings.resume_deadline_seconds),
+        upgrade_deadline=timedelta(seconds=settings.upgrade_deadline_seconds),
     )
 
 

@@ -99,7 +99,7 @@ def deletion_retry(store_id: str, last_event_seq: int, period: int, reason: str)
 
 
 def operation_stuck(store_id: str, operation: str, operation_id: str, reason: str) -> Envelope:
-    """`suspend.failed` or `resume.failed` (`operation`), code `stuck`."""
+    """`suspend.failed`, `resume.failed` or `upgrade.failed` (`operation`), code `stuck`."""
     return new_event(
         f"{operation}.failed",
         store_id,

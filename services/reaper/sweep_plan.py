@@ -7,9 +7,9 @@ database does not know, stores in a transitional status) and carries out the pla
 - orphans: a store namespace whose store is deleted, or unknown to both the database and
   the stream for longer than a grace period, gets a deletion request;
 - stuck stores: `provisioning` past its deadline is failed; `deleting` past its deadline
-  has its deletion retried (at most once per deadline period); `suspending` or `resuming`
-  past its deadline has that operation failed (named by the id the projection holds), so
-  the store reads `failed` and its owner can retry it;
+  has its deletion retried (at most once per deadline period); `suspending`, `resuming` or
+  `upgrading` past its deadline has that operation failed (named by the id the projection
+  holds), so the store reads `failed` and its owner can retry it;
 - namespaces stuck in Terminating longer than a threshold are reported with what holds
   them. Namespaces labeled as managed but without a store id are reported, never touched.
 """
@@ -25,12 +25,18 @@ from shared.lifecycle import Status
 
 # The transitional statuses a store can get stuck in, which the sweep acts on: a store
 # provisioning too long is failed, one deleting too long is deleted again, one suspending
-# or resuming too long has that operation failed. (`requested` is not here: the
+# resuming or upgrading too long has that operation failed. (`requested` is not here: the
 # provisioner's consumer redelivers it until it is taken. `restoring` is the backup
 # keeper's: `services.reaper.backup_plan`.)
-SWEPT = (Status.PROVISIONING, Status.DELETING, Status.SUSPENDING, Status.RESUMING)
+SWEPT = (
+    Status.PROVISIONING,
+    Status.DELETING,
+    Status.SUSPENDING,
+    Status.RESUMING,
+    Status.UPGRADING,
+)
 # The operation a store in one of these statuses is under, as its events name it.
-OPERATIONS = {Status.SUSPENDING: "suspend", Status.RESUMING: "resume"}
+OPERATIONS = {Status.SUSPENDING: "suspend", Status.RESUMING: "resume", Status.UPGRADING: "upgrade"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class SweepPolicy:
     terminating_report_after: timedelta
     suspend_deadline: timedelta
     resume_deadline: timedelta
+    upgrade_deadline: timedelta = timedelta(hours=1)
 
     def shortest_deadline(self) -> timedelta:
         return min(
@@ -68,7 +75,15 @@ class SweepPolicy:
             self.deletion_deadline,
             self.suspend_deadline,
             self.resume_deadline,
+            self.upgrade_deadline,
         )
+
+    def operation_deadline(self, operation: str) -> timedelta:
+        return {
+            "suspend": self.suspend_deadline,
+            "resume": self.resume_deadline,
+            "upgrade": self.upgrade_deadline,
+        }[operation]
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,7 @@ class StuckStore:
     action: str  # fail | redelete | fail_operation
     why: str
     period: int = 0  # which deadline period a retried deletion belongs to
-    operation: str = ""  # for fail_operation: suspend | resume
+    operation: str = ""  # for fail_operation: suspend | resume | upgrade
     operation_id: str = ""  # ... and the id its failure names
 
 
@@ -174,7 +189,7 @@ def _stuck_operation(
     operation = OPERATIONS.get(Status(store.status))
     if operation is None or store.operation_id is None:
         return None  # without its id, no event can end the operation
-    deadline = policy.suspend_deadline if operation == "suspend" else policy.resume_deadline
+    deadline = policy.operation_deadline(operation)
     if since < deadline:
         return None
     why = (

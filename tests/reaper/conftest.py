@@ -98,7 +98,7 @@ def handler(namespaces: Namespaces, records: Records, publish: Publish) -> Delet
 @pytest.fixture
 def policy() -> SweepPolicy:
     """Everything is overdue at once: no grace, no deadlines."""
-    return SweepPolicy(*[timedelta(0)] * 6)
+    return SweepPolicy(*[timedelta(0)] * 7)
 
 
 MakeSweeper = Callable[..., Sweeper]

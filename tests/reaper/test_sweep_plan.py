@@ -25,6 +25,7 @@ POLICY = SweepPolicy(
     terminating_report_after=timedelta(minutes=5),
     suspend_deadline=timedelta(minutes=30),
     resume_deadline=timedelta(minutes=20),
+    upgrade_deadline=timedelta(minutes=90),
 )
 
 
@@ -139,7 +140,7 @@ def test_the_namespace_of_a_live_store_is_never_an_orphan_suspended_or_not(statu
     assert Status.SUSPENDED in LIVE
 
 
-def test_a_suspend_or_resume_past_its_deadline_is_failed_naming_the_operation() -> None:
+def test_a_suspend_resume_or_upgrade_past_its_deadline_is_failed_naming_the_operation() -> None:
     plan = plan_sweep(
         [],
         {},
@@ -150,6 +151,8 @@ def test_a_suspend_or_resume_past_its_deadline_is_failed_naming_the_operation() 
             store("r", "resuming", timedelta(minutes=21), "op-r"),
             store("young-r", "resuming", timedelta(minutes=19), "op-yr"),
             store("nameless", "suspending", timedelta(hours=5)),
+            store("u", "upgrading", timedelta(minutes=91), "op-u"),
+            store("young-u", "upgrading", timedelta(minutes=89), "op-yu"),
         ],
         NOW,
         POLICY,
@@ -158,6 +161,7 @@ def test_a_suspend_or_resume_past_its_deadline_is_failed_naming_the_operation() 
     assert {(s.store.id, s.action, s.operation, s.operation_id) for s in plan.stuck} == {
         ("s", "fail_operation", "suspend", "op-s"),
         ("r", "fail_operation", "resume", "op-r"),
+        ("u", "fail_operation", "upgrade", "op-u"),
     }
     reasons = {s.store.id: s.why for s in plan.stuck}
     assert reasons["s"].startswith("suspending made no progress for 31 min")
