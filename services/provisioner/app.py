@@ -34,6 +34,13 @@ from services.provisioner.settings import ProvisionerSettings
 from services.provisioner.spec import BackupStorage, Cluster, MailRelay
 from services.provisioner.store_records import StoreRecords
 from services.provisioner.suspensions import Kind, PausedPage, Suspender, SuspensionHandler
+from services.provisioner.upgrade_runs import (
+    BackupSafekeeping,
+    ReadinessGate,
+    Safekeeping,
+    Upgrader,
+)
+from services.provisioner.upgrades import UpgradeHandler
 from services.provisioner.watch import StatusWatch
 from services.provisioner.waves import Waves
 from shared.engine_versions import EngineVersions, VersionsError, load_versions
@@ -48,6 +55,7 @@ from shared.subjects import (
     RESTORES,
     RESUMES,
     SUSPENDS,
+    UPGRADES,
     ConsumerSpec,
 )
 from shared.tasks import CANCEL_DEADLINE, background, run_until_stopped
@@ -162,7 +170,8 @@ async def _backup_pools(
     js: JetStreamContext,
     handler: StoreHandler,
 ) -> dict[str, WorkerPool]:
-    """The backups and restores consumers' pools, over the object store."""
+    """The backups, restores and upgrades consumers' pools, over the object store (an
+    upgrade takes a backup first)."""
     store = await runtime.stack.enter_async_context(open_object_store(storage))
     await store.wait_for_bucket(storage.backup_s3_startup_wait_seconds)
     runner = BackupRunner(
@@ -184,12 +193,30 @@ async def _backup_pools(
     handler.swap = swap
     restores = RestoreHandler(backups, swap, RESTORES.max_deliver)
     grace = settings.shutdown_grace_seconds
+    upgrades = upgrade_handler(settings, handler, records, BackupSafekeeping(backups, swap))
     return {
         "backups": WorkerPool(js, settings.stream_name, BACKUPS.durable, backups,
                               concurrency=settings.backup_workers, grace=grace),
         "restores": WorkerPool(js, settings.stream_name, RESTORES.durable, restores,
                                concurrency=settings.restore_workers, grace=grace),
+        "upgrades": WorkerPool(js, settings.stream_name, UPGRADES.durable, upgrades,
+                               concurrency=settings.upgrade_workers, grace=grace),
     }  # fmt: skip
+
+
+def upgrade_handler(
+    settings: ProvisionerSettings,
+    handler: StoreHandler,
+    records: StoreRecords,
+    safekeeping: Safekeeping,
+) -> UpgradeHandler:
+    """The upgrades consumer's handler, its gate the readiness rules (`ReadinessGate`)."""
+    suspender = Suspender(handler.waves.kube, handler.renderer, handler.cluster, None,
+                          settings.upgrade_gate_seconds)  # fmt: skip
+    upgrader = Upgrader(suspender, ReadinessGate(suspender), settings.upgrade_gate_seconds)
+    publish = Publisher(records.js, settings.stream_name)
+    return UpgradeHandler(records, upgrader, safekeeping, handler.versions, publish,
+                          UPGRADES.max_deliver)  # fmt: skip
 
 
 def _suspension_pools(
@@ -221,7 +248,7 @@ def _suspension_pools(
 async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
     storage = object_store_settings()
     consumers: tuple[ConsumerSpec, ...] = (PROVISIONER, SUSPENDS, RESUMES, PLANS)
-    consumers += (BACKUPS, RESTORES) if storage else ()
+    consumers += (BACKUPS, RESTORES, UPGRADES) if storage else ()
     nc, js = await open_nats(runtime, settings, consumers=consumers)
     kube = StoreKube(await open_kube(runtime, settings), settings.kube_request_timeout_seconds)
     kube_version = await kube.server_version()

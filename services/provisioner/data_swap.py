@@ -118,11 +118,12 @@ class DataSwap:
         names = {w.name for w in spec.engine.setup}
         for manifest in workloads:
             if manifest["kind"] == "Job" and manifest["metadata"]["name"] in names:
-                job = _renamed(manifest, f"setup-{attempt}-{operation_id}")
+                job = renamed_job(manifest, f"setup-{attempt}-{operation_id}")
                 await run_job(self.kube, job, None, deadline, reports=False)
 
 
-def _renamed(job: Manifest, name: str) -> Manifest:
+def renamed_job(job: Manifest, name: str) -> Manifest:
+    """The chart's Job under another name, to run it again (a finished Job cannot be)."""
     renamed = copy.deepcopy(job)
     renamed["metadata"]["name"] = name
     renamed["spec"]["ttlSecondsAfterFinished"] = SETUP_TTL_SECONDS

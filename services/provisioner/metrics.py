@@ -60,6 +60,17 @@ BACKUP_BYTES = Histogram(
 )
 BACKUPS = Counter("storefleet_backups_total", "Backups by outcome", ["engine", "outcome"])
 RESTORES = Counter("storefleet_restores_total", "Restores by outcome", ["engine", "outcome"])
+UPGRADES = Counter(
+    "storefleet_upgrades_total",
+    "Engine upgrades by outcome (completed, rolled_back, failed, refused)",
+    ["engine", "outcome"],
+)
+UPGRADE_SECONDS = Histogram(
+    "storefleet_upgrade_seconds",
+    "An engine upgrade from request to its outcome, backup and any rollback included",
+    ["engine", "outcome"],
+    buckets=BACKUP_BUCKETS,
+)
 PLAN_CHANGES = Counter("storefleet_plan_changes_total", "Plan changes by outcome", ["outcome"])
 SUSPENSIONS = Counter(
     "storefleet_suspensions_total", "Suspends and resumes by outcome", ["kind", "outcome"]

@@ -105,6 +105,15 @@ class ProvisionerSettings(CommonSettings, KubeSettings):
     )
     paused_port: int = Field(8082, ge=1, le=65535, description="the gateway's paused-page port")
 
+    # Engine upgrades (services.provisioner.upgrades), which run with backups.
+    upgrade_workers: int = Field(2, ge=1, le=64, description="concurrent upgrades per process")
+    upgrade_gate_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="an upgraded store's setup Job must complete and its workloads be ready"
+        " within this, or it is rolled back",
+    )
+
     ready_deadline_seconds: float = Field(600.0, gt=0, description="per delivery, to ready")
     apply_attempts: int = Field(6, ge=1, description="tries of one API call on temporary errors")
     pending_poll_seconds: float = Field(5.0, gt=0, description="consumer pending gauge period")

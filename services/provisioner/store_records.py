@@ -1,9 +1,11 @@
 """A store as the provisioner's operations on it (backups, restores, suspends, plan
 changes) need it: its spec, rebuilt from its last `store.requested.<id>` message in the
 stream, which is the only record of a store the provisioner holds (it has no database),
-on the plan of its last `store.plan.changed.<id>` when that came later.
+on the plan of its last `store.plan.changed.<id>` and the engine version of its last
+`store.upgrade.completed.<id>` when those came later.
 
-Called by `services.provisioner.backups`, `.restores` and `.suspensions`. Raises
+Called by `services.provisioner.backups`, `.restores`, `.suspensions`, `.plan_changes` and
+`.upgrades`. Raises
 `StoreGone` for a store with no request, one whose deletion is asked, or whose spec no
 longer resolves (an engine or plan removed from the catalog); `TemporaryError` when NATS
 does not answer.
@@ -11,7 +13,7 @@ does not answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import nats.errors
@@ -22,10 +24,18 @@ from nats.js.errors import NotFoundError
 from services.provisioner.engines import Engine
 from services.provisioner.spec import Cluster, SpecError, StoreSpec, store_spec
 from shared.engine_versions import EngineVersions
-from shared.events import StoreRequested, parse_event
+from shared.events import Envelope, StoreRequested, parse_event
 from shared.outcome import TemporaryError
 from shared.plans import Plan
 from shared.subjects import subject_for
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event as the stream holds it: its sequence number and the event."""
+
+    seq: int
+    event: Envelope
 
 
 class StoreGone(Exception):
@@ -50,11 +60,14 @@ class StoreRecords:
         event = parse_event(raw.data or b"")
         if not isinstance(event, StoreRequested):
             raise StoreGone("no such store")
-        changed = await self._last(subject_for("plan.changed", store_id))
-        if changed is not None and (changed.seq or 0) > (raw.seq or 0):
-            plan = parse_event(changed.data or b"").data.plan  # type: ignore[attr-defined]
-            data = event.data.model_copy(update={"plan": plan})
-            event = event.model_copy(update={"data": data})
+        later = {"plan.changed": "plan", "upgrade.completed": "engine_version"}
+        for event_type, field_name in later.items():
+            changed = await self._last(subject_for(event_type, store_id))
+            if changed is not None and (changed.seq or 0) > (raw.seq or 0):
+                payload = parse_event(changed.data or b"").data  # type: ignore[attr-defined]
+                value = payload.plan if field_name == "plan" else payload.version
+                data = event.data.model_copy(update={field_name: value})
+                event = event.model_copy(update={"data": data})
         try:
             return store_spec(event, self.cluster, self.plans, self.engines, self.versions)
         except SpecError as exc:
@@ -64,6 +77,15 @@ class StoreRecords:
         """The stream sequence of the last message on `subject`; 0 when there is none."""
         msg = await self._last(subject)
         return int(msg.seq or 0) if msg is not None else 0
+
+    async def latest(self, store_id: str, event_types: Iterable[str]) -> list[Recorded]:
+        """The last event of each of `event_types` the store has, newest first."""
+        found = []
+        for event_type in event_types:
+            msg = await self._last(subject_for(event_type, store_id))
+            if msg is not None:
+                found.append(Recorded(int(msg.seq or 0), parse_event(msg.data or b"")))
+        return sorted(found, key=lambda r: r.seq, reverse=True)
 
     async def _last(self, subject: str) -> RawStreamMsg | None:
         try:
