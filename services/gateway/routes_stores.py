@@ -16,7 +16,7 @@ from aiohttp import web
 from services.gateway import backup_db, store_db
 from services.gateway.auth import caller
 from services.gateway.context import POOL_KEY, SETTINGS_KEY, VERSIONS_KEY
-from services.gateway.errors import correlation_id, json_reply
+from services.gateway.errors import correlation_id, json_reply, unprocessable
 from services.gateway.ratelimit import LIMITS_KEY, headers_for, refusal
 from services.gateway.validation import (
     CreateStoreBody,
@@ -31,6 +31,7 @@ from services.gateway.validation import (
     store_request,
 )
 from services.gateway.views import API, StorePage, store_view
+from shared.engine_versions import EngineVersions
 from shared.lifecycle import STATUSES
 
 routes = web.RouteTableDef()
@@ -45,8 +46,9 @@ async def create_store(request: web.Request) -> web.Response:
     if body.from_backup is not None:
         source = await backup_db.clone_source(request.app[POOL_KEY], who, body.from_backup)
     wanted = store_request(body, settings, source)
-    # A new store, a clone too, runs its engine's default version.
-    wanted = replace(wanted, engine_version=request.app[VERSIONS_KEY][wanted.engine].default)
+    # A new store runs the version asked for, else its engine's default; a clone the default.
+    version = _version(request.app[VERSIONS_KEY][wanted.engine], body.engine_version, source)
+    wanted = replace(wanted, engine_version=version)
     key = idempotency_key(request)
     verdict = await request.app[LIMITS_KEY].hit_create(who.id)
     if not verdict.allowed:
@@ -112,3 +114,23 @@ async def retry_store(request: web.Request) -> web.Response:
         correlation_id(request),
     )
     return json_reply(store_view(row), status=202)
+
+
+def _version(versions: EngineVersions, asked: str | None, source: object | None) -> str:
+    """The version a new store runs; 422 `unknown_engine_version` for one not offered."""
+    if asked is None:
+        return versions.default
+    if source is not None:
+        raise unprocessable(
+            "engine_version",
+            "a clone runs its engine's default version; leave engine_version out",
+            "unknown_engine_version",
+        )
+    if asked not in versions.versions:
+        offered = ", ".join(sorted(versions.versions))
+        raise unprocessable(
+            "engine_version",
+            f"unknown version {asked!r} of this engine; offered: {offered}",
+            "unknown_engine_version",
+        )
+    return asked

@@ -79,6 +79,13 @@ class CreateStoreBody(Body):
     )
     engine: str | None = Field(None, description="engine key; the default when absent")
     plan: str | None = Field(None, description="plan key; the default when absent")
+    engine_version: str | None = Field(
+        None,
+        min_length=1,
+        max_length=41,
+        description="one of the engine's versions (the catalog lists them); its default when"
+        " absent. A clone runs the default",
+    )
     from_backup: UuidText | None = Field(
         None,
         description="a clone: the id of a verified backup of a store you may see, deleted"

@@ -108,6 +108,20 @@ async def test_a_clone_cannot_change_the_engine(gateway: Harness) -> None:
     assert (status, same["engine"]) == (202, "woocommerce")
 
 
+async def test_a_clone_runs_the_default_version_and_cannot_name_another(gateway: Harness) -> None:
+    user = await gateway.add_user()
+    _, backup = await backed_up_store(gateway, user, engine="woocommerce")
+
+    status, body = await create(
+        gateway, user, {"name": "Pinned clone", "engine_version": "0.0.1", "from_backup": backup}
+    )
+    assert (status, body["error"]["code"], body["error"]["field"]) == (
+        422,
+        "unknown_engine_version",
+        "engine_version",
+    )
+
+
 @pytest.mark.parametrize("until", ["requested", "running", "completed", "failed", "deleted"])
 async def test_only_a_verified_backup_can_be_cloned(gateway: Harness, until: str) -> None:
     user = await gateway.add_user()

@@ -55,6 +55,17 @@ async def test_a_create_answers_202_with_the_new_store_and_queues_its_event(
     assert row["envelope"]["actor"] == user.id
 
 
+async def test_a_create_may_name_one_of_the_engines_versions(gateway: Harness) -> None:
+    user = await gateway.add_user()
+    body = {"name": "Pinned Shop", "engine_version": WOOCOMMERCE_DEFAULT}
+    async with gateway.client(user).post(f"{API}/stores", json=body) as resp:
+        assert resp.status == 202
+        store = await resp.json()
+    assert store["engine_version"] == WOOCOMMERCE_DEFAULT
+    [row] = await outbox_rows(gateway)
+    assert row["envelope"]["data"]["engine_version"] == WOOCOMMERCE_DEFAULT
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code", "field"),
     [
@@ -65,6 +76,26 @@ async def test_a_create_answers_202_with_the_new_store_and_queues_its_event(
         ({"name": "www"}, 422, "reserved_slug", "name"),
         ({"name": "good shop", "engine": "magento"}, 422, "unknown_engine", "engine"),
         ({"name": "good shop", "plan": "huge"}, 422, "unknown_plan", "plan"),
+        (
+            {"name": "good shop", "engine_version": "9.9.9"},
+            422,
+            "unknown_engine_version",
+            "engine_version",
+        ),
+        (
+            {"name": "good shop", "engine_version": "{{ .Values }}"},
+            422,
+            "unknown_engine_version",
+            "engine_version",
+        ),
+        (
+            {"name": "good shop", "engine_version": "../0.1.0"},
+            422,
+            "unknown_engine_version",
+            "engine_version",
+        ),
+        ({"name": "good shop", "engine_version": "1" * 42}, 422, "invalid", "engine_version"),
+        ({"name": "good shop", "engine_version": ""}, 422, "invalid", "engine_version"),
         ({"name": "good shop", "namespace": "kube-system"}, 422, "unknown_field", "namespace"),
         ({"name": "good shop", "owner": "someone"}, 422, "unknown_field", "owner"),
         ({"name": "good shop", "status": "ready"}, 422, "unknown_field", "status"),
