@@ -63,7 +63,8 @@ def kubectl(target: Target) -> Kubectl:
 
 @pytest.fixture(scope="package")
 def installed(target: Target, kubectl: Kubectl) -> Iterator[None]:
-    values = [Path(v) for v in os.environ.get("STOREFLEET_E2E_VALUES", "").split(",") if v]
+    values = [Path(__file__).parent / "values-tests.yaml"]
+    values += [Path(v) for v in os.environ.get("STOREFLEET_E2E_VALUES", "").split(",") if v]
     if target.local:  # Traefik runs on the host: it reaches the paused page by an IP
         values.insert(0, platform.CHART / "values-host-ingress.yaml")
     platform.install(target.kubeconfig, kubectl, values)
