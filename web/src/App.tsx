@@ -17,6 +17,8 @@ import { AdminUsers } from "./views/AdminUsers";
 import { AuditLog } from "./views/AuditLog";
 import { Login } from "./views/Login";
 import { MyStores } from "./views/MyStores";
+import { RolloutPage } from "./views/RolloutPage";
+import { Rollouts } from "./views/Rollouts";
 import { StoreDetail } from "./views/StoreDetail";
 import { PageHeading } from "./components/PageHeading";
 
@@ -109,6 +111,13 @@ function SignedIn({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
             {admin && <NavItem to="/admin/stores" label="All stores" current={route.page === "admin-stores"} />}
             {admin && <NavItem to="/admin/users" label="Users" current={route.page === "admin-users"} />}
             {admin && <NavItem to="/admin/audit" label="Audit log" current={route.page === "admin-audit"} />}
+            {admin && (
+              <NavItem
+                to="/admin/rollouts"
+                label="Rollouts"
+                current={route.page === "admin-rollouts" || route.page === "admin-rollout"}
+              />
+            )}
           </ul>
         </nav>
         <div className="who">
@@ -152,6 +161,10 @@ function Page({ route, me, catalog }: { route: Route; me: Me; catalog: Catalog }
       return admin ? <AdminUsers /> : <Forbidden />;
     case "admin-audit":
       return admin ? <AuditLog /> : <Forbidden />;
+    case "admin-rollouts":
+      return admin ? <Rollouts catalog={catalog} /> : <Forbidden />;
+    case "admin-rollout":
+      return admin ? <RolloutPage key={route.id} id={route.id} /> : <Forbidden />;
     default:
       return (
         <>

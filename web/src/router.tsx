@@ -10,6 +10,8 @@ export type Route =
   | { page: "admin-stores" }
   | { page: "admin-users" }
   | { page: "admin-audit" }
+  | { page: "admin-rollouts" }
+  | { page: "admin-rollout"; id: string }
   | { page: "not-found" };
 
 export function routeOf(path: string): Route {
@@ -20,6 +22,9 @@ export function routeOf(path: string): Route {
   if (clean === "/admin/stores") return { page: "admin-stores" };
   if (clean === "/admin/users") return { page: "admin-users" };
   if (clean === "/admin/audit") return { page: "admin-audit" };
+  if (clean === "/admin/rollouts") return { page: "admin-rollouts" };
+  const rollout = /^\/admin\/rollouts\/([0-9a-fA-F-]{36})$/.exec(clean);
+  if (rollout?.[1]) return { page: "admin-rollout", id: rollout[1].toLowerCase() };
   return { page: "not-found" };
 }
 

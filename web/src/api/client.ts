@@ -17,6 +17,10 @@ import type {
   Page,
   PlanChange,
   Restore,
+  Rollout,
+  RolloutCommand,
+  RolloutDetail,
+  RolloutRequest,
   Store,
   StoreOperation,
   UserRow,
@@ -192,6 +196,13 @@ export interface AuditFilter {
 export const auditLog = (filter: AuditFilter) => request<Page<AuditEntry>>("/audit", { query: { ...filter } });
 export const listUsers = () => request<{ items: UserRow[] }>("/users");
 
+// Fleet rollouts of an engine upgrade (administrators); the reaper drives them.
+export const listRollouts = () => request<{ items: Rollout[] }>("/admin/rollouts");
+export const getRollout = (id: string) => request<RolloutDetail>(`/admin/rollouts/${encodeURIComponent(id)}`);
+export const startRollout = (body: RolloutRequest) => request<Rollout>("/admin/rollouts", { method: "POST", body });
+export const moveRollout = (id: string, command: RolloutCommand) =>
+  request<Rollout>(`/admin/rollouts/${encodeURIComponent(id)}/${command}`, { method: "POST" });
+
 // -- what a user may pick ---------------------------------------------------------------
 
 /** The gateway's defaults (services/gateway/settings.py), used until it publishes its own. */
@@ -206,7 +217,7 @@ export const FALLBACK_CATALOG: Catalog = {
 };
 
 interface CatalogBody {
-  engines: { key: string; label?: string }[];
+  engines: { key: string; label?: string; versions?: string[]; default_version?: string }[];
   plans: { key: string; label?: string; description?: string }[];
   default_engine: string;
   default_plan: string;
@@ -217,7 +228,12 @@ export async function loadCatalog(): Promise<Catalog> {
   try {
     const body = await request<CatalogBody>("/catalog");
     return {
-      engines: body.engines.map((e) => ({ key: e.key, label: e.label ?? e.key })),
+      engines: body.engines.map((e) => ({
+        key: e.key,
+        label: e.label ?? e.key,
+        versions: e.versions,
+        defaultVersion: e.default_version,
+      })),
       plans: body.plans.map((p) => ({
         key: p.key,
         label: p.label ?? (p.description ? `${p.key}: ${p.description}` : p.key),

@@ -139,7 +139,8 @@ export interface Envelope {
 
 /** What a user may pick when creating a store. */
 export interface Catalog {
-  engines: { key: string; label: string }[];
+  /** `versions` and `defaultVersion`: what the gateway's catalog offers (absent in the fallback). */
+  engines: { key: string; label: string; versions?: string[]; defaultVersion?: string }[];
   plans: { key: string; label: string }[];
   defaultEngine: string;
   defaultPlan: string;
@@ -154,4 +155,68 @@ export interface UserRow {
   max_stores: number | null;
   stores: number;
   created_at: string;
+}
+
+export type RolloutState = "running" | "paused" | "completed" | "stopped" | "aborted";
+export type RolloutCommand = "pause" | "resume" | "abort";
+export type RolloutStoreState = "pending" | "requested" | "completed" | "rolled_back" | "failed" | "skipped";
+
+/** A fleet rollout of an engine upgrade (GET /admin/rollouts, administrators). */
+export interface Rollout {
+  id: string;
+  engine: string;
+  target_version: string;
+  /** Normalised cumulative sizes: "1", "5%". */
+  waves: string[];
+  max_concurrent: number;
+  /** The share of a wave's upgrades that may fail, 0 to 1. */
+  failure_threshold: number;
+  pause_seconds: number;
+  state: RolloutState;
+  /** 0-based. */
+  current_wave: number;
+  next_wave_at: string | null;
+  planned_at: string | null;
+  ended_at: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  /** Why it stopped; empty otherwise. */
+  reason: string;
+}
+
+export interface WaveProgress {
+  wave: number;
+  size: string;
+  stores: number;
+  /** Stores by state. */
+  counts: Partial<Record<RolloutStoreState, number>>;
+}
+
+export interface RolloutStore {
+  store_id: string;
+  /** null: skipped when picked. */
+  wave: number | null;
+  state: RolloutStoreState;
+  operation_id: string;
+  from_version: string | null;
+  updated_at: string;
+}
+
+/** GET /admin/rollouts/{id}: a rollout with its waves' progress and its stores. */
+export interface RolloutDetail extends Rollout {
+  progress: WaveProgress[];
+  /** Stores of the engine not picked. */
+  skipped: number;
+  stores: RolloutStore[];
+}
+
+/** POST /admin/rollouts; all but engine and version optional. */
+export interface RolloutRequest {
+  engine: string;
+  version: string;
+  waves?: (string | number)[];
+  max_concurrent?: number;
+  failure_threshold?: number;
+  pause_seconds?: number;
 }
