@@ -176,7 +176,7 @@ class ImageBuilder:
             return Built(recipe, archive, False, time.monotonic() - started)
         for directory in (self.layers, self.archives, self.logs, self.work):
             directory.mkdir(parents=True, exist_ok=True)
-        log = self.logs / f"{recipe.short_name}.log"
+        log = self.logs / f"{recipe.short_name}-{recipe.tag}.log"
         log.write_text(f"building {recipe.reference}\n")
         parts: list[str] = []
         layers = self._base_layer(recipe, log, parts)
@@ -246,8 +246,10 @@ class ImageBuilder:
         return oci.Layer.from_json(blob, json.loads(meta.read_text()), label)
 
     def _forget_older(self, recipe: Recipe, keep: Path) -> None:
-        for old in self.archives.glob(f"{recipe.short_name}-*.tar"):
-            if old != keep:
+        # Only this tag's: an image's other tags (older engine versions) are other images.
+        prefix = f"{recipe.short_name}-{recipe.tag}-"
+        for old in self.archives.glob(f"{prefix}*.tar"):
+            if old != keep and old.name.count("-") == prefix.count("-"):
                 old.unlink()
 
     def prune_layers(self, older_than: float) -> None:

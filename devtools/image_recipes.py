@@ -5,7 +5,9 @@
                          run from pods (busybox's own wget crashes there; use curl)
     storefleet/platform  what ./Dockerfile builds, from Debian's python3 instead of the
                          python image
-    storefleet/medusa    what engines/medusa/Dockerfile builds, on trixie's node 20
+    storefleet/medusa    what engines/medusa/Dockerfile builds, on trixie's node 20; one
+                         image a version (medusa_recipe): 0.1.0 from engines/medusa, 0.0.9
+                         with engines/medusa/versions/0.0.9 (@medusajs 2.20.1) over it
     storefleet/backup    a store's backup, restore and verify Job: images/backup/sfbackup.py
                          with trixie's pg_dump and Postgres 17, MariaDB, python3 and tar
     storefleet/objectstore  versitygw (scripts/build-objectstore-bins.sh) on bookworm: the
@@ -253,13 +255,25 @@ PLATFORM = Recipe(
 # -- medusa ------------------------------------------------------------------------------
 
 
-def medusa_version() -> str:
-    return str(json.loads((MEDUSA_APP / "package.json").read_text())["version"])
+# The app is engines/medusa; an older version of it is a directory under
+# engines/medusa/versions/ holding only the files that differ (package.json and its lock,
+# pinning another @medusajs release), which override the root's when that image is built.
+MEDUSA_FILES = ("package.json", "package-lock.json", "tsconfig.json", "medusa-config.ts", "src")
+MEDUSA_VERSIONS = MEDUSA_APP / "versions"
 
 
-def _medusa_sources() -> list[Path]:
-    names = ("package.json", "package-lock.json", "tsconfig.json", "medusa-config.ts")
-    return [*(MEDUSA_APP / name for name in names), MEDUSA_APP / "src", MEDUSA_APP / "storefront"]
+def medusa_sources(version_dir: Path = MEDUSA_APP) -> dict[str, Path]:
+    """The app's build inputs by name: the root's, overridden by what `version_dir` holds."""
+    return {
+        name: version_dir / name if (version_dir / name).exists() else MEDUSA_APP / name
+        for name in MEDUSA_FILES
+    }
+
+
+def medusa_version(version_dir: Path = MEDUSA_APP) -> str:
+    """The image's tag: the version in the package.json the image is built from."""
+    package = medusa_sources(version_dir)["package.json"]
+    return str(json.loads(package.read_text())["version"])
 
 
 def _npm(ws: Workspace) -> None:
@@ -276,66 +290,83 @@ def _npm(ws: Workspace) -> None:
         (bin_dir / tool).symlink_to(f"../lib/node_modules/npm/bin/{tool}-cli.js")
 
 
-def _medusa_server(ws: Workspace) -> None:
-    # As the Dockerfile's build and deps stages, with the host's node 20.
-    src, app = ws.scratch / "src", ws.root / "app"
-    for source in _medusa_sources()[:-1]:
-        copy_into(src, source.name, source)
-    npm_ci = ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
-    ws.run([*npm_ci, "--include=dev"], cwd=src, MEDUSA_DISABLE_TELEMETRY="true")
-    secrets = {"DATABASE_URL": "postgres://build/build", "JWT_SECRET": "b", "COOKIE_SECRET": "b"}
-    ws.run(["npx", "medusa", "build"], cwd=src, MEDUSA_DISABLE_TELEMETRY="true", **secrets)
-    ws.run(["npx", "tsc", "--noEmit"], cwd=src)
-    server = src / ".medusa" / "server"
-    ws.run(["npm", "pkg", "set", "scripts.seed=medusa exec ./src/scripts/seed.js"], cwd=server)
-    shutil.copytree(server, app, symlinks=True, ignore=shutil.ignore_patterns("node_modules"))
-    ws.run([*npm_ci, "--omit=dev"], cwd=app)
-    for dist in (app / "node_modules" / "@medusajs").glob("*/dist"):
-        (dist / "migrations").mkdir(exist_ok=True)
-    copy_into(ws.root, "/app/storefront", MEDUSA_APP / "storefront")
-    # Everything else stays root's (npm ran as root): the process may write only here.
-    (app / "static").mkdir()
-    (app / "static").chmod(0o755)
-    os.chown(app / "static", 1000, 1000)
+def _medusa_server_step(sources: dict[str, Path]) -> Step:
+    """The compiled app and its production dependencies, from `sources` (by name)."""
+    storefront = MEDUSA_APP / "storefront"
+
+    def build_server(ws: Workspace) -> None:
+        # As the Dockerfile's build and deps stages, with the host's node 20.
+        src, app = ws.scratch / "src", ws.root / "app"
+        for name, source in sources.items():
+            copy_into(src, name, source)
+        npm_ci = ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
+        ws.run([*npm_ci, "--include=dev"], cwd=src, MEDUSA_DISABLE_TELEMETRY="true")
+        secrets = dict(DATABASE_URL="postgres://build/build", JWT_SECRET="b", COOKIE_SECRET="b")
+        ws.run(["npx", "medusa", "build"], cwd=src, MEDUSA_DISABLE_TELEMETRY="true", **secrets)
+        ws.run(["npx", "tsc", "--noEmit"], cwd=src)
+        server = src / ".medusa" / "server"
+        ws.run(["npm", "pkg", "set", "scripts.seed=medusa exec ./src/scripts/seed.js"], cwd=server)
+        shutil.copytree(server, app, symlinks=True, ignore=shutil.ignore_patterns("node_modules"))
+        ws.run([*npm_ci, "--omit=dev"], cwd=app)
+        for dist in (app / "node_modules" / "@medusajs").glob("*/dist"):
+            (dist / "migrations").mkdir(exist_ok=True)
+        copy_into(ws.root, "/app/storefront", storefront)
+        # Everything else stays root's (npm ran as root): the process may write only here.
+        (app / "static").mkdir()
+        (app / "static").chmod(0o755)
+        os.chown(app / "static", 1000, 1000)
+
+    spec = {name: str(source.relative_to(ROOT)) for name, source in sources.items()}
+    inputs = [*sources.values(), storefront]
+    return Step("server", ("/app",), build_server, lambda: inputs, spec=json.dumps(spec))
 
 
-MEDUSA = Recipe(
-    "storefleet/medusa",
-    medusa_version(),
-    ImageConfig(
-        user="1000:1000",
-        env=(
-            "PATH=/app/node_modules/.bin:" + PATH_DIRS,
-            "NODE_ENV=production",
-            "MEDUSA_DISABLE_TELEMETRY=true",
-            "HOST=0.0.0.0",
-            "PORT=9000",
-            "XDG_CONFIG_HOME=/tmp/.config",
-            "NPM_CONFIG_CACHE=/tmp/.npm",
-            "NPM_CONFIG_UPDATE_NOTIFIER=false",
+def medusa_recipe(version_dir: Path = MEDUSA_APP) -> Recipe:
+    """storefleet/medusa:<the package.json version>, built from the app with the files in
+    `version_dir` (the app itself, or one of engines/medusa/versions/*) over its own."""
+    return Recipe(
+        "storefleet/medusa",
+        medusa_version(version_dir),
+        ImageConfig(
+            user="1000:1000",
+            env=(
+                "PATH=/app/node_modules/.bin:" + PATH_DIRS,
+                "NODE_ENV=production",
+                "MEDUSA_DISABLE_TELEMETRY=true",
+                "HOST=0.0.0.0",
+                "PORT=9000",
+                "XDG_CONFIG_HOME=/tmp/.config",
+                "NPM_CONFIG_CACHE=/tmp/.npm",
+                "NPM_CONFIG_UPDATE_NOTIFIER=false",
+            ),
+            entrypoint=("docker-entrypoint.sh",),  # the node image's, which the Dockerfile keeps
+            cmd=("medusa", "start"),
+            working_dir="/app",
+            exposed_ports=("9000/tcp",),
         ),
-        entrypoint=("docker-entrypoint.sh",),  # the node image's, which the Dockerfile keeps
-        cmd=("medusa", "start"),
-        working_dir="/app",
-        exposed_ports=("9000/tcp",),
-    ),
-    Debian(
-        "trixie",  # bookworm's nodejs is 18; trixie's is 20, as the Dockerfile's node:20
-        ("nodejs", "ca-certificates"),
-        essential_hooks=(add_user("node", 1000, "/home/node", "/bin/bash"),),
-        customize_hooks=(mkdirs_hook("0755 1000 /home/node"),),
-    ),
-    (
-        Step(
-            "npm",
-            ("/usr/local/lib/node_modules", "/usr/local/bin/npm", "/usr/local/bin/npx"),
-            _npm,
-            spec=NPM_VERSION,
+        Debian(
+            "trixie",  # bookworm's nodejs is 18; trixie's is 20, as the Dockerfile's node:20
+            ("nodejs", "ca-certificates"),
+            essential_hooks=(add_user("node", 1000, "/home/node", "/bin/bash"),),
+            customize_hooks=(mkdirs_hook("0755 1000 /home/node"),),
         ),
-        Step("server", ("/app",), _medusa_server, _medusa_sources),
-        entrypoint("medusa", "docker-entrypoint.sh"),
-    ),
-)
+        (
+            Step(
+                "npm",
+                ("/usr/local/lib/node_modules", "/usr/local/bin/npm", "/usr/local/bin/npx"),
+                _npm,
+                spec=NPM_VERSION,
+            ),
+            _medusa_server_step(medusa_sources(version_dir)),
+            entrypoint("medusa", "docker-entrypoint.sh"),
+        ),
+    )
+
+
+MEDUSA = medusa_recipe()  # the current version: the chart's default
+# The storefleet Medusa app on @medusajs 2.20.1, the version before: built only when named
+# (a store created on it, then upgraded to MEDUSA's).
+MEDUSA_0_0_9 = medusa_recipe(MEDUSA_VERSIONS / "0.0.9")
 
 
 # -- backup ------------------------------------------------------------------------------

@@ -4,8 +4,10 @@
     python -m devtools.images import --address SOCKET [NAME ...]  into containerd (k8s.io)
     python -m devtools.images list                                names and references
 
-NAME is `pause`, `storefleet/pause` or `storefleet/pause:dev`; none means all images (see
-devtools/image_recipes.py and devtools/image_standins.py for what each holds). Archives
+NAME is `pause`, `storefleet/pause` or `storefleet/pause:dev`; none means all images but
+the older engine versions (ON_DEMAND), built only when named with their tag
+(`medusa:0.0.9`): see devtools/image_recipes.py and devtools/image_standins.py for what
+each holds. A name without a tag means the image's current version. Archives
 are OCI image layouts under `${STOREFLEET_CACHE:-~/.cache/storefleet}/images/archives`,
 named by a hash of their inputs: a build redoes only what changed since the last one and
 says, on stderr, what it built and what it reused. containerd stores each image under its
@@ -32,7 +34,15 @@ from pathlib import Path
 from devtools import oci
 from devtools.image_build import Built, ImageBuilder, Recipe
 from devtools.image_node import COREDNS
-from devtools.image_recipes import BACKUP, MEDUSA, OBJECTSTORE, PAUSE, PLATFORM, TOOLBOX
+from devtools.image_recipes import (
+    BACKUP,
+    MEDUSA,
+    MEDUSA_0_0_9,
+    OBJECTSTORE,
+    PAUSE,
+    PLATFORM,
+    TOOLBOX,
+)
 from devtools.image_standins import MARIADB, NATS, POSTGRES, REDIS
 from devtools.rootfs import prune_rootfs
 
@@ -48,7 +58,11 @@ RECIPES: tuple[Recipe, ...] = (
     PLATFORM,
     MEDUSA,
     BACKUP,
+    MEDUSA_0_0_9,
 )
+# Older engine versions, for stores created on them and upgraded: built when a test or a
+# command names them, never by a build of "everything".
+ON_DEMAND: tuple[Recipe, ...] = (MEDUSA_0_0_9,)
 NAMESPACE = "k8s.io"
 
 
@@ -62,13 +76,15 @@ def cache_dir() -> Path:
 
 
 def recipe(name: str) -> Recipe:
-    """The recipe called `name`: `pause`, `storefleet/pause`, `storefleet/pause:dev` or
-    the full `docker.io/storefleet/pause:dev`."""
-    for candidate in RECIPES:
+    """The recipe called `name`: `pause`, `storefleet/pause`, `storefleet/pause:dev`,
+    `pause:dev` or the full `docker.io/storefleet/pause:dev`. Without a tag, the current
+    version: the first listed, never one ON_DEMAND."""
+    for candidate in sorted(RECIPES, key=lambda r: r in ON_DEMAND):
         full = oci.normalize_reference(candidate.reference)
-        if name in (candidate.short_name, candidate.name, candidate.reference, full):
+        tagged = f"{candidate.short_name}:{candidate.tag}"
+        if name in (candidate.short_name, candidate.name, candidate.reference, tagged, full):
             return candidate
-    known = ", ".join(candidate.short_name for candidate in RECIPES)
+    known = ", ".join(f"{candidate.short_name}:{candidate.tag}" for candidate in RECIPES)
     raise KeyError(f"no image {name!r}; known: {known}")
 
 
@@ -78,12 +94,14 @@ def reference(name: str) -> str:
 
 
 def select(names: Sequence[str] | None) -> list[Recipe]:
-    return list(RECIPES) if not names else [recipe(name) for name in names]
+    if not names:
+        return [r for r in RECIPES if r not in ON_DEMAND]
+    return [recipe(name) for name in names]
 
 
 def build_images(names: Sequence[str] | None = None) -> dict[str, Path]:
-    """Build the named images (all when None), reusing what is cached; their archives,
-    by image name (`storefleet/pause`)."""
+    """Build the named images (all but ON_DEMAND when None), reusing what is cached;
+    their archives, by reference (`storefleet/pause:dev`)."""
     cache = cache_dir()
     builder = ImageBuilder(cache)
     started = time.time()
@@ -92,7 +110,7 @@ def build_images(names: Sequence[str] | None = None) -> dict[str, Path]:
         for wanted in select(names):
             built = builder.build(wanted)
             say(describe(built))
-            results[wanted.name] = built.archive
+            results[wanted.reference] = built.archive
         builder.prune_layers(older_than=started)
         prune_rootfs(cache, [r.base for r in RECIPES if r.base is not None])
     return results
@@ -119,14 +137,14 @@ def _locked(cache: Path) -> Iterator[None]:
 
 
 def import_images(address: str, names: Sequence[str] | None = None) -> None:
-    """Build (or find cached) the named images, all when None, and import each into the
-    containerd at socket `address`, namespace k8s.io, unless it holds that exact image
-    already. Uses Debian's `ctr`."""
+    """Build (or find cached) the named images, all but ON_DEMAND when None, and import
+    each into the containerd at socket `address`, namespace k8s.io, unless it holds that
+    exact image already. Uses Debian's `ctr`."""
     import_archives(address, build_images(names).values())
 
 
 def latest_archives() -> dict[str, Path]:
-    """The newest archive built of each image, by image name; none built, not listed.
+    """The newest archive built of each image, by reference; none built, not listed.
     Nothing is built: this is what a node that starts imports (`just images` builds)."""
     found: dict[str, Path] = {}
     archives = cache_dir() / "archives"
@@ -135,7 +153,7 @@ def latest_archives() -> dict[str, Path]:
         candidates = [p for p in archives.glob(f"{prefix}*.tar") if p.name.count("-") ==
                       prefix.count("-")]  # fmt: skip
         if candidates:
-            found[known.name] = max(candidates, key=lambda p: p.stat().st_mtime)
+            found[known.reference] = max(candidates, key=lambda p: p.stat().st_mtime)
     return found
 
 
@@ -190,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             import_images(args.address, args.names)
         else:
             for known in RECIPES:
-                print(f"{known.short_name:10} {oci.normalize_reference(known.reference)}")
+                name = f"{known.short_name}:{known.tag}"
+                print(f"{name:24} {oci.normalize_reference(known.reference)}")
     except (KeyError, RuntimeError, FileNotFoundError) as error:
         say(f"error: {error}")
         return 1

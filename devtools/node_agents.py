@@ -133,7 +133,7 @@ class Agents:
         # The node's own images are built if need be; the rest as `just images` left them.
         latest = images.latest_archives()
         if self.images is not None:
-            wanted = {images.recipe(name).name for name in self.images}
+            wanted = {images.recipe(name).reference for name in self.images}
             latest = {name: path for name, path in latest.items() if name in wanted}
         archives = {**latest, **images.build_images(NODE_IMAGES)}
         images.import_archives(str(LAYOUT.containerd_socket), archives.values())

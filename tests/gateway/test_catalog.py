@@ -101,7 +101,7 @@ async def test_the_default_catalog_offers_what_the_settings_default_to(
     settings = gateway.settings
     assert [e["key"] for e in body["engines"]] == settings.engines
     medusa = next(e for e in body["engines"] if e["key"] == "medusa")
-    assert (medusa["versions"], medusa["default_version"]) == (["0.1.0"], "0.1.0")
+    assert (medusa["versions"], medusa["default_version"]) == (["0.1.0", "0.0.9"], "0.1.0")
     assert [p["key"] for p in body["plans"]] == list(settings.plans)
     assert [p["description"] for p in body["plans"]] == [
         plan.description for plan in settings.plans.values()

@@ -104,8 +104,8 @@ def _env_pattern(value: str) -> str:
 def built() -> dict[str, dict[str, Any]]:
     archives = build_images([f"storefleet/{name}" for name in IMAGES])
     return {
-        name.removeprefix("storefleet/"): oci.read_archive(path).config
-        for name, path in archives.items()
+        reference.removeprefix("storefleet/").split(":")[0]: oci.read_archive(path).config
+        for reference, path in archives.items()
     }
 
 

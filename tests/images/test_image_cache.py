@@ -12,7 +12,9 @@ from devtools.image_build import ImageBuilder, Recipe, Step, Workspace
 CONFIG = oci.ImageConfig(entrypoint=("/bin/hello",))
 
 
-def _recipe(source: Path, greeting: Path, config: oci.ImageConfig = CONFIG) -> Recipe:
+def _recipe(
+    source: Path, greeting: Path, config: oci.ImageConfig = CONFIG, tag: str = "dev"
+) -> Recipe:
     def copy_hello(ws: Workspace) -> None:
         (ws.root / "bin").mkdir()
         (ws.root / "bin" / "hello").write_bytes(source.read_bytes())
@@ -25,7 +27,7 @@ def _recipe(source: Path, greeting: Path, config: oci.ImageConfig = CONFIG) -> R
         Step("hello", ("/bin/hello",), copy_hello, lambda: [source]),
         Step("greeting", ("/etc/greeting",), copy_greeting, lambda: [greeting]),
     )
-    return Recipe("storefleet/hello", "dev", config, None, steps)
+    return Recipe("storefleet/hello", tag, config, None, steps)
 
 
 def _sources(tmp_path: Path) -> tuple[Path, Path]:
@@ -99,6 +101,19 @@ def test_a_changed_configuration_reassembles_the_archive_from_cached_layers(
     assert second.fresh and second.parts == ()
     assert oci.read_archive(second.archive).config["User"] == "65534:65534"
     assert oci.read_archive(second.archive).manifest["layers"] == layers
+
+
+def test_two_tags_of_one_image_are_two_images_kept_side_by_side(tmp_path: Path) -> None:
+    hello, greeting = _sources(tmp_path)
+    builder = ImageBuilder(tmp_path / "cache")
+    current = builder.build(_recipe(hello, greeting, tag="1.0"))
+    greeting.write_text("bonjour\n")
+
+    older = builder.build(_recipe(hello, greeting, tag="0.9"))
+
+    assert older.fresh and [part.rsplit(" ", 1)[0] for part in older.parts] == ["layer greeting"]
+    assert current.archive.exists() and older.archive.exists()
+    assert oci.read_archive(older.archive).name == "docker.io/storefleet/hello:0.9"
 
 
 def test_layers_no_archive_uses_are_pruned_once_they_are_old(tmp_path: Path) -> None:

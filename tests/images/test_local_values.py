@@ -9,7 +9,9 @@ from typing import Any
 
 from devtools import oci
 from devtools.images import RECIPES, reference
+from shared.engine_versions import load_versions
 from tests.node import charts
+from tests.provisioner.test_manifests import CHARTS
 
 PULLED = ("docker.io/library/wordpress:",)
 
@@ -32,3 +34,16 @@ def test_values_local_runs_the_images_built_here_and_only_wordpress_from_upstrea
     assert {reference(n) for n in ("platform", "nats", "postgres", "medusa", "mariadb")} <= images
     foreign = {image for image in images - built if not image.startswith(PULLED)}
     assert foreign == set(), "values-local.yaml names images `just images` does not build"
+
+
+def test_each_medusa_version_runs_a_medusa_image_built_here_and_no_other() -> None:
+    registry = load_versions(CHARTS, "medusa")
+    pinned = {
+        name: oci.normalize_reference(version.values["images"]["medusa"])
+        for name, version in registry.versions.items()
+        if name != registry.default  # the default runs values-local.yaml's image, above
+    }
+    pinned[registry.default] = reference("medusa")
+    medusas = [r for r in RECIPES if r.short_name == "medusa"]
+
+    assert pinned == {r.tag: oci.normalize_reference(r.reference) for r in medusas}
