@@ -97,6 +97,7 @@ async def test_a_rollout_upgrades_a_medusa_store_with_its_orders_and_rolls_back_
         pytest.skip(f"medusa {CURRENT} lists no version to upgrade from in versions.yaml")
     if not target.local:
         pytest.skip("removing an image from the node needs this machine's own node")
+    import_images(str(LAYOUT.containerd_socket), [f"medusa:{OLDER}"])  # built on demand
     async with owner.watch() as watch:
         store = await owner.call(
             "POST", "/stores", {"name": "Upgrade Medusa", "engine": "medusa",
