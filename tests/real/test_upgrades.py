@@ -106,7 +106,8 @@ async def test_a_rollout_upgrades_a_medusa_store_with_its_orders_and_rolls_back_
         assert (await watch.outcome(store["id"], within=READY_WITHIN)).event == "ready"
     assert (await owner.store(store["id"]))["engine_version"] == OLDER
     older_images = web_images(kubectl, store["namespace"])
-    assert current_image() not in older_images
+    assert f"storefleet/medusa:{OLDER}" in older_images
+    assert f"storefleet/medusa:{CURRENT}" not in older_images
     await platform.served(target.ingress_url, store["slug"])
     async with platform.shop(store["slug"]) as http:
         first = await place_order(StoreApi(http, target.ingress_url), "ada@customer.example")
@@ -138,7 +139,7 @@ async def test_a_rollout_upgrades_a_medusa_store_with_its_orders_and_rolls_back_
           f"{upgraded['data']['seconds']:.1f}s")  # fmt: skip
     await shows(owner, store["id"], "ready")
     assert (await owner.store(store["id"]))["engine_version"] == CURRENT
-    assert current_image() in web_images(kubectl, store["namespace"])
+    assert f"storefleet/medusa:{CURRENT}" in web_images(kubectl, store["namespace"])
     await platform.served(target.ingress_url, store["slug"])
     async with platform.shop(store["slug"]) as http:
         admin_api = await admin_of(owner, http, target, store["id"])
