@@ -93,8 +93,7 @@ async def upgrade_event(owner: Gateway, store_id: str, kind: str) -> dict[str, A
 async def test_a_rollout_upgrades_a_medusa_store_with_its_orders_and_rolls_back_a_failed_gate(
     owner: Gateway, admin: Gateway, kubectl: Kubectl, target: Target
 ) -> None:
-    if OLDER is None:
-        pytest.skip(f"medusa {CURRENT} lists no version to upgrade from in versions.yaml")
+    assert OLDER is not None, f"medusa {CURRENT} lists no version to upgrade from"
     if not target.local:
         pytest.skip("removing an image from the node needs this machine's own node")
     import_images(str(LAYOUT.containerd_socket), [f"medusa:{OLDER}"])  # built on demand
