@@ -1,6 +1,6 @@
 """What the rollout driver reads and writes in Postgres: the `rollouts` rows it drives,
 their `rollout_stores`, the stores of an engine as the auditor's `store_states` has them,
-and the outcome events of upgrades in `store_events`.
+and the outcome events of upgrades in the `upgrade_outcomes` view of `store_events`.
 
 Called by `services.reaper.rollouts` only. Every write names the state it expects, so a
 pause or abort the gateway wrote meanwhile is never overwritten.
@@ -87,9 +87,9 @@ class RolloutRecords:
         if not wanted:
             return {}
         rows = await self._pool.fetch(
-            "SELECT envelope->'data'->>'operation_id' AS operation_id, type FROM store_events"
+            "SELECT operation_id, type FROM upgrade_outcomes"
             " WHERE store_id = ANY($1::text[]) AND type = ANY($2::text[])"
-            " AND envelope->'data'->>'operation_id' = ANY($3::text[])",
+            " AND operation_id = ANY($3::text[])",
             [m.store_id for m in wanted],
             list(OUTCOMES),
             [m.operation_id for m in wanted],

@@ -62,5 +62,10 @@ GRANT SELECT ON rollout_stores TO storefleet_gateway;
 GRANT SELECT, UPDATE ON rollouts TO storefleet_reaper;
 GRANT SELECT, INSERT, UPDATE ON rollout_stores TO storefleet_reaper;
 -- The driver reads an upgrade's outcome from its events too: a refusal from a ready
--- store moves nothing in store_states.
-GRANT SELECT ON store_events TO storefleet_reaper;
+-- store moves nothing in store_states. It sees only the outcomes of upgrades, never the
+-- rest of the audit log.
+CREATE VIEW upgrade_outcomes AS
+    SELECT store_id, envelope->'data'->>'operation_id' AS operation_id, type
+    FROM store_events
+    WHERE type IN ('upgrade.completed', 'upgrade.rolled_back', 'upgrade.failed');
+GRANT SELECT ON upgrade_outcomes TO storefleet_reaper;

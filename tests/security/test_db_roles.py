@@ -188,7 +188,17 @@ async def test_the_reaper_role_may_only_read_the_projection(
                  "outbox", "credential_access", "stores")  # fmt: skip
     reads_elsewhere = [f"SELECT * FROM {t}" for t in elsewhere]
 
+    await seeded.execute(
+        "INSERT INTO store_events (event_id, store_id, type, subject, actor, occurred_at,"
+        " envelope, stream_seq) VALUES ('e2', $1, 'upgrade.completed', 'store.upgrade.completed.x',"
+        ' \'provisioner\', now(), \'{"data": {"operation_id": "op-1"}}\', 2)',
+        STORE,
+    )
+    before = await snapshot(seeded)
+
     assert await reaper.fetchval("SELECT namespace FROM store_states") == "store-shop-1"
+    outcomes = await reaper.fetch("SELECT store_id, operation_id, type FROM upgrade_outcomes")
+    assert [tuple(r) for r in outcomes] == [(STORE, "op-1", "upgrade.completed")]
     refusals = REWRITE_AUDIT + CHANGE_ACCOUNTS + reads_elsewhere
     assert [sql for sql in refusals if not await refused(reaper, sql)] == []
     assert await snapshot(seeded) == before
