@@ -15,7 +15,7 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 APT_PACKAGES=(postgresql mariadb-server mariadb-client redis-server openssl ca-certificates chromium
   containerd runc containernetworking-plugins iptables nftables ipset iproute2
-  mmdebstrap busybox-static gcc libc6-dev)
+  mmdebstrap busybox-static gcc libc6-dev knot)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -265,6 +265,38 @@ class UpgradeFailed(Payload):
     reason: str = Field(description="what went wrong, in words a user can read")
 
 
+DomainName = Annotated[str, Field(max_length=253, pattern=r"^[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+$")]
+
+
+class DomainAdded(Payload):
+    domain_id: Uuid = Field(description="the domain request's id, chosen by the gateway")
+    domain: DomainName = Field(description="the domain, normalised (lower case, punycode)")
+    challenge: str = Field(description="the TXT record the owner is asked to create")
+    requested_by: str = Field(description="user id of whoever asked")
+
+
+class DomainVerified(Payload):
+    domain_id: Uuid
+    domain: DomainName
+
+
+class DomainFailed(Payload):
+    domain_id: Uuid
+    domain: DomainName
+    reason: Literal["dns_missing", "expired", "challenge_failed", "rate_limited"] = Field(
+        description="why the domain cannot be used"
+    )
+
+
+class DomainRemoved(Payload):
+    domain_id: Uuid
+    domain: DomainName
+    reason: Literal["owner", "dns_missing", "store_deleted"] = Field(
+        description="the owner removed it, its TXT record disappeared, or the store is deleted"
+    )
+    requested_by: str = Field(description="user id of whoever asked, or the verifier")
+
+
 class Envelope(BaseModel):
     """Fields every event carries; `type` selects the payload model of `data`."""
 
@@ -329,6 +361,10 @@ PAYLOADS: dict[str, type[Payload]] = {
     "upgrade.completed": UpgradeCompleted,
     "upgrade.rolled_back": UpgradeRolledBack,
     "upgrade.failed": UpgradeFailed,
+    "domain.added": DomainAdded,
+    "domain.verified": DomainVerified,
+    "domain.failed": DomainFailed,
+    "domain.removed": DomainRemoved,
 }
 if not set(PAYLOADS) <= set(EVENT_TYPES):
     raise AssertionError(

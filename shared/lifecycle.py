@@ -27,7 +27,8 @@ version; `upgrade.rolled_back` back on its previous one with its pre-upgrade dat
 
 Backups move no store: their events (`backup.*`) only fill the `backups` table. Nor does
 a plan change (`plan.*`): a ready store stays ready while its quota, limits and workloads
-move to the new plan, and `plan.changed` records the plan it is on.
+move to the new plan, and `plan.changed` records the plan it is on. Nor do a store's
+custom domains (`domain.*`): their states are `shared.domains`'.
 
 Pure: no I/O imports.
 """
@@ -109,6 +110,10 @@ EVENT_TYPES = (
     "upgrade.completed",
     "upgrade.rolled_back",
     "upgrade.failed",
+    "domain.added",
+    "domain.verified",
+    "domain.failed",
+    "domain.removed",
 )
 
 # Moves only a restore makes, by event type and current status; the rank does not apply

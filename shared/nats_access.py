@@ -34,6 +34,8 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "suspend.requested",
         "resume.requested",
         "plan.requested",
+        "domain.added",
+        "domain.removed",
     ),
     "provisioner": (
         "provisioning",
@@ -77,6 +79,10 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         # Its rollout driver asks for each store's upgrade; a stuck one it fails.
         "upgrade.requested",
         "upgrade.failed",
+        # Its domain verifier records what DNS says of the stores' custom domains.
+        "domain.verified",
+        "domain.failed",
+        "domain.removed",
     ),
     "auditor": (),
 }

@@ -1,7 +1,8 @@
 """The plan catalog: how much of the cluster a store may use, and how its backups are
 scheduled and kept. The gateway validates a plan's name; the provisioner turns the chosen
 plan into a ResourceQuota, a LimitRange and the engine chart's resource values; the
-backup scheduler reads the plan's `backup` policy (`shared.backup_policy` decides with it).
+backup scheduler reads the plan's `backup` policy (`shared.backup_policy` decides with it);
+the gateway counts a store's custom domains against `max_domains`.
 
 Pure: no I/O imports. The catalog is a setting (`STOREFLEET_PLANS`, JSON mapping a name
 to a `Plan`); `DEFAULT_PLANS` holds the defaults the engine charts are sized for.
@@ -105,6 +106,9 @@ class Plan(BaseModel):
     )
     upload_max: str = Field("64M", description="PHP upload_max_filesize and post_max_size")
     php_memory: str = Field("256M", description="PHP memory_limit")
+    max_domains: int = Field(
+        2, ge=0, le=100, description="custom domains a store may have (pending or verified)"
+    )
     backup: BackupPolicy = Field(
         default_factory=BackupPolicy, description="backup schedule and retention"
     )
@@ -129,6 +133,7 @@ DEFAULT_PLANS: dict[str, Plan] = {
         pod_max_ephemeral_storage="4Gi",
         upload_max="128M",
         php_memory="512M",
+        max_domains=10,
         # Twice a day, the last two days of those, two weeks of dailies, two months of
         # weeklies and half a year of monthlies.
         backup=BackupPolicy(

@@ -1,7 +1,8 @@
 """Session-wide test services. Each fixture module starts the real thing (Postgres from
 initdb, MariaDB from mariadb-install-db, nats-server with JetStream, redis-server,
 versitygw as S3-compatible object storage, a kube-apiserver control plane with kwok
-nodes) unless an environment variable points at an existing one (MariaDB: none)."""
+nodes, knotd as an authoritative DNS server) unless an environment variable points at
+an existing one (MariaDB and knotd: none)."""
 
 pytest_plugins = [
     "tests.fixtures.tasks",
@@ -11,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.objectstore",
     "tests.fixtures.cluster",
+    "tests.fixtures.dns",
 ]

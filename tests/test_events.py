@@ -101,6 +101,20 @@ SAMPLE_DATA = {
         "code": "rollback_failed",
         "reason": "x",
     },
+    "domain.added": {
+        "domain_id": R,
+        "domain": "xn--bcher-kva.example.org",
+        "challenge": "_storefleet-challenge.xn--bcher-kva.example.org",
+        "requested_by": "u1",
+    },
+    "domain.verified": {"domain_id": R, "domain": "shop.example.org"},
+    "domain.failed": {"domain_id": R, "domain": "shop.example.org", "reason": "expired"},
+    "domain.removed": {
+        "domain_id": R,
+        "domain": "shop.example.org",
+        "reason": "dns_missing",
+        "requested_by": "reaper",
+    },
 }
 
 

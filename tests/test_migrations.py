@@ -26,9 +26,11 @@ EXPECTED_TABLES = {
     "schema_migrations",
     "rollouts",  # the gateway's, driven by the reaper (0013)
     "rollout_stores",
+    "domain_requests",  # the gateway's (0014)
+    "domain_states",  # the reaper's domain verifier's (0014)
 }
-# What the API reads: store_requests joined with store_states.
-EXPECTED_VIEWS = {"stores"}
+# What the API reads: store_requests joined with store_states; a store's domains.
+EXPECTED_VIEWS = {"stores", "store_domains"}
 
 
 async def tables(dsn: str) -> set[str]:

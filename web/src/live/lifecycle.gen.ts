@@ -55,6 +55,10 @@ export const EVENT_TYPES = [
   "upgrade.completed",
   "upgrade.rolled_back",
   "upgrade.failed",
+  "domain.added",
+  "domain.verified",
+  "domain.failed",
+  "domain.removed",
 ] as const;
 
 // Moves allowed against the rank.
