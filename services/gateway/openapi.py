@@ -42,6 +42,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "StoreId": _param("id", "path", UUID, "the store's id"),
     "TokenId": _param("id", "path", UUID, "the token's id"),
     "RolloutId": _param("id", "path", UUID, "the rollout's id"),
+    "DomainName": _param(
+        "domain", "path", {"type": "string", "maxLength": 1000}, "the domain, as added or listed"
+    ),
     "IdempotencyKey": _param(
         "Idempotency-Key",
         "header",

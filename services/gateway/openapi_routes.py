@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.gateway import rollout_views, validation, views
+from services.gateway import domain_views, rollout_views, validation, views
 
 JSON = "application/json"
 
@@ -286,6 +286,39 @@ OPERATIONS = (
         views.StoreOperation,
         parameters=("StoreId",),
         errors=(*_STORE_ERRORS, 409),
+    ),
+    Operation(
+        "post",
+        "/stores/{id}/domains",
+        "addStoreDomain",
+        "Add a custom domain to the store: the answer lists the DNS records to create (a TXT"
+        " record holding the store's token, and a CNAME or A record to the platform); the"
+        " domain is verified once the TXT record is found, within the verification window",
+        201,
+        domain_views.Domain,
+        validation.AddDomainBody,
+        ("StoreId",),
+        (*_STORE_ERRORS, 400, 409, 413, 415, 422),
+    ),
+    Operation(
+        "get",
+        "/stores/{id}/domains",
+        "listStoreDomains",
+        "The store's custom domains with their states and DNS records",
+        200,
+        domain_views.DomainList,
+        parameters=("StoreId",),
+        errors=_STORE_ERRORS,
+    ),
+    Operation(
+        "delete",
+        "/stores/{id}/domains/{domain}",
+        "removeStoreDomain",
+        "Remove a custom domain from the store",
+        204,
+        None,
+        parameters=("StoreId", "DomainName"),
+        errors=_STORE_ERRORS,
     ),
     Operation(
         "get",

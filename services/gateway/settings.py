@@ -1,7 +1,8 @@
 """The gateway's settings (environment, prefix STOREFLEET_), read once in `__main__` and
 passed down. Engines and plans offered to users, rate limits and the trusted proxies,
 login's hashing bound, sessions and security headers, event streams, the outbox relay's
-pace and the credentials request timeout all live here; see each field's description.
+pace, the credentials request timeout and what custom domains may be and point at all
+live here; see each field's description.
 `health_port` (from `CommonSettings`) is where `/healthz`, `/readyz` and `/metrics` are
 served, apart from the public `http_port`."""
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Self
 
 from limits import parse_many
-from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic import Field, IPvAnyAddress, IPvAnyNetwork, field_validator, model_validator
 
 from services.gateway.proxies import ProxyTrust
 from shared.engine_versions import EngineVersions, VersionsError, load_versions
@@ -96,6 +97,23 @@ class GatewaySettings(CommonSettings):
     sse_replay_max_events: int = Field(
         1000, ge=0, description="most stream events a Last-Event-ID replays; older ids get `reset`"
     )
+    base_domain: str = Field(
+        "stores.localhost",
+        description="stores answer at <slug>.<this> (the provisioner's); never a custom domain",
+    )
+    platform_domains: list[str] = Field(
+        default_factory=list,
+        description="the platform's own domains (the dashboard's, say), JSON list; a custom"
+        " domain may be none of them nor under one",
+    )
+    ingress_host: str = Field(
+        "",
+        description="what a custom domain's CNAME points at: the ingress controller's public"
+        " host name; empty: ingress.<base_domain>",
+    )
+    ingress_address: IPvAnyAddress | None = Field(
+        None, description="the ingress controller's public IP, offered as an A/AAAA record"
+    )
     web_dist: Path = Field(Path("web/dist"), description="built SPA served at / when present")
 
     @field_validator(
@@ -108,6 +126,16 @@ class GatewaySettings(CommonSettings):
     def _limits_parse(cls, value: str) -> str:
         parse_many(value)  # ValueError names the string: "couldn't parse rate limit string"
         return value
+
+    def reserved_domains(self) -> tuple[str, ...]:
+        """Names no store may claim as its own domain, nor any name under them."""
+        return (self.base_domain, *self.platform_domains)
+
+    def cname_target(self) -> str:
+        return self.ingress_host or f"ingress.{self.base_domain}"
+
+    def a_target(self) -> str:
+        return str(self.ingress_address) if self.ingress_address else ""
 
     def proxy_trust(self) -> ProxyTrust:
         """Who may tell us the client's address and scheme (see `gateway.proxies`)."""

@@ -118,6 +118,14 @@ class SuspendBody(Body):
     )
 
 
+class AddDomainBody(Body):
+    domain: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="a domain you hold, e.g. shop.example.org; an IDN is stored as punycode",
+    )
+
+
 class LoginBody(Body):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)

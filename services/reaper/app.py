@@ -1,7 +1,7 @@
 """The reaper process: opens NATS, Postgres and the Kubernetes client (and the object
 storage when backups are enabled), then runs the deletion handler on the durable
-`reaper` consumer (`store.delete.*`), the sweeper, the rollout driver and the backup
-keeper side by side until told to stop.
+`reaper` consumer (`store.delete.*`), the sweeper, the rollout driver, the domain
+verifier and the backup keeper side by side until told to stop.
 
 Called from `services.reaper.__main__` through `shared.service.run_service`.
 """
@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from asyncpg import Pool
 from nats.js import JetStreamContext
 
 from services.reaper.backup_plan import KeeperPolicy
 from services.reaper.backup_records import BackupRecords
 from services.reaper.backups import BackupKeeper
 from services.reaper.deletion import DeletionHandler, DeletionTiming, Publish
+from services.reaper.dns_lookup import TxtLookup
+from services.reaper.domain_plan import DomainPolicy
+from services.reaper.domain_records import DomainRecords
+from services.reaper.domains import DOMAIN_LOCK_KEY, DomainVerifier
 from services.reaper.namespaces import Namespaces
 from services.reaper.records import Records
 from services.reaper.rollout_records import RolloutRecords
@@ -82,6 +87,22 @@ async def backup_keeper(
     )
 
 
+def domain_verifier(settings: ReaperSettings, pool: Pool, publish: Publish) -> DomainVerifier:
+    policy = DomainPolicy(
+        verify_ttl=timedelta(hours=settings.domain_verify_ttl_hours),
+        recheck=timedelta(hours=settings.domain_recheck_hours),
+    )
+    return DomainVerifier(
+        SweeperLock(settings.database_url.get_secret_value(), key=DOMAIN_LOCK_KEY),
+        DomainRecords(pool),
+        TxtLookup(settings.resolvers(), settings.dns_timeout_seconds),
+        publish,
+        policy,
+        settings.domain_pass_seconds,
+        settings.domain_checks_per_pass,
+    )
+
+
 async def main(
     settings: ReaperSettings, runtime: Runtime, storage: ObjectStoreSettings | None = None
 ) -> None:
@@ -127,6 +148,7 @@ async def main(
         "reaper deletions": workers.run(),
         "reaper sweeps": sweeper.run(runtime.stopping),
         "reaper rollouts": rollouts.run(runtime.stopping),
+        "reaper domains": domain_verifier(settings, pool, publish).run(runtime.stopping),
     }
     if keeper is not None:
         tasks["reaper backups"] = keeper.run(runtime.stopping)

@@ -5,7 +5,8 @@ a store's but not labeled as one, which the reaper spared) and by the sweeper (s
 which replica leads them, orphans found, stuck stores, namespaces stuck terminating), and
 by the backup keeper (each live store's backup age and the age its plan allows, which the
 stale-backup alert compares, none for a store suspended, suspending or resuming; backups
-requested, deleted and failed; its passes).
+requested, deleted and failed; its passes), and by the domain verifier (custom domains
+by state, DNS checks by outcome, its passes).
 """
 
 from __future__ import annotations
@@ -108,4 +109,22 @@ ROLLOUT_STORES = Counter(
     "storefleet_rollout_stores_total",
     "Stores of a rollout whose upgrade settled: completed (upgraded), rolled_back, failed, skipped",
     ["outcome"],
+)
+
+DOMAINS = Gauge(
+    "storefleet_reaper_domains",
+    "Custom domains by state (pending_dns, verified, issuing, active, failed, removed)",
+    ["state"],
+)
+DOMAIN_CHECKS = Counter(
+    "storefleet_reaper_domain_checks_total",
+    "Domain checks by outcome: verified, missing, wrong_token, taken, still_present,"
+    " unlinked, expired, resolver_error",
+    ["outcome"],
+)
+DOMAIN_PASSES = Counter(
+    "storefleet_reaper_domain_passes_total", "Domain verifier passes", ["outcome"]
+)
+DOMAIN_LEADER = Gauge(
+    "storefleet_reaper_domain_leader", "1 while this replica holds the domain lock, else 0"
 )

@@ -3,13 +3,16 @@
 With `backups_enabled`, `__main__` also reads the object storage's settings
 (`shared.settings.ObjectStoreSettings`, STOREFLEET_BACKUP_S3_*) and the reaper's leader
 runs the backup passes (`services.reaper.backups`) with the plan catalog's policies.
+The domain verifier (`services.reaper.domains`) always runs: `dns_resolvers` says whom it
+asks (`host` or `host:port`, comma separated, IP addresses; empty: the system's).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.plans import DEFAULT_PLANS, Plan
 from shared.settings import CommonSettings, KubeSettings
@@ -75,3 +78,49 @@ class ReaperSettings(CommonSettings, KubeSettings):
         Path(__file__).resolve().parents[2] / "charts" / "engines",
         description="the engine charts, whose versions.yaml says which upgrades a rollout may do",
     )
+
+    dns_resolvers: str = Field(
+        "",
+        description="resolvers the domain verifier asks, `host` or `host:port` (IPv6:"
+        " `[::1]:53`), comma separated; empty: the system's (/etc/resolv.conf)",
+    )
+    dns_timeout_seconds: float = Field(5.0, gt=0, le=60, description="one TXT look-up at most")
+    domain_verify_ttl_hours: float = Field(
+        72.0, gt=0, description="a domain not verified this long after it was added fails"
+    )
+    domain_recheck_hours: float = Field(
+        24.0, gt=0, description="time between checks that a verified domain's TXT record is there"
+    )
+    domain_pass_seconds: float = Field(30.0, gt=0, description="time between verifier passes")
+    domain_checks_per_pass: int = Field(200, ge=1, le=10_000, description="look-ups per pass")
+
+    @field_validator("dns_resolvers")
+    @classmethod
+    def _resolvers_parse(cls, value: str) -> str:
+        parse_resolvers(value)
+        return value
+
+    def resolvers(self) -> tuple[tuple[str, int], ...]:
+        return parse_resolvers(self.dns_resolvers)
+
+
+def parse_resolvers(text: str) -> tuple[tuple[str, int], ...]:
+    """`"10.0.0.2, 127.0.0.1:5353, [::1]:53"` -> ((host, port), ...); port 53 by default."""
+    found = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        host, port = item, "53"
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif item.count(":") == 1:
+            host, port = item.split(":")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{item!r}: a resolver is an IP address, optionally :port") from None
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{item!r}: the port must be a number from 1 to 65535")
+        found.append((host, int(port)))
+    return tuple(found)

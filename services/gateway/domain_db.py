@@ -1,0 +1,159 @@
+"""Postgres side of the domain routes: adding a custom domain writes the gateway's
+`domain_requests` row (with a fresh challenge token) and its `outbox` row
+(`store.domain.added`) in one transaction; removing one sets `removed_at` and enqueues
+`store.domain.removed`. Both take the lock on the store's request row that every store
+command takes (`store_db.commanded_store`), so two adds to one store are decided one after
+the other and cannot pass the plan's `max_domains` together.
+
+Whether DNS proves the domain is the reaper's verifier's to say (`domain_states`,
+migration 0014); it alone decides "verified", behind a unique index, so two stores racing
+for one domain cannot both have it. Here a domain another store already holds is refused
+early, as a courtesy; the index is what holds. Lists read the `store_domains` view.
+
+A store the caller may not see is answered like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from services.gateway.accounts import Caller
+from services.gateway.errors import ApiError, not_found
+from services.gateway.store_db import commanded_store, enqueue, visible_store
+from shared.domains import CLAIMING, ENDED, challenge_name, new_token
+from shared.events import DomainAdded, DomainRemoved, Envelope, new_event
+from shared.lifecycle import DELETION
+
+_SELECT = (
+    "SELECT id, store_id, domain, token, state, reason, requested_at, checked_at, verified_at"
+    " FROM store_domains"
+)
+_CLAIMING = sorted(CLAIMING)
+_ENDED = sorted(ENDED)
+
+
+async def add_domain(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    store_id: uuid.UUID,
+    domain: str,
+    max_domains: dict[str, int],
+    correlation_id: str,
+) -> asyncpg.Record:
+    """The new pending domain; 409 when the store is going, the domain is taken or already
+    added, or the plan allows no more."""
+    async with pool.acquire() as conn, conn.transaction():
+        store = await commanded_store(conn, caller, store_id)
+        if store["status"] in DELETION:
+            raise ApiError(409, "store_deleting", "the store is being deleted")
+        await _refuse_taken(conn, store_id, domain)
+        await _close_ended(conn, store_id, domain)
+        allowed = max_domains.get(store["plan"], 0)
+        if await _open_count(conn, store_id) >= allowed:
+            raise ApiError(
+                409, "domain_limit", f"the store's plan allows {allowed} custom domains", "domain"
+            )
+        domain_id = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO domain_requests (id, store_id, domain, token, requested_by)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            domain_id,
+            store_id,
+            domain,
+            new_token(),
+            uuid.UUID(caller.id),
+        )
+        data = DomainAdded(
+            domain_id=str(domain_id),
+            domain=domain,
+            challenge=challenge_name(domain),
+            requested_by=caller.id,
+        )
+        await enqueue(conn, _event("domain.added", store_id, data, caller, correlation_id))
+        row: asyncpg.Record = await conn.fetchrow(f"{_SELECT} WHERE id = $1", domain_id)
+        return row
+
+
+async def _refuse_taken(conn: asyncpg.Connection, store_id: uuid.UUID, domain: str) -> None:
+    holder = await conn.fetchval(
+        "SELECT store_id FROM store_domains WHERE domain = $1 AND state = ANY($2::text[]) LIMIT 1",
+        domain,
+        _CLAIMING,
+    )
+    if holder is not None and holder != store_id:
+        raise ApiError(409, "domain_taken", "another store holds this domain", "domain")
+    open_here = await conn.fetchval(
+        "SELECT 1 FROM store_domains WHERE store_id = $1 AND domain = $2"
+        " AND removed_at IS NULL AND NOT state = ANY($3::text[])",
+        store_id,
+        domain,
+        _ENDED,
+    )
+    if open_here:
+        raise ApiError(409, "domain_exists", "the store already has this domain", "domain")
+
+
+async def _close_ended(conn: asyncpg.Connection, store_id: uuid.UUID, domain: str) -> None:
+    """A failed or unlinked request of the same domain is closed, so it can start again."""
+    await conn.execute(
+        "UPDATE domain_requests SET removed_at = now() WHERE store_id = $1 AND domain = $2"
+        " AND removed_at IS NULL",
+        store_id,
+        domain,
+    )
+
+
+async def _open_count(conn: asyncpg.Connection, store_id: uuid.UUID) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM store_domains WHERE store_id = $1 AND removed_at IS NULL"
+        " AND NOT state = ANY($2::text[])",
+        store_id,
+        _ENDED,
+    )
+    return count
+
+
+async def list_domains(
+    pool: asyncpg.Pool, caller: Caller, store_id: uuid.UUID
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    """The store and its domains not removed by their owner, oldest first."""
+    store = await visible_store(pool, caller, store_id)
+    rows = await pool.fetch(
+        f"{_SELECT} WHERE store_id = $1 AND removed_at IS NULL ORDER BY requested_at, id",
+        store_id,
+    )
+    return store, list(rows)
+
+
+async def remove_domain(
+    pool: asyncpg.Pool, caller: Caller, store_id: uuid.UUID, domain: str, correlation_id: str
+) -> None:
+    """Close the store's request for `domain`; 404 when it has none open."""
+    async with pool.acquire() as conn, conn.transaction():
+        await commanded_store(conn, caller, store_id)
+        domain_id = await conn.fetchval(
+            "UPDATE domain_requests SET removed_at = now() WHERE store_id = $1 AND domain = $2"
+            " AND removed_at IS NULL RETURNING id",
+            store_id,
+            domain,
+        )
+        if domain_id is None:
+            raise not_found("domain")
+        data = DomainRemoved(
+            domain_id=str(domain_id), domain=domain, reason="owner", requested_by=caller.id
+        )
+        await enqueue(conn, _event("domain.removed", store_id, data, caller, correlation_id))
+
+
+def _event(
+    event_type: str,
+    store_id: uuid.UUID,
+    data: DomainAdded | DomainRemoved,
+    caller: Caller,
+    correlation_id: str,
+) -> Envelope:
+    return new_event(
+        event_type, str(store_id), data, actor=caller.id, correlation_id=correlation_id
+    )

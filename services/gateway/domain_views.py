@@ -1,0 +1,96 @@
+"""What the domain routes answer: a store's custom domain with its state and the DNS
+records its owner creates, as typed shapes (`openapi` builds their schemas from these
+types) and a pure function from a `store_domains` row to one.
+
+Pure: no I/O imports. Called by `services.gateway.routes_domains`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import Field
+from typing_extensions import TypedDict
+
+from services.gateway.views import Row, Timestamp, Uuid
+from shared.domains import challenge_name
+
+DomainState = Literal["pending_dns", "verified", "issuing", "active", "failed", "removed"]
+DomainReason = Literal[
+    "dns_missing", "expired", "challenge_failed", "rate_limited", "owner", "store_deleted"
+]
+
+
+class DnsRecord(TypedDict):
+    type: Literal["TXT", "CNAME", "A", "AAAA"]
+    name: Annotated[str, Field(description="the record's name, absolute, without a final dot")]
+    value: str
+    purpose: Annotated[str, Field(description="why the record is needed")]
+
+
+class Domain(TypedDict):
+    id: Uuid
+    store_id: Uuid
+    domain: Annotated[str, Field(description="normalised: lower case, punycode, no final dot")]
+    state: Annotated[
+        DomainState,
+        Field(
+            description="pending_dns until the TXT record holds the token, then verified;"
+            " failed (expired after the verification window); removed"
+        ),
+    ]
+    reason: Annotated[DomainReason | None, Field(description="why it failed or was removed")]
+    requested_at: Timestamp
+    checked_at: Annotated[Timestamp | None, Field(description="the verifier's last look-up")]
+    verified_at: Timestamp | None
+    records: Annotated[list[DnsRecord], Field(description="the DNS records to create")]
+
+
+class DomainList(TypedDict):
+    items: Annotated[list[Domain], Field(description="oldest first")]
+    max_domains: Annotated[int, Field(description="the store's plan allows this many")]
+
+
+def dns_records(domain: str, token: str, cname_target: str, address: str) -> list[DnsRecord]:
+    """The TXT record that proves the owner holds `domain`, and where it should point."""
+    records: list[DnsRecord] = [
+        {
+            "type": "TXT",
+            "name": challenge_name(domain),
+            "value": token,
+            "purpose": "proves you hold the domain; keep it while the domain is in use",
+        },
+        {
+            "type": "CNAME",
+            "name": domain,
+            "value": cname_target,
+            "purpose": "sends the domain's visitors to the platform",
+        },
+    ]
+    if address:
+        kind: Literal["A", "AAAA"] = "A" if ipaddress.ip_address(address).version == 4 else "AAAA"
+        records.append(
+            {
+                "type": kind,
+                "name": domain,
+                "value": address,
+                "purpose": "instead of the CNAME, for a domain's apex which cannot have one",
+            }
+        )
+    return records
+
+
+def domain_view(row: Row, cname_target: str, address: str) -> Domain:
+    """A `store_domains` row."""
+    return {
+        "id": row["id"],
+        "store_id": row["store_id"],
+        "domain": row["domain"],
+        "state": row["state"],
+        "reason": row["reason"],
+        "requested_at": row["requested_at"],
+        "checked_at": row["checked_at"],
+        "verified_at": row["verified_at"],
+        "records": dns_records(row["domain"], row["token"], cname_target, address),
+    }

@@ -1,0 +1,140 @@
+"""The domain verifier: the reaper's leader checks the stores' custom domains in DNS.
+
+Called from `services.reaper.app`. Every `interval`, the replica holding the domain lock
+(`DOMAIN_LOCK_KEY`, apart from the sweeps', backups' and rollouts') runs one pass:
+
+- adopts the gateway's new requests as `pending_dns` (`domain_records`), marks those
+  the owner removed `removed`, and unlinks the domains of deleted stores;
+- looks up `_storefleet-challenge.<domain>` for each domain due a check, a few at once,
+  and records what `domain_plan.decide` says: verified, still pending (checked again
+  after a growing delay), failed (expired), or removed when a verified domain's record
+  has gone. A resolver error changes nothing;
+- publishes `domain.verified`, `domain.failed` and `domain.removed` for each state whose
+  event is not out yet, then marks it announced. The event id is
+  `<store>:domain-<state>:<domain id>`, so a verifier killed between its commit and its
+  publish publishes the same event on its next pass, which the stream's duplicate window
+  (and the auditor's event-id key) keep once.
+
+Which store holds a domain is decided by `domain_states`' unique index: a domain two
+stores prove at once is verified for the first to commit; the other stays pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+
+from services.reaper import metrics
+from services.reaper.deletion import Publish
+from services.reaper.dns_lookup import TxtLookup
+from services.reaper.domain_plan import DomainPolicy, DomainRow, decide, expire, expired, taken
+from services.reaper.domain_records import DomainRecords
+from services.reaper.sweeper import SweeperLock, lead
+from shared.domains import DOMAIN_STATES, DomainState, challenge_name
+from shared.events import Envelope, new_event
+
+log = structlog.get_logger(__name__)
+
+DOMAIN_LOCK_KEY = 0x5EE9EA
+ACTOR = "reaper"
+CORRELATION = "reaper-domains"
+EVENT_OF = {
+    DomainState.VERIFIED: "domain.verified",
+    DomainState.FAILED: "domain.failed",
+    DomainState.REMOVED: "domain.removed",
+}
+
+
+def domain_event(record: asyncpg.Record) -> Envelope:
+    """The event of a domain's state, with an id that is the same every time."""
+    state = DomainState(record["state"])
+    data: dict[str, str] = {"domain_id": record["id"], "domain": record["domain"]}
+    if state != DomainState.VERIFIED:
+        data["reason"] = record["reason"]
+    if state == DomainState.REMOVED:
+        data["requested_by"] = ACTOR
+    return new_event(
+        EVENT_OF[state],
+        record["store_id"],
+        data,
+        actor=ACTOR,
+        correlation_id=CORRELATION,
+        event_id=f"{record['store_id']}:domain-{state.value}:{record['id']}",
+    )
+
+
+class DomainVerifier:
+    def __init__(
+        self,
+        lock: SweeperLock,
+        records: DomainRecords,
+        lookup: TxtLookup,
+        publish: Publish,
+        policy: DomainPolicy,
+        interval: float,
+        per_pass: int = 200,
+        concurrency: int = 8,
+    ) -> None:
+        self._lock = lock
+        self._records = records
+        self._lookup = lookup
+        self._publish = publish
+        self._policy = policy
+        self._interval = interval
+        self._per_pass = per_pass
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """A pass every `interval` while this replica holds the domain lock."""
+        await lead(self._lock, self._interval, stopping, self._pass_logged, metrics.DOMAIN_LEADER)
+
+    async def _pass_logged(self) -> None:
+        try:
+            await self.pass_once(datetime.now(UTC))
+        except Exception:
+            metrics.DOMAIN_PASSES.labels("failed").inc()
+            log.exception("domain pass failed")
+            return
+        metrics.DOMAIN_PASSES.labels("ok").inc()
+
+    async def pass_once(self, now: datetime) -> None:
+        """One pass, lock or not (the caller decides)."""
+        await self._records.adopt(now)
+        await self._records.close_removed(now)
+        await self._records.unlink_deleted_stores(now)
+        due = await self._records.due(now, self._per_pass)
+        await asyncio.gather(*(self.check(row, now) for row in due))
+        await self.announce()
+        counts = await self._records.counts()
+        for state in DOMAIN_STATES:
+            metrics.DOMAINS.labels(state).set(counts.get(state, 0))
+
+    async def check(self, row: DomainRow, now: datetime) -> None:
+        """Look one domain up and record what it says."""
+        if expired(row, now, self._policy):
+            decision = expire(row, now)
+        else:
+            async with self._slots:
+                answer = await self._lookup.txt(challenge_name(row.domain))
+            decision = decide(row, answer, now, self._policy)
+        if not await self._records.save(row, decision, now):
+            decision = taken(row, now, self._policy)
+            await self._records.save(row, decision, now)
+        metrics.DOMAIN_CHECKS.labels(decision.outcome).inc()
+        if decision.state != row.state:
+            log.info(
+                "domain moved",
+                store_id=row.store_id,
+                domain=row.domain,
+                state=decision.state,
+                reason=decision.reason,
+            )
+
+    async def announce(self) -> None:
+        """Publish the events of the states not announced yet."""
+        for record in await self._records.unannounced():
+            await self._publish(domain_event(record))
+            await self._records.announced(record["id"], record["state"])
