@@ -218,6 +218,65 @@ async def test_the_mail_relay_role_may_only_read_the_stores_view(
     assert await snapshot(seeded) == before
 
 
+async def test_each_domain_table_has_its_one_writer_and_the_verified_index_holds(
+    seeded: asyncpg.Pool, as_role: dict[str, asyncpg.Connection]
+) -> None:
+    """The gateway writes the requests, the reaper's verifier the states (migration 0014);
+    the auditor and the mail relay see neither."""
+    request_id = "00000000-0000-0000-0000-0000000000d1"
+    await seeded.execute(
+        "INSERT INTO domain_requests (id, store_id, domain, token, requested_by)"
+        " VALUES ($1, $2, 'shop.example.org', 'token-1', $3)",
+        request_id,
+        STORE,
+        USER,
+    )
+    gateway, reaper = as_role["gateway"], as_role["reaper"]
+    await reaper.execute(
+        "INSERT INTO domain_states (id, store_id, domain, state, next_check_at)"
+        " VALUES ($1, $2, 'shop.example.org', 'verified', now())",
+        request_id,
+        STORE,
+    )
+    await gateway.execute("UPDATE domain_requests SET removed_at = now() WHERE id = $1", request_id)
+    assert await gateway.fetchval("SELECT state FROM store_domains") == "removed"
+    assert await reaper.fetchval("SELECT token FROM domain_requests") == "token-1"
+
+    gateway_refused = [
+        "UPDATE domain_states SET state = 'verified'",
+        "INSERT INTO domain_states (id, store_id, domain, state, next_check_at)"
+        f" VALUES (gen_random_uuid(), '{STORE}', 'x.example.org', 'verified', now())",
+        "DELETE FROM domain_states",
+        "DELETE FROM domain_requests",
+    ]
+    reaper_refused = [
+        "UPDATE domain_requests SET token = 'mine'",
+        "INSERT INTO domain_requests (id, store_id, domain, token, requested_by)"
+        f" VALUES (gen_random_uuid(), '{STORE}', 'x.example.org', 't', '{USER}')",
+        "DELETE FROM domain_requests",
+        "DELETE FROM domain_states",
+    ]
+    assert [sql for sql in gateway_refused if not await refused(gateway, sql)] == []
+    assert [sql for sql in reaper_refused if not await refused(reaper, sql)] == []
+    for service in ("auditor", "mailrelay"):
+        for table in ("domain_requests", "domain_states", "store_domains"):
+            assert await refused(as_role[service], f"SELECT * FROM {table}")
+    # A second store may not hold the domain verified too.
+    other = "00000000-0000-0000-0000-0000000000d2"
+    await seeded.execute(
+        "INSERT INTO domain_requests (id, store_id, domain, token, requested_by)"
+        " VALUES ($1, gen_random_uuid(), 'shop.example.org', 'token-2', $2)",
+        other,
+        USER,
+    )
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await reaper.execute(
+            "INSERT INTO domain_states (id, store_id, domain, state, next_check_at)"
+            " VALUES ($1, gen_random_uuid(), 'shop.example.org', 'verified', now())",
+            other,
+        )
+
+
 @pytest.mark.parametrize("service", sorted(GROUP_ROLES))
 async def test_no_service_role_may_change_the_schema_or_grant_itself_more(
     seeded: asyncpg.Pool, as_role: dict[str, asyncpg.Connection], service: str
