@@ -298,7 +298,7 @@ OPERATIONS = (
         domain_views.Domain,
         validation.AddDomainBody,
         ("StoreId",),
-        (*_STORE_ERRORS, 400, 409, 413, 415, 422),
+        (*_STORE_ERRORS, 400, 403, 409, 413, 415, 422),
     ),
     Operation(
         "get",
@@ -318,7 +318,7 @@ OPERATIONS = (
         204,
         None,
         parameters=("StoreId", "DomainName"),
-        errors=_STORE_ERRORS,
+        errors=(*_STORE_ERRORS, 403),
     ),
     Operation(
         "get",

@@ -273,3 +273,33 @@ async def test_a_domain_the_owner_removed_is_freed_for_another_store(
 
     assert await state_of(pool, first) == ("removed", "owner")
     assert await state_of(pool, second) == ("verified", None)
+
+
+async def test_the_domains_of_a_deleted_store_are_unlinked(
+    pool: asyncpg.Pool,
+    make_verifier: MakeVerifier,
+    dns_server: TestDns,
+    dns_zone: TestZone,
+    js: JetStreamContext,
+    stream: TestStream,
+) -> None:
+    domain = dns_zone.name("closing")
+    request = await add_request(pool, domain)
+    dns_server.set_txt(challenge_name(domain), request["token"])
+    verifier = make_verifier(dns_server.resolver)
+    now = datetime.now(UTC)
+    await verifier.pass_once(now)
+    await pool.execute(
+        "INSERT INTO store_states (id, owner_id, name, slug, namespace, engine, plan, status)"
+        " VALUES ($1, $2, 'Shop', 'shop', 'store-shop-1', 'woocommerce', 'small', 'deleted')",
+        request["store_id"],
+        OWNER,
+    )
+
+    await verifier.pass_once(now + timedelta(minutes=1))
+
+    assert await state_of(pool, request) == ("removed", "store_deleted")
+    assert await domain_events(js, stream) == [
+        ("domain.verified", request["id"]),
+        ("domain.removed", request["id"]),
+    ]
