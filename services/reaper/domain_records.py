@@ -5,18 +5,20 @@ status of the domains' stores.
 
 Called by `services.reaper.domains` only. Every write names the state it expects, so two
 passes (or two replicas between leaders) never undo each other's move, and a second store's
-move to verified fails on the index (`save` answers False).
+move to verified fails on the index (`save` answers "taken").
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import asyncpg
 
 from services.reaper.domain_plan import Decision, DomainRow
 from shared.domains import CHECKED, DomainState
 
+Saved = Literal["saved", "stale", "taken"]
 _CHECKED = sorted(CHECKED)
 _LIVE_END = [DomainState.FAILED.value, DomainState.REMOVED.value]
 
@@ -83,10 +85,11 @@ class DomainRecords:
         rows = await self._pool.fetch(DUE, _CHECKED, now, limit)
         return [DomainRow(**dict(r)) for r in rows]
 
-    async def save(self, row: DomainRow, decision: Decision, now: datetime) -> bool:
-        """Record `decision`; False when another store holds the domain verified."""
+    async def save(self, row: DomainRow, decision: Decision, now: datetime) -> Saved:
+        """Record `decision`: "saved"; "stale" when the row has moved since it was read
+        (another pass did it); "taken" when another store holds the domain verified."""
         try:
-            await self._pool.execute(
+            status = await self._pool.execute(
                 SAVE,
                 row.id,
                 row.state,
@@ -96,8 +99,8 @@ class DomainRecords:
                 now,
             )
         except asyncpg.UniqueViolationError:
-            return False
-        return True
+            return "taken"
+        return "saved" if status.split()[-1] == "1" else "stale"
 
     async def unannounced(self, limit: int = 500) -> list[asyncpg.Record]:
         """Rows whose state's event is not published yet."""

@@ -120,9 +120,12 @@ class DomainVerifier:
             async with self._slots:
                 answer = await self._lookup.txt(challenge_name(row.domain))
             decision = decide(row, answer, now, self._policy)
-        if not await self._records.save(row, decision, now):
+        saved = await self._records.save(row, decision, now)
+        if saved == "taken":
             decision = taken(row, now, self._policy)
-            await self._records.save(row, decision, now)
+            saved = await self._records.save(row, decision, now)
+        if saved == "stale":
+            return  # another pass moved it meanwhile; its look-up counts
         metrics.DOMAIN_CHECKS.labels(decision.outcome).inc()
         if decision.state != row.state:
             log.info(

@@ -172,6 +172,7 @@ async def test_when_both_tokens_are_in_dns_exactly_one_store_verifies_the_domain
     await verifiers[0]._records.adopt(now)
     rows = await verifiers[0]._records.due(now, 10)
     assert len(rows) == 2
+    taken = metrics.DOMAIN_CHECKS.labels("taken")._value.get()
 
     await asyncio.gather(*(v.check(row, now) for v in verifiers for row in rows))
 
@@ -181,6 +182,7 @@ async def test_when_both_tokens_are_in_dns_exactly_one_store_verifies_the_domain
         "SELECT count(*) FROM domain_states WHERE domain = $1 AND state = 'verified'", domain
     )
     assert held == 1
+    assert metrics.DOMAIN_CHECKS.labels("taken")._value.get() >= taken + 1
 
 
 async def test_a_verified_domain_whose_record_disappears_is_unlinked_at_the_next_recheck(
