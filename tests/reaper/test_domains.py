@@ -4,7 +4,8 @@ writing and deleting `_storefleet-challenge` TXT records with RFC 2136 updates, 
 gateway, whose `domain_requests` rows it writes as the owner of the schema would.
 
 A pending domain is verified once its token is in DNS, and only then; a verified domain
-whose record disappears is unlinked at its next re-check (with `domain.removed`); a pending
+whose record disappears is unlinked at its next re-check (with `domain.removed`, which the
+real auditor records in the store's timeline); a pending
 one past its window fails `expired`; a resolver that never answers changes nothing, and
 never unlinks. Of two stores proving one domain at once, exactly one holds it."""
 
@@ -19,8 +20,10 @@ from typing import Any
 
 import asyncpg
 import pytest
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
+from services.auditor.store import timeline
 from services.reaper import metrics
 from services.reaper.deletion import Publish
 from services.reaper.dns_lookup import TxtLookup
@@ -28,8 +31,9 @@ from services.reaper.domain_plan import DomainPolicy
 from services.reaper.domain_records import DomainRecords
 from services.reaper.domains import DOMAIN_LOCK_KEY, DomainVerifier
 from services.reaper.sweeper import SweeperLock
+from shared.db import create_pool
 from shared.domains import challenge_name, new_token
-from tests.auditor.lifecycle import eventually
+from tests.auditor.lifecycle import consumer_caught_up, eventually, running_auditor
 from tests.fixtures.dns import TestDns, TestZone, silent_udp_port
 from tests.fixtures.nats import TestStream
 from tests.gateway.conftest import stream_messages
@@ -190,8 +194,10 @@ async def test_a_verified_domain_whose_record_disappears_is_unlinked_at_the_next
     make_verifier: MakeVerifier,
     dns_server: TestDns,
     dns_zone: TestZone,
+    nc: NATS,
     js: JetStreamContext,
     stream: TestStream,
+    service_database_urls: dict[str, str],
 ) -> None:
     domain = dns_zone.name("fleeting")
     request = await add_request(pool, domain)
@@ -211,6 +217,16 @@ async def test_a_verified_domain_whose_record_disappears_is_unlinked_at_the_next
         ("domain.verified", request["id"]),
         ("domain.removed", request["id"]),
     ]
+    # The auditor, as its own role, records both: they are in the store's timeline.
+    auditor_pool = await create_pool(service_database_urls["auditor"], max_size=2)
+    try:
+        async with running_auditor(nc, auditor_pool, stream.name):
+            await eventually(lambda: consumer_caught_up(js, stream.name), 20, "auditor caught up")
+        async with auditor_pool.acquire() as conn:
+            entries = await timeline(conn, request["store_id"])
+    finally:
+        await auditor_pool.close()
+    assert [e["type"] for e in entries] == ["domain.verified", "domain.removed"]
 
 
 async def test_a_pending_domain_past_its_window_fails_expired(
