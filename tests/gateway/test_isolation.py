@@ -17,6 +17,8 @@ ROUTES = [
     ("GET", "/stores/{id}/events"),
     ("GET", "/stores/{id}/credentials"),
     ("GET", "/stream?store_id={id}"),
+    ("GET", "/stores/{id}/domains"),
+    ("DELETE", "/stores/{id}/domains/shop.example.org"),
 ]
 
 
