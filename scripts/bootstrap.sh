@@ -34,6 +34,14 @@ if [ ${#missing[@]} -gt 0 ]; then
       $SUDO service mariadb stop >/dev/null 2>&1 || true
     fi
   fi
+  # Likewise knotd: the tests start their own (tests/fixtures/dns.py) on a free port.
+  if [[ " ${missing[*]} " == *" knot "* ]]; then
+    if [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now knot >/dev/null 2>&1 || true
+    else
+      $SUDO service knot stop >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 
 PY="${PYTHON:-python3}"
