@@ -243,6 +243,13 @@ devtools/objectstore.py), and only a name S3 allows (shared/settings.py). */}}
 {{ include "storefleet.setting" (dict "name" "TRUSTED_PROXIES" "value" (toJson $g.trustedProxies)) }}
 {{ include "storefleet.setting" (dict "name" "WEB_DIST" "value" "/app/web/dist") }}
 {{ include "storefleet.setting" (dict "name" "PAUSED_PORT" "value" .Values.stores.pausedPage.port) }}
+{{- $d := .Values.stores.domains }}
+{{ include "storefleet.setting" (dict "name" "BASE_DOMAIN" "value" .Values.stores.baseDomain) }}
+{{ include "storefleet.setting" (dict "name" "PLATFORM_DOMAINS" "value" (toJson (prepend ($d.reservedDomains | default list) .Values.dashboard.host))) }}
+{{ include "storefleet.setting" (dict "name" "INGRESS_HOST" "value" $d.ingressHost) }}
+{{- if $d.ingressAddress }}
+{{ include "storefleet.setting" (dict "name" "INGRESS_ADDRESS" "value" $d.ingressAddress) }}
+{{- end }}
 {{- end }}
 
 {{/* Where a suspended store's Ingress sends visitors: the gateway's Service, by its DNS
@@ -326,6 +333,7 @@ Secret only, never a value. */}}
 {{/* The reaper's own settings (services/reaper/settings.py). */}}
 {{- define "storefleet.reaperEnv" -}}
 {{- include "storefleet.setting" (dict "name" "SWEEP_INTERVAL_SECONDS" "value" .Values.reaper.sweepIntervalSeconds) }}
+{{ include "storefleet.setting" (dict "name" "DNS_RESOLVERS" "value" .Values.stores.domains.resolvers) }}
 {{- if .Values.stores.plans }}
 {{ include "storefleet.setting" (dict "name" "PLANS" "value" (toJson .Values.stores.plans)) }}
 {{- end }}
