@@ -26,6 +26,9 @@ EXPECTED_TABLES = {
     "schema_migrations",
     "rollouts",  # the gateway's, driven by the reaper (0013)
     "rollout_stores",
+    "webhook_endpoints",  # the gateway's, sent to by the webhooks service (0014)
+    "webhook_deliveries",
+    "webhook_attempts",
 }
 # What the API reads: store_requests joined with store_states.
 EXPECTED_VIEWS = {"stores"}
@@ -143,6 +146,7 @@ async def test_the_service_roles_are_made_once_when_many_databases_migrate_at_on
     assert [tuple(r) for r in roles] == [
         ("storefleet_auditor", False), ("storefleet_gateway", False),
         ("storefleet_mailrelay", False), ("storefleet_reaper", False),
+        ("storefleet_webhooks", False),
     ]  # fmt: skip
     for name in names:
         conn = await asyncpg.connect(fresh_server.dsn(name))

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from services.gateway import validation, views
+from services.gateway import validation, views, webhook_validation
 from services.gateway.openapi_routes import JSON, OPERATIONS, Operation
 from services.gateway.security import session_cookie
 from shared.lifecycle import STATUSES
@@ -42,6 +42,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "StoreId": _param("id", "path", UUID, "the store's id"),
     "TokenId": _param("id", "path", UUID, "the token's id"),
     "RolloutId": _param("id", "path", UUID, "the rollout's id"),
+    "WebhookId": _param("id", "path", UUID, "the webhook endpoint's id"),
     "IdempotencyKey": _param(
         "Idempotency-Key",
         "header",
@@ -116,6 +117,8 @@ _BODIES: tuple[type, ...] = (
     validation.CreateStoreBody,
     validation.RestoreBody,
     validation.CreateRolloutBody,
+    webhook_validation.CreateWebhookBody,
+    webhook_validation.RedeliverBody,
 )
 
 
