@@ -56,7 +56,8 @@ WHERE id = (
     FOR UPDATE SKIP LOCKED)
 RETURNING id, event_id, store_id, attempt, body,
     (SELECT url FROM webhook_endpoints WHERE id = $1) AS url,
-    (SELECT secret FROM webhook_endpoints WHERE id = $1) AS secret
+    (SELECT secret FROM webhook_endpoints WHERE id = $1) AS secret,
+    (SELECT failing FROM webhook_endpoints WHERE id = $1) AS failing
 """
 
 
@@ -71,6 +72,7 @@ class Claimed:
     attempt: int  # the number of this attempt, from 1
     url: str
     body: bytes
+    failing: bool  # the endpoint, when this was claimed
     secret: bytes = field(repr=False)
 
 
@@ -120,6 +122,7 @@ async def claim(pool: asyncpg.Pool, endpoint_id: uuid.UUID, lease: float) -> Cla
         row["attempt"] + 1,
         row["url"],
         bytes(row["body"]),
+        row["failing"],
         bytes(row["secret"]),
     )
 
@@ -158,8 +161,10 @@ async def record(pool: asyncpg.Pool, sent: Claimed, answer: Answer, step: Step) 
 
 async def _endpoint_health(conn: asyncpg.Connection, endpoint_id: uuid.UUID, step: Step) -> None:
     if step.result is Result.GIVEN_UP:
+        # The first reason stays: it says why the endpoint started failing.
         await conn.execute(
-            "UPDATE webhook_endpoints SET failing = true, failing_reason = $2,"
+            "UPDATE webhook_endpoints SET failing = true,"
+            " failing_reason = CASE WHEN failing THEN failing_reason ELSE $2 END,"
             " failing_since = coalesce(failing_since, now()) WHERE id = $1",
             endpoint_id,
             step.reason[:200],

@@ -46,11 +46,19 @@ def describe(status: int | None, error: str) -> str:
     return f"HTTP {status}" if status is not None else (error or "no answer")
 
 
-def after_attempt(attempt: int, status: int | None, error: str, policy: RetryPolicy) -> Step:
-    """The step after attempt number `attempt` (from 1) answered `status` or failed."""
+def after_attempt(
+    attempt: int, status: int | None, error: str, policy: RetryPolicy, failing: bool = False
+) -> Step:
+    """The step after attempt number `attempt` (from 1) answered `status` or failed.
+
+    An endpoint already failing (a delivery used up its retries) gets one attempt per
+    delivery until one succeeds: a dead endpoint would otherwise spend a day on each
+    event of its backlog. Its owner redelivers what was given up once it is fixed."""
     if succeeded(status):
         return Step(Result.DELIVERED)
     reason = describe(status, error)
+    if failing:
+        return Step(Result.GIVEN_UP, reason=f"endpoint failing; this attempt: {reason}")
     if attempt >= policy.max_attempts:
         return Step(Result.GIVEN_UP, reason=f"{attempt} attempts failed, the last: {reason}")
     return Step(Result.RETRY, policy.backoff.delay(attempt), reason)

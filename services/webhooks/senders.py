@@ -102,7 +102,9 @@ class Dispatcher:
         timestamp = int(time.time())
         headers = signed_headers(claimed.secret, claimed.event_id, timestamp, claimed.body)
         answer = await self._sender.post(claimed.url, headers, claimed.body)
-        step = after_attempt(claimed.attempt, answer.status, answer.error, self._policy)
+        step = after_attempt(
+            claimed.attempt, answer.status, answer.error, self._policy, claimed.failing
+        )
         await queue.record(self._pool, claimed, answer, step)
         metrics.ATTEMPTS.labels(step.result.value).inc()
         metrics.ATTEMPT_SECONDS.observe(answer.latency_ms / 1000)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from devtools import procs
@@ -47,12 +48,25 @@ class Service:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env, self.log = env, log
         self.proc: subprocess.Popen[bytes] | None = None
+        self.ops_url = ""
 
     async def start(self) -> None:
         port = procs.free_port()
         env = {**self.env, "STOREFLEET_HEALTH_PORT": str(port)}
         self.proc = start_service("webhooks", self.log, env)
-        await wait_answering(f"http://127.0.0.1:{port}/readyz", self.log, self.proc)
+        self.ops_url = f"http://127.0.0.1:{port}"
+        await wait_answering(f"{self.ops_url}/readyz", self.log, self.proc)
+
+    async def metrics(self) -> dict[str, float]:
+        """The service's own samples (storefleet_webhooks_*), by name and labels."""
+        async with aiohttp.ClientSession() as http, http.get(f"{self.ops_url}/metrics") as resp:
+            text = await resp.text()
+        samples = {}
+        for line in text.splitlines():
+            if line.startswith("storefleet_webhooks_"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        return samples
 
     def kill(self) -> None:
         assert self.proc is not None

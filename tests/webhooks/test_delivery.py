@@ -42,9 +42,9 @@ async def test_a_hanging_endpoint_never_delays_one_that_answers(
 ) -> None:
     user = await gateway.add_user()
     store = await gateway.create_store(user)
-    await register(gateway, user, receiver, "hang/slow")
+    slow = await register(gateway, user, receiver, "hang/slow")
     await register(gateway, user, receiver, "ok/fast")
-    await start_webhooks(STOREFLEET_WEBHOOK_TIMEOUT_SECONDS="30")
+    service = await start_webhooks(STOREFLEET_WEBHOOK_TIMEOUT_SECONDS="30")
 
     started = time.monotonic()
     await publish_progress(gateway, store["id"], 100)
@@ -54,6 +54,10 @@ async def test_a_hanging_endpoint_never_delays_one_that_answers(
     assert numbers(receiver.events("fast")) == list(range(100))
     assert all(r.signed for r in receiver.got["fast"])
     assert len(receiver.got["slow"]) == 1  # still waiting on its first event
+    await asyncio.sleep(0.3)  # a poll of the dispatcher, which sets the lag gauge
+    lags = {k: v for k, v in (await service.metrics()).items() if "lag_seconds" in k}
+    assert list(lags) == [f'storefleet_webhooks_lag_seconds{{endpoint="{slow["id"]}"}}']
+    assert list(lags.values())[0] > 0
 
 
 async def test_a_failing_endpoint_is_retried_and_its_log_shows_each_attempt(
@@ -85,24 +89,27 @@ async def test_an_endpoint_that_never_answers_well_is_marked_failing_with_a_reas
     user = await gateway.add_user()
     store = await gateway.create_store(user)
     down = await register(gateway, user, receiver, "down/broken")
-    await start_webhooks()
+    service = await start_webhooks()
 
-    await publish_progress(gateway, store["id"], 1)
-
-    async def failing() -> dict[str, Any]:
-        found: dict[str, Any] = await get(gateway, user, f"/{down['id']}")
-        return found
-
-    deadline = time.monotonic() + 20
-    while not (endpoint := await failing())["failing"]:
-        assert time.monotonic() < deadline, "never marked failing"
-        await asyncio.sleep(0.1)
-    assert endpoint["failing_reason"] == "4 attempts failed, the last: HTTP 500"
+    await publish_progress(gateway, store["id"], 2)
+    await until(lambda: len(receiver.got["broken"]) >= 5, 20, "every attempt")
+    await asyncio.sleep(0.5)
+    endpoint = await get(gateway, user, f"/{down['id']}")
     page = await get(gateway, user, f"/{down['id']}/deliveries")
-    assert page["items"][0]["outcome"] == "failed"
-    assert len(page["items"][0]["attempts"]) == 4
-    assert all(len(a["response"]) <= 1024 for a in page["items"][0]["attempts"])
-    assert len(receiver.got["broken"]) == 4
+    samples = await service.metrics()
+
+    assert endpoint["failing"] is True
+    assert endpoint["failing_reason"] == "4 attempts failed, the last: HTTP 500"
+    # Once failing, the next event gets one attempt, not a day of them.
+    assert [(d["outcome"], len(d["attempts"])) for d in page["items"]] == [
+        ("failed", 1),
+        ("failed", 4),
+    ]
+    assert all(len(a["response"]) <= 1024 for d in page["items"] for a in d["attempts"])
+    assert len(receiver.got["broken"]) == 5
+    assert samples['storefleet_webhooks_attempts_total{result="retry"}'] == 3
+    assert samples['storefleet_webhooks_attempts_total{result="given_up"}'] == 2
+    assert samples["storefleet_webhooks_failures_total"] == 2
 
 
 async def test_each_store_s_events_reach_an_endpoint_in_order_despite_retries(
@@ -171,3 +178,45 @@ async def test_every_event_arrives_at_least_once_across_a_sigkill(
     # At least once, and in order apart from the repeats a kill may cause.
     firsts = list(dict.fromkeys(got))
     assert firsts == list(range(300))
+
+
+async def test_an_endpoint_gets_only_its_owner_s_stores_and_an_administrator_s_all(
+    gateway: Harness, receiver: Receiver, start_webhooks: StartService
+) -> None:
+    alice, bob = await gateway.add_user(), await gateway.add_user()
+    admin = await gateway.add_user(admin=True)
+    alices, bobs = await gateway.create_store(alice), await gateway.create_store(bob)
+    await register(gateway, alice, receiver, "ok/alice")
+    await register(gateway, bob, receiver, "ok/bob", store_id=bobs["id"])
+    await register(gateway, admin, receiver, "ok/admin")
+    await start_webhooks()
+
+    await publish_progress(gateway, alices["id"], 2)
+    await publish_progress(gateway, bobs["id"], 3)
+    await until(lambda: len(receiver.got["admin"]) == 5, 10, "the administrator got all")
+    await asyncio.sleep(0.5)
+
+    assert {e["store_id"] for e in receiver.events("alice")} == {alices["id"]}
+    assert {e["store_id"] for e in receiver.events("bob")} == {bobs["id"]}
+    assert (len(receiver.got["alice"]), len(receiver.got["bob"])) == (2, 3)
+
+
+async def test_two_replicas_share_the_work_and_keep_each_store_s_order(
+    gateway: Harness, receiver: Receiver, start_webhooks: StartService
+) -> None:
+    receiver.fail_first = 1
+    user = await gateway.add_user()
+    stores = [await gateway.create_store(user) for _ in range(3)]
+    await register(gateway, user, receiver, "flaky/shared")
+    await start_webhooks()
+    await start_webhooks()
+
+    for store in stores:
+        await publish_progress(gateway, store["id"], 20)
+    await until(lambda: len(receiver.got["shared"]) >= 120, 30, "every event twice")
+    await asyncio.sleep(0.5)
+
+    for store in stores:
+        assert numbers(receiver.events("shared"), store["id"]) == [
+            n for n in range(20) for _ in range(2)
+        ]

@@ -32,6 +32,13 @@ def test_only_a_2xx_answer_delivers_and_the_last_failure_gives_up() -> None:
     assert last.reason == "3 attempts failed, the last: timed out"
 
 
+def test_a_failing_endpoint_gets_one_attempt_per_delivery_until_one_succeeds() -> None:
+    policy = policy_of(WebhooksSettings())
+
+    assert after_attempt(1, 500, "", policy, failing=True).result is Result.GIVEN_UP
+    assert after_attempt(1, 200, "", policy, failing=True).result is Result.DELIVERED
+
+
 def test_the_signature_matches_the_specification_s_example() -> None:
     # From the Standard Webhooks specification (github.com/standard-webhooks).
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
