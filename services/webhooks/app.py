@@ -57,6 +57,7 @@ async def main(settings: WebhooksSettings, runtime: Runtime) -> None:
         senders=settings.webhook_senders,
         poll=settings.webhook_poll_seconds,
         grace=settings.shutdown_grace_seconds,
+        retention_days=settings.webhook_retention_days,
     )
     runtime.mark_started()
     await run_until_stopped(

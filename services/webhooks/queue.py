@@ -9,6 +9,7 @@
   there (so a store's events go out in stream order), leased to this replica; `SKIP
   LOCKED` and the lease let replicas share the work. Called by `senders`.
 - `record`: an attempt in the log and its consequence on the row and the endpoint.
+- `prune`: finished deliveries older than the retention, a batch at a time.
 """
 
 from __future__ import annotations
@@ -175,3 +176,16 @@ async def _endpoint_health(conn: asyncpg.Connection, endpoint_id: uuid.UUID, ste
             " failing_since = NULL WHERE id = $1 AND failing",
             endpoint_id,
         )
+
+
+async def prune(pool: asyncpg.Pool, days: float, batch: int = 5000) -> int:
+    """Remove up to `batch` delivered or failed rows (with their attempts) created more
+    than `days` ago; the number removed."""
+    done = await pool.execute(
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries"
+        " WHERE outcome <> 'pending' AND created_at < now() - make_interval(days => $1)"
+        " LIMIT $2)",
+        days,
+        batch,
+    )
+    return int(done.rsplit(" ", 1)[-1])

@@ -4,8 +4,9 @@ endpoint holds up only its own queue. Each task takes the endpoint's next due de
 follows and records it (`queue.record`), until the endpoint has nothing due.
 
 `Dispatcher.run` is started by `services.webhooks.app.main`; it looks for due endpoints
-every poll, keeps the lag gauge, and on stop lets the attempts under way finish within
-the grace period. An attempt cut short is sent again once its lease ends (at least once).
+every poll, keeps the lag gauge, prunes finished deliveries past the retention now and
+then, and on stop starts no attempt more and lets those under way finish within the
+grace period. An attempt cut short is sent again once its lease ends (at least once).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from shared.webhook_signing import signed_headers
 log = structlog.get_logger(__name__)
 # An attempt ends within its timeout; the margin covers recording it.
 LEASE_MARGIN = 5.0
+PRUNE_EVERY = 600.0
 
 
 class Dispatcher:
@@ -39,6 +41,7 @@ class Dispatcher:
         senders: int,
         poll: float,
         grace: float,
+        retention_days: float = 30.0,
     ) -> None:
         self._pool = pool
         self._sender = sender
@@ -47,14 +50,19 @@ class Dispatcher:
         self._senders = senders
         self._poll = poll
         self._grace = grace
+        self._retention_days = retention_days
+        self._pruned_at = 0.0
+        self._stopping = asyncio.Event()
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._gauged: set[str] = set()
 
     async def run(self, stopping: asyncio.Event) -> None:
+        self._stopping = stopping
         try:
             while not stopping.is_set():
                 try:
                     await self._start_due()
+                    await self._prune()
                 except (asyncpg.PostgresError, OSError) as exc:
                     log.warning("looking for due deliveries failed", error=type(exc).__name__)
                 try:
@@ -83,6 +91,15 @@ class Dispatcher:
 
         task.add_done_callback(finished)
 
+    async def _prune(self) -> None:
+        now = time.monotonic()
+        if now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        removed = await queue.prune(self._pool, self._retention_days)
+        if removed:
+            log.info("finished deliveries pruned", removed=removed)
+
     def _gauge(self, pending: list[queue.PendingEndpoint]) -> None:
         seen = {str(p.id) for p in pending}
         for gone in self._gauged - seen:
@@ -93,7 +110,10 @@ class Dispatcher:
 
     async def _send_due(self, endpoint_id: uuid.UUID) -> None:
         try:
-            while (claimed := await queue.claim(self._pool, endpoint_id, self._lease)) is not None:
+            while not self._stopping.is_set():
+                claimed = await queue.claim(self._pool, endpoint_id, self._lease)
+                if claimed is None:
+                    return
                 await self._attempt(claimed)
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("sending stopped; retried next poll", error=type(exc).__name__)

@@ -33,10 +33,16 @@ class WebhooksSettings(CommonSettings):
     webhook_retry_factor: float = Field(2.0, ge=1)
     webhook_max_attempts: int = Field(13, ge=1, le=50, description="attempts per delivery")
     webhook_senders: int = Field(
-        32, ge=1, le=1000, description="endpoints sent to at once by this replica"
+        256,
+        ge=1,
+        le=5000,
+        description="endpoints sent to at once by this replica (one connection each)",
     )
     webhook_poll_seconds: float = Field(
         0.5, gt=0, description="how often due deliveries are looked for"
+    )
+    webhook_retention_days: float = Field(
+        30.0, gt=0, description="finished deliveries and their attempts are kept this long"
     )
     database_pool_size: int = Field(8, ge=2, le=100)
     fetch_timeout_seconds: float = Field(2.0, gt=0)

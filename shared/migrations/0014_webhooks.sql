@@ -18,6 +18,8 @@
 --                      back to pending (redelivery).
 -- webhook_attempts:    the log: one row per attempt (status, latency, at most 1 KiB of
 --                      the answer, or the error), written by the service.
+-- Finished deliveries and their attempts are removed after the service's retention
+-- (STOREFLEET_WEBHOOK_RETENTION_DAYS, 30 days).
 
 CREATE TABLE webhook_endpoints (
     id             uuid PRIMARY KEY,
@@ -58,7 +60,8 @@ CREATE TABLE webhook_deliveries (
 -- What the senders look for: an endpoint's pending rows, per store in stream order.
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (endpoint_id, store_id, stream_seq)
     WHERE outcome = 'pending';
-CREATE INDEX webhook_deliveries_recent ON webhook_deliveries (endpoint_id, occurred_at DESC);
+CREATE INDEX webhook_deliveries_recent ON webhook_deliveries (endpoint_id, created_at DESC);
+CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
 
 CREATE TABLE webhook_attempts (
     id           bigserial PRIMARY KEY,
@@ -108,6 +111,7 @@ GRANT SELECT ON stores TO storefleet_webhooks;
 GRANT EXECUTE ON FUNCTION store_status(text, integer, integer, boolean) TO storefleet_webhooks;
 GRANT UPDATE (failing, failing_reason, failing_since) ON webhook_endpoints
     TO storefleet_webhooks;
-GRANT SELECT, INSERT, UPDATE ON webhook_deliveries, webhook_attempts TO storefleet_webhooks;
+GRANT SELECT, INSERT, UPDATE, DELETE ON webhook_deliveries, webhook_attempts
+    TO storefleet_webhooks;  -- DELETE: finished rows past the retention (queue.prune)
 GRANT USAGE ON SEQUENCE webhook_deliveries_id_seq, webhook_attempts_id_seq
     TO storefleet_webhooks;
