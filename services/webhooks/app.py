@@ -58,6 +58,7 @@ async def main(settings: WebhooksSettings, runtime: Runtime) -> None:
         poll=settings.webhook_poll_seconds,
         grace=settings.shutdown_grace_seconds,
         retention_days=settings.webhook_retention_days,
+        per_endpoint=settings.webhook_endpoint_concurrency,
     )
     runtime.mark_started()
     await run_until_stopped(

@@ -5,9 +5,10 @@
   message a no-op. Called by `intake`.
 - `pending_endpoints`: endpoints with pending rows, whether one is due, and how old the
   oldest is. Called by `senders` each poll.
-- `claim`: the next due row of an endpoint that is the oldest pending row of its store
-  there (so a store's events go out in stream order), leased to this replica; `SKIP
-  LOCKED` and the lease let replicas share the work. Called by `senders`.
+- `claim`: up to `count` due rows of an endpoint, each the oldest pending row of its
+  store there (so a store's events go out in stream order, and no two of one store are
+  claimed together), leased to this replica; `SKIP LOCKED` and the lease let replicas
+  share the work. Called by `senders`.
 - `record`: an attempt in the log and its consequence on the row and the endpoint.
 - `prune`: finished deliveries older than the retention, a batch at a time.
 """
@@ -45,7 +46,7 @@ FROM webhook_deliveries WHERE outcome = 'pending' GROUP BY endpoint_id
 
 _CLAIM = """
 UPDATE webhook_deliveries SET leased_until = now() + make_interval(secs => $2)
-WHERE id = (
+WHERE id IN (
     SELECT d.id FROM webhook_deliveries d
     WHERE d.endpoint_id = $1 AND d.outcome = 'pending' AND d.next_attempt_at <= now()
       AND (d.leased_until IS NULL OR d.leased_until < now())
@@ -53,7 +54,7 @@ WHERE id = (
           SELECT 1 FROM webhook_deliveries o
           WHERE o.endpoint_id = d.endpoint_id AND o.store_id = d.store_id
             AND o.outcome = 'pending' AND o.stream_seq < d.stream_seq)
-    ORDER BY d.next_attempt_at, d.stream_seq LIMIT 1
+    ORDER BY d.next_attempt_at, d.stream_seq LIMIT $3
     FOR UPDATE SKIP LOCKED)
 RETURNING id, event_id, store_id, attempt, body,
     (SELECT url FROM webhook_endpoints WHERE id = $1) AS url,
@@ -111,21 +112,33 @@ async def pending_endpoints(pool: asyncpg.Pool) -> list[PendingEndpoint]:
     return [PendingEndpoint(r["endpoint_id"], r["due"], r["lag"]) for r in rows]
 
 
-async def claim(pool: asyncpg.Pool, endpoint_id: uuid.UUID, lease: float) -> Claimed | None:
-    row = await pool.fetchrow(_CLAIM, endpoint_id, lease)
-    if row is None or row["url"] is None:
-        return None
-    return Claimed(
-        row["id"],
-        endpoint_id,
-        row["event_id"],
-        row["store_id"],
-        row["attempt"] + 1,
-        row["url"],
-        bytes(row["body"]),
-        row["failing"],
-        bytes(row["secret"]),
-    )
+# Leases and attempts may be lost in a Postgres crash without breaking "at least once"
+# (a delivery is only sent again), so their commits do not wait for the disk; a queued
+# delivery must not be lost, so `queue_event` commits as usual.
+_NO_FLUSH = "SET LOCAL synchronous_commit = off"
+
+
+async def claim(
+    pool: asyncpg.Pool, endpoint_id: uuid.UUID, lease: float, count: int = 1
+) -> list[Claimed]:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_NO_FLUSH)
+        rows = await conn.fetch(_CLAIM, endpoint_id, lease, count)
+    return [
+        Claimed(
+            row["id"],
+            endpoint_id,
+            row["event_id"],
+            row["store_id"],
+            row["attempt"] + 1,
+            row["url"],
+            bytes(row["body"]),
+            row["failing"],
+            bytes(row["secret"]),
+        )
+        for row in sorted(rows, key=lambda r: r["id"])
+        if row["url"] is not None
+    ]
 
 
 async def record(pool: asyncpg.Pool, sent: Claimed, answer: Answer, step: Step) -> None:
@@ -133,6 +146,7 @@ async def record(pool: asyncpg.Pool, sent: Claimed, answer: Answer, step: Step) 
     failing after a failed row, and no longer once one goes through."""
     outcome = {Result.DELIVERED: "delivered", Result.RETRY: "pending"}.get(step.result, "failed")
     async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_NO_FLUSH)
         await conn.execute(
             "INSERT INTO webhook_attempts"
             " (delivery_id, attempt, status_code, latency_ms, response, error)"

@@ -1,7 +1,8 @@
 """Sending what is due: one task per endpoint with due deliveries, so a slow or dead
-endpoint holds up only its own queue. Each task takes the endpoint's next due delivery
-(`queue.claim`), signs and posts it (`sender.Sender`), asks `schedule.after_attempt` what
-follows and records it (`queue.record`), until the endpoint has nothing due.
+endpoint holds up only its own queue. Each task takes the endpoint's next due deliveries,
+at most one per store and `per_endpoint` in all (`queue.claim`), signs and posts them at
+once (`sender.Sender`), asks `schedule.after_attempt` what follows each and records it
+(`queue.record`), until the endpoint has nothing due.
 
 `Dispatcher.run` is started by `services.webhooks.app.main`; it looks for due endpoints
 every poll, keeps the lag gauge, prunes finished deliveries past the retention now and
@@ -42,6 +43,7 @@ class Dispatcher:
         poll: float,
         grace: float,
         retention_days: float = 30.0,
+        per_endpoint: int = 1,
     ) -> None:
         self._pool = pool
         self._sender = sender
@@ -51,6 +53,7 @@ class Dispatcher:
         self._poll = poll
         self._grace = grace
         self._retention_days = retention_days
+        self._per_endpoint = per_endpoint
         self._pruned_at = 0.0
         self._stopping = asyncio.Event()
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -111,10 +114,12 @@ class Dispatcher:
     async def _send_due(self, endpoint_id: uuid.UUID) -> None:
         try:
             while not self._stopping.is_set():
-                claimed = await queue.claim(self._pool, endpoint_id, self._lease)
-                if claimed is None:
+                claimed = await queue.claim(
+                    self._pool, endpoint_id, self._lease, self._per_endpoint
+                )
+                if not claimed:
                     return
-                await self._attempt(claimed)
+                await asyncio.gather(*(self._attempt(one) for one in claimed))
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("sending stopped; retried next poll", error=type(exc).__name__)
 

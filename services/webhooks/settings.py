@@ -38,6 +38,9 @@ class WebhooksSettings(CommonSettings):
         le=5000,
         description="endpoints sent to at once by this replica (one connection each)",
     )
+    webhook_endpoint_concurrency: int = Field(
+        4, ge=1, le=64, description="attempts at once to one endpoint, each of another store"
+    )
     webhook_poll_seconds: float = Field(
         0.5, gt=0, description="how often due deliveries are looked for"
     )
