@@ -26,7 +26,7 @@ EXPECTED_TABLES = {
     "schema_migrations",
     "rollouts",  # the gateway's, driven by the reaper (0013)
     "rollout_stores",
-    "webhook_endpoints",  # the gateway's, sent to by the webhooks service (0014)
+    "webhook_endpoints",  # the gateway's, sent to by the webhooks service (0015)
     "webhook_deliveries",
     "webhook_attempts",
 }

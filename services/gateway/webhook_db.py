@@ -1,4 +1,4 @@
-"""Postgres side of the webhook routes (migration 0014): endpoints (create within the
+"""Postgres side of the webhook routes (migration 0015): endpoints (create within the
 per-user limit, list, delete, rotate the secret), their deliveries with the latest
 attempts, and putting deliveries back in the queue (redelivery), which the webhooks
 service then sends.

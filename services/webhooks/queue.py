@@ -1,4 +1,4 @@
-"""The deliveries queue in Postgres (migration 0014), as the webhooks service sees it.
+"""The deliveries queue in Postgres (migration 0015), as the webhooks service sees it.
 
 - `queue_event`: one pending row per endpoint that wants an event, in the transaction
   before the stream message is acked; the unique (endpoint, event) makes a redelivered
