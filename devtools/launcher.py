@@ -18,7 +18,7 @@ from typing import Any
 from devtools import procs
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("gateway", "provisioner", "reaper", "auditor")
+SERVICES = ("gateway", "provisioner", "reaper", "auditor", "webhooks")
 
 
 def service_argv(name: str, *args: str) -> list[str]:

@@ -42,6 +42,7 @@ GROUP_ROLES = {
     "auditor": "storefleet_auditor",
     "reaper": "storefleet_reaper",
     "mailrelay": "storefleet_mailrelay",  # migration 0009
+    "webhooks": "storefleet_webhooks",  # migration 0015
 }
 # Any constant works; it only has to be the same in every process.
 ROLES_LOCK_KEY = 0x5F0F1EE8

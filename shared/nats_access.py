@@ -8,7 +8,8 @@ tests prove is what production enforces.
 
 What the rules keep out:
 - only the gateway publishes `store.requested` and requests credentials; only the
-  provisioner publishes `store.ready`; the auditor publishes no event at all;
+  provisioner publishes `store.ready`; the auditor and the webhooks service publish no
+  event at all;
 - replies travel on private inboxes (`_INBOX_<service>.>`), which only their service may
   read, so the credentials reply is seen by the gateway alone; the provisioner answers
   with `allow_responses` (one reply to a request it received), not a publish right;
@@ -22,7 +23,7 @@ from typing import Any
 
 from shared.subjects import CREDENTIALS_SUBJECT, REBUILD_CONSUMER, type_filter
 
-SERVICES = ("gateway", "provisioner", "reaper", "auditor")
+SERVICES = ("gateway", "provisioner", "reaper", "auditor", "webhooks")
 
 # The event types each service publishes on `store.<type>.<store id>`.
 PUBLISHES: dict[str, tuple[str, ...]] = {
@@ -85,6 +86,8 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "domain.removed",
     ),
     "auditor": (),
+    # It sends events to users' endpoints over HTTP; on NATS it only reads.
+    "webhooks": (),
 }
 
 # The durable consumers each service pulls from (see shared.subjects.CONSUMERS).
@@ -101,6 +104,7 @@ PULLS: dict[str, tuple[str, ...]] = {
     ),
     "reaper": ("reaper",),
     "auditor": ("auditor",),
+    "webhooks": ("webhooks",),
 }
 
 # Every service declares the stream and the durable consumers at start-up (whichever

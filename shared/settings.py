@@ -97,11 +97,17 @@ class DatabaseRolesSettings(BaseSettings):
     auditor_database_url: SecretStr | None = None
     reaper_database_url: SecretStr | None = None
     mailrelay_database_url: SecretStr | None = None
+    webhooks_database_url: SecretStr | None = None
     connect_timeout_seconds: float = Field(10.0, gt=0)
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
 
     @field_validator(
-        "database_url", "gateway_database_url", "auditor_database_url", "reaper_database_url"
+        "database_url",
+        "gateway_database_url",
+        "auditor_database_url",
+        "reaper_database_url",
+        "mailrelay_database_url",
+        "webhooks_database_url",
     )
     @classmethod
     def _pg_scheme(cls, value: SecretStr | None) -> SecretStr | None:
@@ -114,6 +120,7 @@ class DatabaseRolesSettings(BaseSettings):
             "auditor": self.auditor_database_url,
             "reaper": self.reaper_database_url,
             "mailrelay": self.mailrelay_database_url,
+            "webhooks": self.webhooks_database_url,
         }
         return {name: url.get_secret_value() for name, url in urls.items() if url is not None}
 

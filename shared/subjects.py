@@ -163,6 +163,18 @@ UPGRADES = ConsumerSpec(
     max_ack_pending=64,
 )
 
+# The webhooks service turns each event into pending deliveries, one per endpoint that
+# wants it. One message in flight at a time: a store's events reach the queue in stream
+# order even when a replica dies holding one (its redelivery comes before anything
+# later). Taking a message is one insert, so ack_wait is short, kept alive meanwhile.
+WEBHOOKS = ConsumerSpec(
+    durable="webhooks",
+    filter_subject=ALL_STORE_SUBJECTS,
+    ack_wait=timedelta(seconds=5),
+    max_deliver=-1,
+    max_ack_pending=1,
+)
+
 CONSUMERS = (PROVISIONER, REAPER, AUDITOR, BACKUPS, RESTORES, SUSPENDS, RESUMES, PLANS, UPGRADES)
 
 # The auditor's replay (`python -m services.auditor rebuild`): a named consumer without

@@ -28,6 +28,9 @@ EXPECTED_TABLES = {
     "rollout_stores",
     "domain_requests",  # the gateway's (0014)
     "domain_states",  # the reaper's domain verifier's (0014)
+    "webhook_endpoints",  # the gateway's, sent to by the webhooks service (0015)
+    "webhook_deliveries",
+    "webhook_attempts",
 }
 # What the API reads: store_requests joined with store_states; a store's domains.
 EXPECTED_VIEWS = {"stores", "store_domains"}
@@ -145,6 +148,7 @@ async def test_the_service_roles_are_made_once_when_many_databases_migrate_at_on
     assert [tuple(r) for r in roles] == [
         ("storefleet_auditor", False), ("storefleet_gateway", False),
         ("storefleet_mailrelay", False), ("storefleet_reaper", False),
+        ("storefleet_webhooks", False),
     ]  # fmt: skip
     for name in names:
         conn = await asyncpg.connect(fresh_server.dsn(name))

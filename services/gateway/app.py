@@ -37,6 +37,7 @@ from services.gateway import (
     routes_rollouts,
     routes_stores,
     routes_users,
+    routes_webhooks,
     sse,
 )
 from services.gateway.auth import CALLERS_KEY, CallerCache, auth_middleware
@@ -128,6 +129,7 @@ def _add_routes(app: web.Application, health: Health) -> None:
         routes_operations,
         routes_rollouts,
         routes_audit,
+        routes_webhooks,
         credentials,
         sse,
     ):

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from services.gateway import validation, views
+from services.gateway import validation, views, webhook_validation
 from services.gateway.openapi_routes import JSON, OPERATIONS, Operation
 from services.gateway.security import session_cookie
 from shared.lifecycle import STATUSES
@@ -45,6 +45,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "DomainName": _param(
         "domain", "path", {"type": "string", "maxLength": 1000}, "the domain, as added or listed"
     ),
+    "WebhookId": _param("id", "path", UUID, "the webhook endpoint's id"),
     "IdempotencyKey": _param(
         "Idempotency-Key",
         "header",
@@ -119,6 +120,8 @@ _BODIES: tuple[type, ...] = (
     validation.CreateStoreBody,
     validation.RestoreBody,
     validation.CreateRolloutBody,
+    webhook_validation.CreateWebhookBody,
+    webhook_validation.RedeliverBody,
 )
 
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.gateway import domain_views, rollout_views, validation, views
+from services.gateway import (
+    domain_views,
+    rollout_views,
+    validation,
+    views,
+    webhook_validation,
+    webhook_views,
+)
 
 JSON = "application/json"
 
@@ -26,6 +33,81 @@ class Operation:
     media: str = JSON
     body_required: bool = True
 
+
+_WEBHOOK_ERRORS = (401, 404, 429)
+WEBHOOK_OPERATIONS = (
+    Operation(
+        "post",
+        "/webhooks",
+        "createWebhook",
+        "Register an endpoint for signed event deliveries (Standard Webhooks); the signing"
+        " secret is in this answer only",
+        201,
+        webhook_views.NewEndpoint,
+        webhook_validation.CreateWebhookBody,
+        errors=(400, 401, 403, 404, 409, 413, 415, 422, 429),
+    ),
+    Operation(
+        "get",
+        "/webhooks",
+        "listWebhooks",
+        "The caller's endpoints, with whether each is failing and why",
+        200,
+        webhook_views.EndpointList,
+        errors=(401, 429),
+    ),
+    Operation(
+        "get",
+        "/webhooks/{id}",
+        "getWebhook",
+        "One endpoint",
+        200,
+        webhook_views.Endpoint,
+        parameters=("WebhookId",),
+        errors=_WEBHOOK_ERRORS,
+    ),
+    Operation(
+        "delete",
+        "/webhooks/{id}",
+        "deleteWebhook",
+        "Remove an endpoint and its delivery log",
+        204,
+        None,
+        parameters=("WebhookId",),
+        errors=(*_WEBHOOK_ERRORS, 403),
+    ),
+    Operation(
+        "post",
+        "/webhooks/{id}/rotate-secret",
+        "rotateWebhookSecret",
+        "A new signing secret, shown in this answer only; the old one stops at once",
+        200,
+        webhook_views.Secret,
+        parameters=("WebhookId",),
+        errors=(*_WEBHOOK_ERRORS, 403),
+    ),
+    Operation(
+        "get",
+        "/webhooks/{id}/deliveries",
+        "listWebhookDeliveries",
+        "The endpoint's deliveries, newest first, each with its latest attempts",
+        200,
+        webhook_views.DeliveryPage,
+        parameters=("WebhookId", "Limit", "Cursor"),
+        errors=(400, 401, 404, 422, 429),
+    ),
+    Operation(
+        "post",
+        "/webhooks/{id}/redeliver",
+        "redeliverWebhook",
+        "Send again one event (event_id) or every event since a time (since)",
+        202,
+        webhook_views.Redelivery,
+        webhook_validation.RedeliverBody,
+        ("WebhookId",),
+        (*_WEBHOOK_ERRORS, 400, 403, 413, 415, 422),
+    ),
+)
 
 _STORE_ERRORS = (401, 404, 429)
 OPERATIONS = (
@@ -364,4 +446,5 @@ OPERATIONS = (
     Operation(
         "get", "/openapi.json", "getOpenApi", "This document", 200, dict, public=True, errors=(429,)
     ),
+    *WEBHOOK_OPERATIONS,
 )

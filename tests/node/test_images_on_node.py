@@ -32,7 +32,7 @@ from tests.node import charts
 from tests.node.conftest import Kubectl, eventually, toolbox_pod
 
 IMAGES = ("postgres", "mariadb", "redis", "nats", "objectstore", "platform", "medusa")
-SERVICES = ("gateway", "provisioner", "reaper", "auditor")
+SERVICES = ("gateway", "provisioner", "reaper", "auditor", "webhooks")
 # What a careless entrypoint would run or splice into SQL: a command substitution that
 # leaves a file behind, a quote closing a literal before a statement, blanks, a
 # backslash and a leading dash (read as an option when not passed as a value).

@@ -277,6 +277,53 @@ async def test_each_domain_table_has_its_one_writer_and_the_verified_index_holds
         )
 
 
+async def test_the_webhooks_role_reads_endpoints_and_writes_only_deliveries_and_failing(
+    seeded: asyncpg.Pool, as_role: dict[str, asyncpg.Connection]
+) -> None:
+    endpoint = uuid.uuid4()
+    await seeded.execute(
+        "INSERT INTO webhook_endpoints (id, owner_id, url, event_types, secret)"
+        " VALUES ($1, $2, 'https://example.com/h', '{*}', $3)",
+        endpoint,
+        USER,
+        b"k" * 32,
+    )
+    hooks = as_role["webhooks"]
+    elsewhere = ("api_tokens", "sessions", "store_requests", "store_states", "store_events",
+                 "outbox", "credential_access")  # fmt: skip
+
+    assert await hooks.fetchval("SELECT secret FROM webhook_endpoints") == b"k" * 32
+    await hooks.execute("UPDATE webhook_endpoints SET failing = true WHERE id = $1", endpoint)
+    refusals = [
+        *REWRITE_AUDIT,
+        *CHANGE_ACCOUNTS,
+        *(f"SELECT * FROM {t}" for t in elsewhere),
+        "SELECT password_hash FROM users",
+        "UPDATE webhook_endpoints SET url = 'http://10.0.0.1/'",
+        "INSERT INTO webhook_endpoints (id, owner_id, url, event_types, secret)"
+        " SELECT gen_random_uuid(), id, 'http://x/', '{*}', 'kkkkkkkkkkkkkkkkkkkkkkkk' FROM users",
+        "DELETE FROM webhook_endpoints",
+    ]
+    assert [sql for sql in refusals if not await refused(hooks, sql)] == []
+
+
+async def test_the_gateway_may_not_read_a_webhook_secret_back(
+    seeded: asyncpg.Pool, as_role: dict[str, asyncpg.Connection]
+) -> None:
+    gateway = as_role["gateway"]
+    await gateway.execute(
+        "INSERT INTO webhook_endpoints (id, owner_id, url, event_types, secret)"
+        " VALUES ($1, $2, 'https://example.com/h', '{*}', $3)",
+        uuid.uuid4(),
+        USER,
+        b"k" * 32,
+    )
+
+    assert await refused(gateway, "SELECT secret FROM webhook_endpoints")
+    assert await refused(gateway, "SELECT body FROM webhook_deliveries")
+    assert await refused(gateway, "UPDATE webhook_endpoints SET failing = false")
+
+
 @pytest.mark.parametrize("service", sorted(GROUP_ROLES))
 async def test_no_service_role_may_change_the_schema_or_grant_itself_more(
     seeded: asyncpg.Pool, as_role: dict[str, asyncpg.Connection], service: str
@@ -446,7 +493,7 @@ async def test_dev_up_starts_each_service_as_its_own_role(
     platform = Platform()
     platform.env = {"STOREFLEET_DATABASE_URL": migrated_database_url, "KUBECONFIG": "unused"}
     await asyncio.to_thread(platform.migrate)  # as `./dev up` does before the services start
-    names = (*SERVICES, "mailrelay")
+    names = (*SERVICES, "mailrelay", "webhooks")
     env = {name: platform.service_env(name, 8080, tmp_path / "helm") for name in names}
 
     for service in GROUP_ROLES:

@@ -111,7 +111,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/* The services that log in to Postgres, each as its own role (migration 0007), as a
 JSON list. */}}
 {{- define "storefleet.databaseServices" -}}
-{{- if include "storefleet.mailRelay" . }}["gateway", "auditor", "reaper", "mailrelay"]{{ else }}["gateway", "auditor", "reaper"]{{ end }}
+{{- if include "storefleet.mailRelay" . }}["gateway", "auditor", "reaper", "webhooks", "mailrelay"]{{ else }}["gateway", "auditor", "reaper", "webhooks"]{{ end }}
 {{- end }}
 
 {{/* The login role of one service in the generated Secret: (include ... "gateway"). */}}
@@ -344,11 +344,18 @@ Secret only, never a value. */}}
 {{- end }}
 {{- end }}
 
+{{/* The webhooks service's own settings (services/webhooks/settings.py). */}}
+{{- define "storefleet.webhooksEnv" -}}
+{{- $w := .Values.webhooks }}
+{{- include "storefleet.setting" (dict "name" "WEBHOOK_ALLOWED_NETWORKS" "value" (join "," ($w.allowedNetworks | default list))) }}
+{{ include "storefleet.setting" (dict "name" "WEBHOOK_TIMEOUT_SECONDS" "value" $w.timeoutSeconds) }}
+{{- end }}
+
 {{/* -- Mail ------------------------------------------------------------------------- */}}
 
-{{/* The platform's services, space separated: the four, and the mail relay when it runs. */}}
+{{/* The platform's services, space separated: the five, and the mail relay when it runs. */}}
 {{- define "storefleet.services" -}}
-gateway provisioner reaper auditor{{ if include "storefleet.mailRelay" . }} mailrelay{{ end }}
+gateway provisioner reaper auditor webhooks{{ if include "storefleet.mailRelay" . }} mailrelay{{ end }}
 {{- end }}
 
 {{/* "true" when the platform runs its mail relay (an upstream relay is configured). */}}

@@ -1,0 +1,152 @@
+"""Sending what is due: one task per endpoint with due deliveries, so a slow or dead
+endpoint holds up only its own queue. Each task takes the endpoint's next due deliveries,
+at most one per store and `per_endpoint` in all (`queue.claim`), signs and posts them at
+once (`sender.Sender`), asks `schedule.after_attempt` what follows each and records it
+(`queue.record`), until the endpoint has nothing due.
+
+`Dispatcher.run` is started by `services.webhooks.app.main`; it looks for due endpoints
+every poll, keeps the lag gauge, prunes finished deliveries past the retention now and
+then, and on stop starts no attempt more and lets those under way finish within the
+grace period. An attempt cut short is sent again once its lease ends (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import asyncpg
+import structlog
+
+from services.webhooks import metrics, queue
+from services.webhooks.schedule import Result, RetryPolicy, after_attempt
+from services.webhooks.sender import Sender
+from shared.tasks import stop_tasks
+from shared.webhook_signing import signed_headers
+
+log = structlog.get_logger(__name__)
+# An attempt ends within its timeout; the margin covers recording it.
+LEASE_MARGIN = 5.0
+PRUNE_EVERY = 600.0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        sender: Sender,
+        policy: RetryPolicy,
+        *,
+        timeout: float,
+        senders: int,
+        poll: float,
+        grace: float,
+        retention_days: float = 30.0,
+        per_endpoint: int = 1,
+    ) -> None:
+        self._pool = pool
+        self._sender = sender
+        self._policy = policy
+        self._lease = timeout + LEASE_MARGIN
+        self._senders = senders
+        self._poll = poll
+        self._grace = grace
+        self._retention_days = retention_days
+        self._per_endpoint = per_endpoint
+        self._pruned_at = 0.0
+        self._stopping = asyncio.Event()
+        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._gauged: set[str] = set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        self._stopping = stopping
+        try:
+            while not stopping.is_set():
+                try:
+                    await self._start_due()
+                    await self._prune()
+                except (asyncpg.PostgresError, OSError) as exc:
+                    log.warning("looking for due deliveries failed", error=type(exc).__name__)
+                try:
+                    async with asyncio.timeout(self._poll):
+                        await stopping.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            await self._finish()
+
+    async def _start_due(self) -> None:
+        pending = await queue.pending_endpoints(self._pool)
+        self._gauge(pending)
+        for endpoint in pending:
+            if len(self._running) >= self._senders:
+                return
+            if endpoint.due and endpoint.id not in self._running:
+                self._start(endpoint.id)
+
+    def _start(self, endpoint_id: uuid.UUID) -> None:
+        task = asyncio.create_task(self._send_due(endpoint_id), name=f"send {endpoint_id}")
+        self._running[endpoint_id] = task
+
+        def finished(_: asyncio.Task[None]) -> None:
+            self._running.pop(endpoint_id, None)
+
+        task.add_done_callback(finished)
+
+    async def _prune(self) -> None:
+        now = time.monotonic()
+        if now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        removed = await queue.prune(self._pool, self._retention_days)
+        if removed:
+            log.info("finished deliveries pruned", removed=removed)
+
+    def _gauge(self, pending: list[queue.PendingEndpoint]) -> None:
+        seen = {str(p.id) for p in pending}
+        for gone in self._gauged - seen:
+            metrics.LAG.remove(gone)
+        for endpoint in pending:
+            metrics.LAG.labels(str(endpoint.id)).set(endpoint.lag_seconds)
+        self._gauged = seen
+
+    async def _send_due(self, endpoint_id: uuid.UUID) -> None:
+        try:
+            while not self._stopping.is_set():
+                claimed = await queue.claim(
+                    self._pool, endpoint_id, self._lease, self._per_endpoint
+                )
+                if not claimed:
+                    return
+                await asyncio.gather(*(self._attempt(one) for one in claimed))
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("sending stopped; retried next poll", error=type(exc).__name__)
+
+    async def _attempt(self, claimed: queue.Claimed) -> None:
+        timestamp = int(time.time())
+        headers = signed_headers(claimed.secret, claimed.event_id, timestamp, claimed.body)
+        answer = await self._sender.post(claimed.url, headers, claimed.body)
+        step = after_attempt(
+            claimed.attempt, answer.status, answer.error, self._policy, claimed.failing
+        )
+        await queue.record(self._pool, claimed, answer, step)
+        metrics.ATTEMPTS.labels(step.result.value).inc()
+        metrics.ATTEMPT_SECONDS.observe(answer.latency_ms / 1000)
+        if step.result is Result.GIVEN_UP:
+            metrics.FAILURES.inc()
+            log.warning(
+                "delivery given up; endpoint marked failing",
+                endpoint=str(claimed.endpoint_id),
+                event_id=claimed.event_id,
+                reason=step.reason,
+            )
+
+    async def _finish(self) -> None:
+        tasks = list(self._running.values())
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=self._grace)
+        if late:
+            log.warning("attempts cut short at stop; sent again after their lease", count=len(late))
+        await stop_tasks(*late)
