@@ -10,7 +10,7 @@ import yaml
 
 from tests.chart.helm import REPO
 
-SERVICES = ("gateway", "provisioner", "reaper", "auditor")
+SERVICES = ("gateway", "provisioner", "reaper", "auditor", "webhooks")
 
 
 def _compose() -> dict[str, Any]:
@@ -47,7 +47,7 @@ def test_compose_gives_the_provisioner_and_the_reaper_the_developers_kubeconfig(
         env = services[name]["environment"]
         assert env["STOREFLEET_KUBECONFIG"] == "/kube/config"
         assert any(v.endswith(":/kube/config:ro") for v in services[name]["volumes"])
-    for name in ("gateway", "auditor"):
+    for name in ("gateway", "auditor", "webhooks"):
         assert "STOREFLEET_KUBECONFIG" not in services[name]["environment"]
     ports = {
         services[n]["environment"].get("STOREFLEET_HEALTH_PORT") for n in ("provisioner", "reaper")

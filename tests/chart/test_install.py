@@ -21,8 +21,8 @@ from tests.chart.kube import dry_run_create
 pytestmark = pytest.mark.cluster
 
 # values-local.yaml: one pod of each service, one NATS server, one Postgres, the object store.
-LOCAL_PODS = {"gateway": 1, "provisioner": 1, "reaper": 1, "auditor": 1, "nats": 1, "postgres": 1,
-              "objectstore": 1}  # fmt: skip
+LOCAL_PODS = {"gateway": 1, "provisioner": 1, "reaper": 1, "auditor": 1, "webhooks": 1, "nats": 1,
+              "postgres": 1, "objectstore": 1}  # fmt: skip
 
 
 @pytest.mark.usefixtures("operator_crds")

@@ -264,10 +264,10 @@ async def test_the_reaper_cannot_write_inside_a_store_namespace(
     await refused(CoreV1Api(api).patch_namespace(store, {"metadata": {"labels": {"x": "y"}}}))
 
 
-# -- the gateway and the auditor -----------------------------------------------------------
+# -- the gateway, the auditor and the webhooks service -------------------------------------
 
 
-@pytest.mark.parametrize("component", ["gateway", "auditor"])
+@pytest.mark.parametrize("component", ["gateway", "auditor", "webhooks"])
 async def test_the_gateway_and_the_auditor_are_refused_everywhere(
     platform: Platform, act_as: ActAs, store_namespace: StoreNamespace, component: str
 ) -> None:

@@ -259,6 +259,7 @@ def test_only_the_provisioner_the_reaper_and_store_backup_pods_reach_the_store(
     refused = {
         "gateway": admitted(platform_ns, component("gateway")),
         "auditor": admitted(platform_ns, component("auditor")),
+        "webhooks": admitted(platform_ns, component("webhooks")),
         "mail relay": admitted(platform_ns, component("mailrelay")),
         "a store's web pod": admitted(store_ns, {"app.kubernetes.io/name": "wordpress"}),
         "a backup pod outside store namespaces": admitted(stranger_ns, BACKUP_POD),

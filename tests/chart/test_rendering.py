@@ -24,18 +24,20 @@ from services.gateway.settings import GatewaySettings
 from services.mailrelay.settings import MailRelaySettings
 from services.provisioner.settings import ProvisionerSettings
 from services.reaper.settings import ReaperSettings
+from services.webhooks.settings import WebhooksSettings
 from shared.namespaces import MANAGED_BY, PLATFORM, STORE_ID
 from shared.settings import ENV_PREFIX, DatabaseRolesSettings, ObjectStoreSettings
 from tests.chart import helm
 from tests.chart.certs import write_certificates
 from tests.chart.helm import VALUES_FILES, Manifest, containers, env_of, named, of_kind, render
 
-SERVICES = ("gateway", "provisioner", "reaper", "auditor")
+SERVICES = ("gateway", "provisioner", "reaper", "auditor", "webhooks")
 SETTINGS: dict[str, type[BaseSettings]] = {
     "gateway": GatewaySettings,
     "provisioner": ProvisionerSettings,
     "reaper": ReaperSettings,
     "auditor": AuditorSettings,
+    "webhooks": WebhooksSettings,
     "mailrelay": MailRelaySettings,  # only with an upstream SMTP relay (stores.smtp.host)
 }
 # Metric names in values.yaml's monitoring.metrics that no service exports yet. Each
@@ -244,6 +246,7 @@ def test_only_the_provisioner_and_the_reaper_get_an_api_token_or_a_role(
     assert tokens == {
         "storefleet-gateway": False, "storefleet-provisioner": True,
         "storefleet-reaper": True, "storefleet-auditor": False,
+        "storefleet-webhooks": False,
     }  # fmt: skip
     assert bound == {"storefleet-provisioner", "storefleet-reaper"}
     assert pods_with_tokens == {"storefleet-provisioner", "storefleet-reaper"}
@@ -530,7 +533,7 @@ def test_the_stores_public_port_reaches_the_provisioner_only_when_set(helm_path:
     assert "public_port" in ProvisionerSettings.model_fields
 
 
-DATABASE_SERVICES = ("gateway", "auditor", "reaper")
+DATABASE_SERVICES = ("gateway", "auditor", "reaper", "webhooks")
 
 
 def _secret_keys(container: dict[str, Any]) -> dict[str, str]:
@@ -590,6 +593,7 @@ def test_only_the_database_setup_init_container_gets_the_owners_dsn(
         "STOREFLEET_GATEWAY_DATABASE_URL": "gateway-database-url",
         "STOREFLEET_AUDITOR_DATABASE_URL": "auditor-database-url",
         "STOREFLEET_REAPER_DATABASE_URL": "reaper-database-url",
+        "STOREFLEET_WEBHOOKS_DATABASE_URL": "webhooks-database-url",
     }
     known = {ENV_PREFIX + name.upper() for name in DatabaseRolesSettings.model_fields}
     assert {e["name"] for e in setup["env"]} <= known
@@ -614,7 +618,7 @@ def test_the_generated_secret_gives_each_service_a_login_and_password_of_its_own
         assert len(url.password or "") >= 32
         assert (url.hostname, url.port, url.path) == (owner.hostname, owner.port, owner.path)
     passwords = {url.password for url in logins.values()} | {owner.password}
-    assert len(passwords) == 4
+    assert len(passwords) == len(DATABASE_SERVICES) + 1
 
 
 def test_external_postgres_gives_the_service_logins_the_operators_host_and_options(

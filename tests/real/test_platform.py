@@ -19,7 +19,7 @@ from tests.real import platform
 from tests.real.conftest import Target
 from tests.real.platform import NAMESPACE, Gateway, GatewayError
 
-SERVICES = ("gateway", "provisioner", "reaper", "auditor")
+SERVICES = ("gateway", "provisioner", "reaper", "auditor", "webhooks")
 WORKLOADS = [f"deployment/storefleet-{name}" for name in SERVICES] + [
     "statefulset/storefleet-nats",
     "statefulset/storefleet-postgres",
