@@ -86,7 +86,7 @@ describe("domains in words", () => {
 
   it("says why a domain failed or was unlinked", () => {
     expect(nextStep({ state: "failed", reason: "expired" })).toBe(
-      "Failed: the TXT record with the token was not found in time. Remove it and add it again to get a new token and try once more.",
+      "Failed: the TXT record with the token was not found in time. Add it again to get a new token and try once more.",
     );
     expect(nextStep({ state: "removed", reason: "dns_missing" })).toMatch(/^Unlinked: the TXT record/);
     expect(nextStep({ state: "failed", reason: null })).toMatch(/no reason was given/);

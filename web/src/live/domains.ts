@@ -110,10 +110,10 @@ export function nextStep(domain: Pick<Domain, "state" | "reason">): string {
     case "active":
       return "The store answers at this domain.";
     case "failed":
-      return `Failed: ${reasonText(domain.reason)}. Remove it and add it again to get a new token and try once more.`;
+      return `Failed: ${reasonText(domain.reason)}. Add it again to get a new token and try once more.`;
     case "removed":
       return domain.reason === "dns_missing"
-        ? "Unlinked: the TXT record with the token disappeared. Remove it and add it again to prove the domain anew."
+        ? "Unlinked: the TXT record with the token disappeared. Add it again to prove the domain anew."
         : `Removed: ${reasonText(domain.reason)}.`;
   }
 }
