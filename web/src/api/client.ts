@@ -13,6 +13,8 @@ import type {
   BackupPage,
   Catalog,
   Credentials,
+  Domain,
+  DomainList,
   Me,
   Page,
   PlanChange,
@@ -162,6 +164,13 @@ export const restoreStore = (id: string, backupId: string) =>
     method: "POST",
     body: { backup_id: backupId },
   });
+export const listDomains = (id: string) => request<DomainList>(`/stores/${encodeURIComponent(id)}/domains`);
+/** 201 with the DNS records to create; 422 (field `domain`, a code saying why) for a name
+ * that cannot be a store's domain; 409 when it is taken, already added or over the plan. */
+export const addDomain = (id: string, domain: string) =>
+  request<Domain>(`/stores/${encodeURIComponent(id)}/domains`, { method: "POST", body: { domain } });
+export const removeDomain = (id: string, domain: string) =>
+  request<void>(`/stores/${encodeURIComponent(id)}/domains/${encodeURIComponent(domain)}`, { method: "DELETE" });
 /** Stops a ready store's workloads, data kept; `reason` (one line) is an administrator's. */
 export const suspendStore = (id: string, reason?: string) =>
   request<StoreOperation>(`/stores/${encodeURIComponent(id)}/suspend`, {

@@ -64,6 +64,41 @@ export interface BackupPage extends Page<Backup> {
   interval_hours: number;
 }
 
+export type DomainState = "pending_dns" | "verified" | "issuing" | "active" | "failed" | "removed";
+export type DomainReason = "dns_missing" | "expired" | "challenge_failed" | "rate_limited" | "owner" | "store_deleted";
+
+/** A DNS record the store's owner creates at their DNS provider. */
+export interface DnsRecord {
+  type: "TXT" | "CNAME" | "A" | "AAAA";
+  /** Absolute, without a final dot. */
+  name: string;
+  value: string;
+  /** Why the record is needed. */
+  purpose: string;
+}
+
+/** A custom domain of a store (GET /stores/{id}/domains, POST's 201). */
+export interface Domain {
+  id: string;
+  store_id: string;
+  /** Normalised: lower case, punycode, no final dot. */
+  domain: string;
+  state: DomainState;
+  /** Why it failed or was removed. */
+  reason: DomainReason | null;
+  requested_at: string;
+  /** The verifier's last look-up. */
+  checked_at: string | null;
+  verified_at: string | null;
+  records: DnsRecord[];
+}
+
+/** GET /stores/{id}/domains: oldest first, and how many the store's plan allows. */
+export interface DomainList {
+  items: Domain[];
+  max_domains: number;
+}
+
 /** The answer of POST /stores/{id}/restore. */
 export interface Restore {
   restore_id: string;

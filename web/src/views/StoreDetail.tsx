@@ -1,6 +1,7 @@
 // One store: its facts and live status, its URL, the timeline of everything that happened
 // to it (filled in live), the admin credentials (owner only, kept in memory while shown),
 // its plan (changed to another of the catalog's), its backups (back up, restore, clone),
+// its custom domains (add, the DNS records to create, remove),
 // suspend and resume, retry once it failed, and delete, confirmed by typing the store's name.
 
 import { useCallback, useEffect, useState } from "react";
@@ -20,6 +21,7 @@ import { Backups } from "./Backups";
 import { ChangePlan } from "./ChangePlan";
 import { Credentials } from "./Credentials";
 import { DeleteStore } from "./DeleteStore";
+import { Domains } from "./Domains";
 import { Suspension } from "./Suspension";
 import { PageHeading } from "../components/PageHeading";
 
@@ -173,6 +175,7 @@ export function StoreDetail({ id, me, catalog }: { id: string; me: Me; catalog: 
       <ChangePlan store={store} catalog={catalog} change={planChange} onStarted={planStarted} />
       <Suspension store={store} me={me} reason={suspendReason(entries)} onStarted={started} />
       <Backups store={store} />
+      <Domains store={store} />
       <section className="card" aria-labelledby="timeline-heading">
         <h2 id="timeline-heading">Timeline</h2>
         <Timeline entries={entries} store={store} me={me} />

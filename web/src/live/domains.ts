@@ -1,0 +1,160 @@
+// A store's custom domains as its page shows them: how the feed's domain.* events move a
+// domain's state (the reaper's verifier decides them, services/reaper/domains.py), the
+// states, reasons and refusals in words, and the DNS records in a form a person can copy
+// into their DNS provider. Pure, no I/O.
+
+import type { DnsRecord, Domain, DomainReason, DomainState, Envelope } from "../api/types";
+
+// A state only moves up, so a late or repeated event never moves a badge back.
+const RANK: Record<DomainState, number> = {
+  pending_dns: 0,
+  verified: 1,
+  issuing: 2,
+  active: 3,
+  failed: 4,
+  removed: 5,
+};
+
+const text = (value: unknown): string | null => (typeof value === "string" && value ? value : null);
+
+/** The domain's id an event names, for domain.* events only. */
+function domainIdOf(event: Envelope): string | null {
+  return event.type.startsWith("domain.") ? text(event.data.domain_id) : null;
+}
+
+/** One domain after `event` (which must name it). */
+export function applyDomainEvent(domain: Domain, event: Envelope): Domain {
+  const reason = text(event.data.reason) as DomainReason | null;
+  const moved = (state: DomainState, extra: Partial<Domain> = {}): Domain =>
+    RANK[state] > RANK[domain.state] ? { ...domain, state, ...extra } : domain;
+  if (event.type === "domain.verified") return moved("verified", { verified_at: event.occurred_at, reason: null });
+  if (event.type === "domain.failed") return moved("failed", { reason });
+  if (event.type === "domain.removed") return moved("removed", { reason });
+  return domain;
+}
+
+/** The list after one event of the feed; the same array when it changes nothing. The
+ * owner's own removal takes the domain off the list, as the gateway's list does. */
+export function applyToDomains(list: Domain[], event: Envelope): Domain[] {
+  const id = domainIdOf(event);
+  const index = id === null ? -1 : list.findIndex((d) => d.id === id);
+  if (index < 0) return list;
+  if (event.type === "domain.removed" && event.data.reason === "owner") return list.filter((d) => d.id !== id);
+  const updated = applyDomainEvent(list[index] as Domain, event);
+  if (updated === list[index]) return list;
+  const copy = list.slice();
+  copy[index] = updated;
+  return copy;
+}
+
+/** A domain.* event about a domain this page has not seen (added from another tab, say):
+ * its DNS records come only from the gateway, so the list is read again. */
+export function needsReload(list: Domain[], event: Envelope): boolean {
+  const id = domainIdOf(event);
+  return id !== null && event.type !== "domain.removed" && !list.some((d) => d.id === id);
+}
+
+/** A freshly read list merged with what the feed already showed: the further along wins;
+ * the gateway's list says which domains there are. */
+export function mergeDomains(seen: Domain[], page: Domain[]): Domain[] {
+  const byId = new Map(seen.map((d) => [d.id, d]));
+  return page.map((d) => {
+    const before = byId.get(d.id);
+    return before && RANK[before.state] > RANK[d.state] ? before : d;
+  });
+}
+
+/** `list` with `domain` (the answer of an add) in it, once, oldest first. */
+export function withDomain(list: Domain[], domain: Domain): Domain[] {
+  if (list.some((d) => d.id === domain.id)) {
+    return list.map((d) => (d.id === domain.id && RANK[domain.state] > RANK[d.state] ? domain : d));
+  }
+  return [...list, domain].sort(
+    (a, b) => a.requested_at.localeCompare(b.requested_at) || a.id.localeCompare(b.id),
+  );
+}
+
+/** The badge's words. */
+export function stateText(state: DomainState): string {
+  const words: Record<DomainState, string> = {
+    pending_dns: "waiting for DNS",
+    verified: "verified",
+    issuing: "getting a certificate",
+    active: "active",
+    failed: "failed",
+    removed: "removed",
+  };
+  return words[state];
+}
+
+/** Why a domain failed or was removed, in words. */
+export function reasonText(reason: DomainReason | null): string {
+  if (reason === "dns_missing") return "the TXT record with the token was not found at your DNS provider";
+  if (reason === "expired") return "the TXT record with the token was not found in time";
+  if (reason === "challenge_failed") return "the certificate authority could not confirm the domain";
+  if (reason === "rate_limited") return "the certificate authority is turning down requests for a while";
+  if (reason === "owner") return "you removed it";
+  if (reason === "store_deleted") return "the store was deleted";
+  return "no reason was given";
+}
+
+/** What the owner should know or do next, for a domain in `state`. */
+export function nextStep(domain: Pick<Domain, "state" | "reason">): string {
+  switch (domain.state) {
+    case "pending_dns":
+      return "Create these records at your DNS provider. We check every few minutes; this page updates by itself once the TXT record is found.";
+    case "verified":
+      return "The domain is proven to be yours. Keep the TXT record while the domain is in use.";
+    case "issuing":
+      return "A certificate is being issued for the domain; nothing to do.";
+    case "active":
+      return "The store answers at this domain.";
+    case "failed":
+      return `Failed: ${reasonText(domain.reason)}. Add it again to get a new token and try once more.`;
+    case "removed":
+      return domain.reason === "dns_missing"
+        ? "Unlinked: the TXT record with the token disappeared. Add it again to prove the domain anew."
+        : `Removed: ${reasonText(domain.reason)}.`;
+  }
+}
+
+/** What to do with one record, in plain words. */
+export function recordInstruction(record: DnsRecord): string {
+  if (record.type === "TXT") return "Create this TXT record at your DNS provider; we check every few minutes.";
+  if (record.type === "CNAME") return "Create this CNAME record so the domain's visitors reach your store.";
+  return `For a domain's apex, which cannot have a CNAME, create this ${record.type} record instead.`;
+}
+
+/** The record as one line of a zone file, for providers that import them. A TXT value is
+ * quoted with its quotes and backslashes escaped; a host name target ends with a dot. */
+export function zoneLine(record: DnsRecord, ttl = 3600): string {
+  const value =
+    record.type === "TXT"
+      ? `"${record.value.replace(/[\\"]/g, (c) => `\\${c}`)}"`
+      : record.type === "CNAME"
+        ? `${record.value}.`
+        : record.value;
+  return `${record.name}. ${ttl} IN ${record.type} ${value}`;
+}
+
+/** The records to show first: a domain not yet verified needs all of them. */
+export function awaitsRecords(domain: Pick<Domain, "state">): boolean {
+  return domain.state === "pending_dns";
+}
+
+/** Why adding a domain was refused, in words: a 409's code explained, a 422's message
+ * with its code (the gateway's `shared.domains` codes). */
+export function refusalText(status: number, code: string, message: string, maxDomains: number | null): string {
+  if (code === "domain_taken") {
+    return "Another store already holds this domain. If it is yours, remove it from that store first.";
+  }
+  if (code === "domain_exists") return "This store already has this domain; see it in the list.";
+  if (code === "domain_limit") {
+    const allowed = maxDomains === null ? "no more" : `${maxDomains}`;
+    return `This store's plan allows ${allowed} custom domains. Remove one, or move the store to a larger plan.`;
+  }
+  if (code === "store_deleting") return "The store is being deleted; it takes no new domains.";
+  const said = message.trim().replace(/\.+$/, "") || "not a domain a store can have";
+  const first = said[0]?.toUpperCase() + said.slice(1);
+  return status === 422 ? `${first} (${code}).` : `${first}.`;
+}

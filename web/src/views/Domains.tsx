@@ -1,0 +1,326 @@
+// A store's custom domains on its page: the list (oldest first) with a state badge; for a
+// domain not yet verified, the DNS records to create, each copyable, with what to do in
+// plain words; why a domain failed; an add form that shows the gateway's refusal next to
+// the field; and remove, confirmed. The feed's domain.* events move the badges live.
+//
+// No polling: the reaper's verifier publishes domain.verified / failed / removed on the
+// store's stream, which the page's feed already carries, and the list is read again
+// whenever the feed comes back after a loss (`resumes`), so nothing is missed meanwhile.
+
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { addDomain, ApiError, listDomains, removeDomain } from "../api/client";
+import type { DnsRecord, Domain, Store } from "../api/types";
+import { ErrorNote } from "../components/ErrorNote";
+import { When } from "../components/When";
+import {
+  applyToDomains,
+  awaitsRecords,
+  mergeDomains,
+  needsReload,
+  nextStep,
+  recordInstruction,
+  refusalText,
+  stateText,
+  withDomain,
+  zoneLine,
+} from "../live/domains";
+import { useLink, useLiveEvents } from "../live/live";
+import { explain, type Advice } from "../messages";
+
+export function Domains({ store }: { store: Store }) {
+  const [domains, setDomains] = useState<Domain[]>([]);
+  const [maxDomains, setMaxDomains] = useState<number | null>(null);
+  const [loaded, setLoaded] = useState(false);
+  const [advice, setAdvice] = useState<Advice | null>(null);
+  const [reloads, setReloads] = useState(0);
+  const known = useRef<Domain[]>([]);
+  const { resumes } = useLink();
+
+  const commit = (next: Domain[]) => {
+    known.current = next;
+    setDomains(next);
+  };
+
+  useEffect(() => {
+    let current = true;
+    listDomains(store.id)
+      .then((list) => {
+        if (!current) return;
+        commit(mergeDomains(known.current, list.items));
+        setMaxDomains(list.max_domains);
+      })
+      .catch((error: unknown) => current && setAdvice(explain(error)))
+      .finally(() => current && setLoaded(true));
+    return () => {
+      current = false;
+    };
+  }, [store.id, resumes, reloads]);
+
+  useLiveEvents((event) => {
+    if (event.store_id !== store.id) return;
+    if (needsReload(known.current, event)) setReloads((n) => n + 1);
+    else commit(applyToDomains(known.current, event));
+  });
+
+  const open = store.status !== "deleted" && store.status !== "deleting";
+  return (
+    <section className="card" aria-labelledby="domains-heading">
+      <h2 id="domains-heading">Domains</h2>
+      <p className="muted">
+        Your store can also answer at a domain you hold. Add it here, then create the DNS records shown at your DNS
+        provider.
+      </p>
+      <ErrorNote advice={advice} />
+      {!loaded ? (
+        <p className="muted">Loading the domains…</p>
+      ) : domains.length === 0 ? (
+        <p className="muted">No custom domains yet.</p>
+      ) : (
+        <ul className="domains" data-testid="domains" aria-live="polite">
+          {domains.map((domain) => (
+            <DomainItem
+              key={domain.id}
+              domain={domain}
+              store={store}
+              onRemoved={() => commit(known.current.filter((d) => d.id !== domain.id))}
+            />
+          ))}
+        </ul>
+      )}
+      {open && (
+        <AddDomain
+          store={store}
+          count={domains.length}
+          maxDomains={maxDomains}
+          onAdded={(domain) => commit(withDomain(known.current, domain))}
+        />
+      )}
+    </section>
+  );
+}
+
+function DomainItem({ domain, store, onRemoved }: { domain: Domain; store: Store; onRemoved: () => void }) {
+  const [confirming, setConfirming] = useState(false);
+  const pending = awaitsRecords(domain);
+  return (
+    <li className="domain" data-domain={domain.domain} data-state={domain.state}>
+      <p className="domain-head">
+        <strong className="domain-name">{domain.domain}</strong>{" "}
+        <span className={`badge badge-domain-${domain.state}`} data-testid="domain-state" data-state={domain.state}>
+          {stateText(domain.state)}
+        </span>{" "}
+        <span className="muted">
+          added <When iso={domain.requested_at} />
+          {domain.checked_at && (
+            <>
+              {" "}
+              · last checked <When iso={domain.checked_at} precise />
+            </>
+          )}
+        </span>
+      </p>
+      <p className={domain.state === "failed" ? "warning" : undefined} data-testid="domain-next">
+        {nextStep(domain)}
+      </p>
+      {pending ? (
+        <Records records={domain.records} />
+      ) : (
+        <details>
+          <summary>DNS records</summary>
+          <Records records={domain.records} />
+        </details>
+      )}
+      {store.status !== "deleted" &&
+        (confirming ? (
+          <RemoveDomain store={store} domain={domain} onDone={(removed) => (removed ? onRemoved() : setConfirming(false))} />
+        ) : (
+          <p className="actions">
+            <button type="button" onClick={() => setConfirming(true)}>
+              Remove…
+            </button>
+          </p>
+        ))}
+    </li>
+  );
+}
+
+function Records({ records }: { records: DnsRecord[] }) {
+  return (
+    <table className="records" data-testid="domain-records">
+      <thead>
+        <tr>
+          <th scope="col">Type</th>
+          <th scope="col">Name</th>
+          <th scope="col">Value</th>
+          <th scope="col">What to do</th>
+        </tr>
+      </thead>
+      <tbody>
+        {records.map((record) => (
+          <tr key={`${record.type} ${record.name}`} data-type={record.type}>
+            <td>
+              <code>{record.type}</code>
+            </td>
+            <td>
+              <Copyable label={`${record.type} record name`} value={record.name} />
+            </td>
+            <td>
+              <Copyable label={`${record.type} record value`} value={record.value} />
+            </td>
+            <td>
+              {recordInstruction(record)} <span className="muted">({record.purpose})</span>
+              <details>
+                <summary>As a zone file line</summary>
+                <Copyable label={`${record.type} record as a zone file line`} value={zoneLine(record)} />
+              </details>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** A value shown read-only (selected whole on focus) with a button that copies it. */
+function Copyable({ label, value }: { label: string; value: string }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      setCopied(true);
+    } catch {
+      // No clipboard (an insecure origin, a refused permission): the field is still selectable.
+      setCopied(false);
+    }
+  };
+  return (
+    <span className="copyable">
+      <input readOnly aria-label={label} value={value} size={Math.min(Math.max(value.length, 8), 48)} onFocus={(e) => e.target.select()} />
+      <button type="button" onClick={() => void copy()} aria-label={`Copy the ${label}`}>
+        {copied ? "Copied" : "Copy"}
+      </button>
+    </span>
+  );
+}
+
+function AddDomain({
+  store,
+  count,
+  maxDomains,
+  onAdded,
+}: {
+  store: Store;
+  count: number;
+  maxDomains: number | null;
+  onAdded: (domain: Domain) => void;
+}) {
+  const [name, setName] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [fieldError, setFieldError] = useState<string | null>(null);
+  const [advice, setAdvice] = useState<Advice | null>(null);
+  const input = useRef<HTMLInputElement>(null);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setFieldError(null);
+    setAdvice(null);
+    try {
+      onAdded(await addDomain(store.id, name.trim()));
+      setName("");
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 422 || error.status === 409)) {
+        setFieldError(refusalText(error.status, error.code, error.message, maxDomains));
+        input.current?.focus();
+      } else {
+        setAdvice(explain(error));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const hint =
+    maxDomains === null
+      ? "A domain you hold, such as shop.example.org."
+      : `A domain you hold, such as shop.example.org. This store's plan allows ${maxDomains}; it has ${count}.`;
+  return (
+    <form onSubmit={submit} className="stack" aria-label="Add a domain">
+      <div className="field">
+        <label htmlFor="domain-name">Domain</label>
+        <input
+          id="domain-name"
+          ref={input}
+          autoComplete="off"
+          spellCheck={false}
+          maxLength={1000}
+          value={name}
+          aria-invalid={fieldError ? true : undefined}
+          aria-describedby={fieldError ? "domain-name-error" : "domain-name-hint"}
+          onChange={(e) => {
+            setName(e.target.value);
+            setFieldError(null);
+          }}
+        />
+        {fieldError ? (
+          <p className="field-error" id="domain-name-error">
+            {fieldError}
+          </p>
+        ) : (
+          <p className="hint" id="domain-name-hint">
+            {hint}
+          </p>
+        )}
+      </div>
+      <ErrorNote advice={advice} />
+      <div className="actions">
+        <button type="submit" className="primary" disabled={!name.trim() || busy}>
+          {busy ? "Adding…" : "Add domain"}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function RemoveDomain({
+  store,
+  domain,
+  onDone,
+}: {
+  store: Store;
+  domain: Domain;
+  onDone: (removed: boolean) => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [advice, setAdvice] = useState<Advice | null>(null);
+
+  const remove = async () => {
+    setBusy(true);
+    setAdvice(null);
+    try {
+      await removeDomain(store.id, domain.domain);
+      onDone(true);
+    } catch (error) {
+      setAdvice(explain(error));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="stack" role="group" aria-label={`Remove ${domain.domain}`}>
+      <p>
+        Remove <strong>{domain.domain}</strong> from this store? The store stops answering at it. To use it again you
+        add it anew, with a new token to put in DNS.
+      </p>
+      <ErrorNote advice={advice} />
+      <div className="actions">
+        <button type="button" className="danger" onClick={() => void remove()} disabled={busy}>
+          {busy ? "Removing…" : "Remove"}
+        </button>
+        <button type="button" onClick={() => onDone(false)}>
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}

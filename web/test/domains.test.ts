@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import type { DnsRecord, Domain } from "../src/api/types";
+import {
+  applyToDomains,
+  mergeDomains,
+  needsReload,
+  nextStep,
+  recordInstruction,
+  refusalText,
+  stateText,
+  withDomain,
+  zoneLine,
+} from "../src/live/domains";
+import { eventOf } from "./fakes";
+
+const STORE = "5b0c6a7e-9f7d-4d3e-8a51-2c1f0e9d8b7a";
+const DOMAIN_ID = "0f4f7c1e-2b7a-4c51-9d1e-8a3b5c7d9e0f";
+
+function domainOf(overrides: Partial<Domain> = {}): Domain {
+  return {
+    id: DOMAIN_ID,
+    store_id: STORE,
+    domain: "shop.example.org",
+    state: "pending_dns",
+    reason: null,
+    requested_at: "2026-01-02T00:00:00Z",
+    checked_at: null,
+    verified_at: null,
+    records: [],
+    ...overrides,
+  };
+}
+
+const domainEvent = (type: string, data: Record<string, unknown> = {}) =>
+  eventOf(type, STORE, { domain_id: DOMAIN_ID, domain: "shop.example.org", ...data }, "reaper");
+
+describe("domain events move a domain's badge only forwards", () => {
+  it("verifies a pending domain, and a late repeat of domain.added moves nothing", () => {
+    let list = [domainOf()];
+    list = applyToDomains(list, domainEvent("domain.verified"));
+    expect(list[0]).toMatchObject({ state: "verified", reason: null });
+    expect(list[0]?.verified_at).not.toBeNull();
+    const again = applyToDomains(list, domainEvent("domain.added", { challenge: "x" }));
+    expect(again).toBe(list);
+  });
+
+  it("keeps the reason of a failure and never moves it back to verified", () => {
+    let list = applyToDomains([domainOf()], domainEvent("domain.failed", { reason: "expired" }));
+    list = applyToDomains(list, domainEvent("domain.verified"));
+    expect(list[0]).toMatchObject({ state: "failed", reason: "expired" });
+  });
+
+  it("drops a domain its owner removed, and marks one the verifier unlinked", () => {
+    const list = [domainOf({ state: "verified" })];
+    expect(applyToDomains(list, domainEvent("domain.removed", { reason: "owner" }))).toEqual([]);
+    const unlinked = applyToDomains(list, domainEvent("domain.removed", { reason: "dns_missing" }));
+    expect(unlinked[0]).toMatchObject({ state: "removed", reason: "dns_missing" });
+  });
+
+  it("ignores other events, and asks for the list again for a domain it has not seen", () => {
+    const list = [domainOf()];
+    expect(applyToDomains(list, eventOf("ready", STORE, { url: "x" }))).toBe(list);
+    const elsewhere = eventOf("domain.added", STORE, { domain_id: "another", domain: "b.example.org" });
+    expect(applyToDomains(list, elsewhere)).toBe(list);
+    expect(needsReload(list, elsewhere)).toBe(true);
+    expect(needsReload(list, domainEvent("domain.verified"))).toBe(false);
+    expect(needsReload(list, eventOf("ready", STORE))).toBe(false);
+  });
+
+  it("keeps what the feed showed when an older list arrives, and adds an answer once", () => {
+    const live = [domainOf({ state: "verified" })];
+    expect(mergeDomains(live, [domainOf()])[0]?.state).toBe("verified");
+    expect(mergeDomains(live, [])).toEqual([]);
+    const later = domainOf({ id: "later", requested_at: "2026-01-03T00:00:00Z" });
+    expect(withDomain(withDomain(live, later), later).map((d) => d.id)).toEqual([DOMAIN_ID, "later"]);
+    expect(withDomain(live, domainOf())[0]?.state).toBe("verified");
+  });
+});
+
+describe("domains in words", () => {
+  it("names each state and says what to do while it waits for DNS", () => {
+    expect(stateText("pending_dns")).toBe("waiting for DNS");
+    expect(stateText("verified")).toBe("verified");
+    expect(nextStep({ state: "pending_dns", reason: null })).toMatch(/at your DNS provider. We check every few minutes/);
+  });
+
+  it("says why a domain failed or was unlinked", () => {
+    expect(nextStep({ state: "failed", reason: "expired" })).toBe(
+      "Failed: the TXT record with the token was not found in time. Add it again to get a new token and try once more.",
+    );
+    expect(nextStep({ state: "removed", reason: "dns_missing" })).toMatch(/^Unlinked: the TXT record/);
+    expect(nextStep({ state: "failed", reason: null })).toMatch(/no reason was given/);
+  });
+
+  it("explains each refusal of an add, with a 422's code", () => {
+    expect(refusalText(422, "wildcard_domain", "wildcard domains are not supported", 2)).toBe(
+      "Wildcard domains are not supported (wildcard_domain).",
+    );
+    expect(refusalText(409, "domain_taken", "another store holds this domain", 2)).toMatch(/Another store already holds/);
+    expect(refusalText(409, "domain_limit", "the store's plan allows 2 custom domains", 2)).toBe(
+      "This store's plan allows 2 custom domains. Remove one, or move the store to a larger plan.",
+    );
+    expect(refusalText(409, "domain_exists", "the store already has this domain", 2)).toMatch(/already has this domain/);
+  });
+});
+
+describe("DNS records to copy", () => {
+  const txt: DnsRecord = {
+    type: "TXT",
+    name: "_storefleet-challenge.shop.example.org",
+    value: "storefleet-verify-abc",
+    purpose: "proves you hold the domain",
+  };
+  const cname: DnsRecord = { type: "CNAME", name: "shop.example.org", value: "ingress.stores.localhost", purpose: "p" };
+  const a: DnsRecord = { type: "A", name: "shop.example.org", value: "203.0.113.7", purpose: "p" };
+
+  it("writes each record as a zone file line", () => {
+    expect(zoneLine(txt)).toBe('_storefleet-challenge.shop.example.org. 3600 IN TXT "storefleet-verify-abc"');
+    expect(zoneLine(cname, 300)).toBe("shop.example.org. 300 IN CNAME ingress.stores.localhost.");
+    expect(zoneLine(a)).toBe("shop.example.org. 3600 IN A 203.0.113.7");
+  });
+
+  it("escapes quotes and backslashes in a TXT value", () => {
+    expect(zoneLine({ ...txt, value: 'a"b\\c' })).toBe('_storefleet-challenge.shop.example.org. 3600 IN TXT "a\\"b\\\\c"');
+  });
+
+  it("says in plain words what to do with each record", () => {
+    expect(recordInstruction(txt)).toBe("Create this TXT record at your DNS provider; we check every few minutes.");
+    expect(recordInstruction(cname)).toMatch(/CNAME/);
+    expect(recordInstruction(a)).toMatch(/apex.*A record instead/);
+  });
+});
