@@ -268,3 +268,29 @@ def test_provisionings_failing_above_the_threshold_alert_after_ten_minutes(
         Check(25, "StorefleetProvisioningFailureRate"),  # above since minute 20: pending
         Check(40, "StorefleetProvisioningFailureRate", [failing]),
     ])  # fmt: skip
+
+
+WEBHOOKS = {"job": "storefleet-webhooks", "pod": "storefleet-webhooks-6d5c7-m2x9k"}
+WEBHOOK_FAILURES = "storefleet_webhooks_failures_total"
+
+
+def test_many_webhook_deliveries_given_up_alert_and_a_few_do_not(
+    promtool: Path, rule_groups: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    other = {**WEBHOOKS, "pod": "storefleet-webhooks-6d5c7-p4r8t"}
+    inputs = {
+        # One dead endpoint: a delivery given up every 5 minutes, 12 an hour, on each pod.
+        series(WEBHOOK_FAILURES, WEBHOOKS): "0+0.2x30 6+2x30",
+        series(WEBHOOK_FAILURES, other): "0+0.2x60",
+        # Another installation's failures are not this one's.
+        series(WEBHOOK_FAILURES, WEBHOOKS, namespace="storefleet-staging"): "0+5x60",
+    }
+    giving_up = Firing(
+        {"namespace": NAMESPACE, "severity": "warning"},
+        "More than 20 webhook deliveries were given up in the last hour",
+    )
+
+    evaluate(promtool, rule_groups, tmp_path, inputs, [
+        Check(29, "StorefleetWebhooksGivingUp"),  # 5.8 + 5.8 in the last half hour
+        Check(45, "StorefleetWebhooksGivingUp", [giving_up]),
+    ])  # fmt: skip
