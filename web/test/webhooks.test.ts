@@ -122,3 +122,15 @@ describe("webhook endpoints in words", () => {
     expect(merged.map((d) => d.id)).toEqual([3, 2, 1]);
   });
 });
+
+describe("the webhook pages' paths", () => {
+  it("are the list and one endpoint by id", async () => {
+    const { routeOf } = await import("../src/router");
+    expect(routeOf("/webhooks/")).toEqual({ page: "webhooks" });
+    expect(routeOf("/webhooks/7D0C6A7E-9F7D-4D3E-8A51-2C1F0E9D8B7A")).toEqual({
+      page: "webhook",
+      id: "7d0c6a7e-9f7d-4d3e-8a51-2c1f0e9d8b7a",
+    });
+    expect(routeOf("/webhooks/not-an-id")).toEqual({ page: "not-found" });
+  });
+});
