@@ -3,8 +3,9 @@
 // delivery log, newest first, each delivery's attempts (HTTP code, latency, the answer's
 // first KiB as text), with "send again" for one event or everything since a time.
 //
-// The log is read when the page opens, after each redelivery, and on "Refresh": the
-// webhooks service sends on its own schedule and publishes nothing on the feed.
+// The endpoint and its log are read when the page opens, after each redelivery, and on
+// "Refresh": the webhooks service sends on its own schedule and publishes nothing on the
+// feed.
 
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { ApiError, deleteWebhook, getWebhook, listDeliveries, redeliver, rotateWebhookSecret } from "../api/client";
@@ -69,7 +70,7 @@ export function WebhookPage({ id, me }: { id: string; me: Me }) {
           {secret && <SecretOnce secret={secret} rotated onHide={() => setSecret(null)} />}
           <Details endpoint={endpoint} stores={stores} />
           <Manage endpoint={endpoint} onRotated={setSecret} />
-          <Deliveries endpoint={endpoint} reads={reads} onRedelivered={reload} />
+          <Deliveries endpoint={endpoint} reads={reads} onReload={reload} />
         </>
       )}
     </>
@@ -170,12 +171,11 @@ function Manage({ endpoint, onRotated }: { endpoint: Webhook; onRotated: (secret
   );
 }
 
-function Deliveries({ endpoint, reads, onRedelivered }: { endpoint: Webhook; reads: number; onRedelivered: () => void }) {
+function Deliveries({ endpoint, reads, onReload }: { endpoint: Webhook; reads: number; onReload: () => void }) {
   const [items, setItems] = useState<Delivery[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [advice, setAdvice] = useState<Advice | null>(null);
   const [done, setDone] = useState("");
-  const [refreshes, setRefreshes] = useState(0);
 
   useEffect(() => {
     let current = true;
@@ -189,7 +189,7 @@ function Deliveries({ endpoint, reads, onRedelivered }: { endpoint: Webhook; rea
     return () => {
       current = false;
     };
-  }, [endpoint.id, reads, refreshes]);
+  }, [endpoint.id, reads]);
 
   const older = async () => {
     if (!cursor) return;
@@ -208,7 +208,7 @@ function Deliveries({ endpoint, reads, onRedelivered }: { endpoint: Webhook; rea
     try {
       const { redelivered } = await redeliver(endpoint.id, body);
       setDone(redelivered === 1 ? "1 delivery queued again." : `${redelivered} deliveries queued again.`);
-      onRedelivered();
+      onReload();
       return true;
     } catch (error) {
       setAdvice(advised(error));
@@ -221,7 +221,7 @@ function Deliveries({ endpoint, reads, onRedelivered }: { endpoint: Webhook; rea
       <h2 id="deliveries-heading">Deliveries</h2>
       <RedeliverSince onSend={send} />
       <p className="actions">
-        <button type="button" onClick={() => setRefreshes((n) => n + 1)}>
+        <button type="button" onClick={onReload}>
           Refresh
         </button>
       </p>
