@@ -20,6 +20,8 @@ import { MyStores } from "./views/MyStores";
 import { RolloutPage } from "./views/RolloutPage";
 import { Rollouts } from "./views/Rollouts";
 import { StoreDetail } from "./views/StoreDetail";
+import { WebhookPage } from "./views/WebhookPage";
+import { Webhooks } from "./views/Webhooks";
 import { PageHeading } from "./components/PageHeading";
 
 type Session = { kind: "checking" } | { kind: "out"; notice?: string } | { kind: "in"; me: Me } | { kind: "unreachable"; error: unknown };
@@ -108,6 +110,7 @@ function SignedIn({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
         <nav aria-label="Main">
           <ul>
             <NavItem to="/" label="My stores" current={route.page === "stores"} />
+            <NavItem to="/webhooks" label="Webhooks" current={route.page === "webhooks" || route.page === "webhook"} />
             {admin && <NavItem to="/admin/stores" label="All stores" current={route.page === "admin-stores"} />}
             {admin && <NavItem to="/admin/users" label="Users" current={route.page === "admin-users"} />}
             {admin && <NavItem to="/admin/audit" label="Audit log" current={route.page === "admin-audit"} />}
@@ -155,6 +158,10 @@ function Page({ route, me, catalog }: { route: Route; me: Me; catalog: Catalog }
       return <MyStores me={me} catalog={catalog} />;
     case "store":
       return <StoreDetail key={route.id} id={route.id} me={me} catalog={catalog} />;
+    case "webhooks":
+      return <Webhooks me={me} />;
+    case "webhook":
+      return <WebhookPage key={route.id} id={route.id} me={me} />;
     case "admin-stores":
       return admin ? <AdminStores /> : <Forbidden />;
     case "admin-users":

@@ -7,6 +7,8 @@ import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 
 export type Route =
   | { page: "stores" }
   | { page: "store"; id: string }
+  | { page: "webhooks" }
+  | { page: "webhook"; id: string }
   | { page: "admin-stores" }
   | { page: "admin-users" }
   | { page: "admin-audit" }
@@ -19,6 +21,9 @@ export function routeOf(path: string): Route {
   if (clean === "/") return { page: "stores" };
   const store = /^\/stores\/([0-9a-fA-F-]{36})$/.exec(clean);
   if (store?.[1]) return { page: "store", id: store[1].toLowerCase() };
+  if (clean === "/webhooks") return { page: "webhooks" };
+  const webhook = /^\/webhooks\/([0-9a-fA-F-]{36})$/.exec(clean);
+  if (webhook?.[1]) return { page: "webhook", id: webhook[1].toLowerCase() };
   if (clean === "/admin/stores") return { page: "admin-stores" };
   if (clean === "/admin/users") return { page: "admin-users" };
   if (clean === "/admin/audit") return { page: "admin-audit" };

@@ -13,11 +13,14 @@ import type {
   BackupPage,
   Catalog,
   Credentials,
+  DeliveryPage,
   Domain,
   DomainList,
   Me,
+  NewWebhook,
   Page,
   PlanChange,
+  RedeliverRequest,
   Restore,
   Rollout,
   RolloutCommand,
@@ -26,6 +29,9 @@ import type {
   Store,
   StoreOperation,
   UserRow,
+  Webhook,
+  WebhookRequest,
+  WebhookSecret,
 } from "./types";
 
 export const API = "/api/v1";
@@ -211,6 +217,22 @@ export const getRollout = (id: string) => request<RolloutDetail>(`/admin/rollout
 export const startRollout = (body: RolloutRequest) => request<Rollout>("/admin/rollouts", { method: "POST", body });
 export const moveRollout = (id: string, command: RolloutCommand) =>
   request<Rollout>(`/admin/rollouts/${encodeURIComponent(id)}/${command}`, { method: "POST" });
+
+// Webhooks: endpoints receiving the caller's stores' events; the webhooks service sends.
+const hook = (id: string) => `/webhooks/${encodeURIComponent(id)}`;
+export const listWebhooks = () => request<{ items: Webhook[] }>("/webhooks");
+export const getWebhook = (id: string) => request<Webhook>(hook(id));
+/** 201 with the signing secret, which no other answer shows; 422 names the field. */
+export const createWebhook = (body: WebhookRequest) => request<NewWebhook>("/webhooks", { method: "POST", body });
+export const deleteWebhook = (id: string) => request<void>(hook(id), { method: "DELETE" });
+/** A new secret, shown in this answer only; the old one stops at once. */
+export const rotateWebhookSecret = (id: string) =>
+  request<WebhookSecret>(`${hook(id)}/rotate-secret`, { method: "POST" });
+export const listDeliveries = (id: string, cursor?: string) =>
+  request<DeliveryPage>(`${hook(id)}/deliveries`, { query: { cursor } });
+/** 202 with how many deliveries were queued again (those still pending are left). */
+export const redeliver = (id: string, body: RedeliverRequest) =>
+  request<{ redelivered: number }>(`${hook(id)}/redeliver`, { method: "POST", body });
 
 // -- what a user may pick ---------------------------------------------------------------
 

@@ -255,3 +255,79 @@ export interface RolloutRequest {
   failure_threshold?: number;
   pause_seconds?: number;
 }
+
+/** An endpoint that receives the caller's stores' events (GET /webhooks). */
+export interface Webhook {
+  id: string;
+  url: string;
+  /** Event types sent, or ["*"] for all. */
+  event_types: string[];
+  /** Only this store's events; null: all the owner's stores. */
+  store_id: string | null;
+  description: string;
+  created_at: string;
+  /** A delivery used up its retries; cleared by the next success. */
+  failing: boolean;
+  failing_reason: string;
+  failing_since: string | null;
+}
+
+/** The answer of POST /webhooks: the endpoint and its signing secret, shown this once. */
+export interface NewWebhook extends Webhook {
+  secret: string;
+}
+
+/** The answer of POST /webhooks/{id}/rotate-secret: the new secret, shown this once. */
+export interface WebhookSecret {
+  id: string;
+  secret: string;
+}
+
+/** POST /webhooks. */
+export interface WebhookRequest {
+  url: string;
+  event_types: string[];
+  store_id?: string;
+  description?: string;
+}
+
+export type DeliveryOutcome = "pending" | "delivered" | "failed";
+
+export interface DeliveryAttempt {
+  attempt: number;
+  /** null when there was no answer. */
+  status_code: number | null;
+  latency_ms: number;
+  /** The answer's first KiB at most. */
+  response: string;
+  /** What happened instead of an answer. */
+  error: string;
+  attempted_at: string;
+}
+
+export interface Delivery {
+  id: number;
+  event_id: string;
+  event_type: string;
+  store_id: string;
+  occurred_at: string;
+  outcome: DeliveryOutcome;
+  /** Attempts made since it was (re)queued. */
+  attempt: number;
+  next_attempt_at: string | null;
+  status_code: number | null;
+  latency_ms: number | null;
+  response: string;
+  delivered_at: string | null;
+  /** The latest attempts, oldest first. */
+  attempts: DeliveryAttempt[];
+}
+
+export interface DeliveryPage {
+  /** Newest event first. */
+  items: Delivery[];
+  next_cursor: string | null;
+}
+
+/** POST /webhooks/{id}/redeliver: one event, or every event since a time. */
+export type RedeliverRequest = { event_id: string } | { since: string };

@@ -10,6 +10,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { addDomain, ApiError, listDomains, removeDomain } from "../api/client";
 import type { DnsRecord, Domain, Store } from "../api/types";
+import { Copyable } from "../components/Copyable";
 import { ErrorNote } from "../components/ErrorNote";
 import { When } from "../components/When";
 import {
@@ -178,28 +179,6 @@ function Records({ records }: { records: DnsRecord[] }) {
         ))}
       </tbody>
     </table>
-  );
-}
-
-/** A value shown read-only (selected whole on focus) with a button that copies it. */
-function Copyable({ label, value }: { label: string; value: string }) {
-  const [copied, setCopied] = useState(false);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(value);
-      setCopied(true);
-    } catch {
-      // No clipboard (an insecure origin, a refused permission): the field is still selectable.
-      setCopied(false);
-    }
-  };
-  return (
-    <span className="copyable">
-      <input readOnly aria-label={label} value={value} size={Math.min(Math.max(value.length, 8), 48)} onFocus={(e) => e.target.select()} />
-      <button type="button" onClick={() => void copy()} aria-label={`Copy the ${label}`}>
-        {copied ? "Copied" : "Copy"}
-      </button>
-    </span>
   );
 }
 
