@@ -71,6 +71,10 @@ node-bins:
 objectstore-bins:
     bash scripts/build-objectstore-bins.sh
 
+# build the OpenID Connect provider the single sign-on tests sign in through (Dex, cached)
+oidc-bins:
+    bash scripts/build-oidc-bins.sh
+
 # build Prometheus's promtool, which the alert rule tests evaluate the chart's rules with (cached)
 promtool:
     bash scripts/build-promtool.sh

@@ -6,7 +6,8 @@
 # plugins, the firewall tools kube-proxy and kube-router use, and mmdebstrap for building
 # images), the Python venv with the project and its dev tools (just, nats-server, ruff,
 # mypy, pytest), the Go-built control plane, helm, the node's binaries, the backups'
-# S3-compatible server (versitygw) and Prometheus's promtool (the alert rule tests), and
+# S3-compatible server (versitygw), Prometheus's promtool (the alert rule tests), the
+# OpenID Connect provider the single sign-on tests sign in through (Dex), and
 # the dashboard's npm packages and build (web/dist).
 # Safe to run again: each step checks first. Called by ./dev and by .ci/run.
 set -euo pipefail
@@ -58,6 +59,7 @@ bash scripts/build-cluster-bins.sh >/dev/null
 bash scripts/build-node-bins.sh >/dev/null
 bash scripts/build-objectstore-bins.sh >/dev/null
 bash scripts/build-promtool.sh >/dev/null
+bash scripts/build-oidc-bins.sh >/dev/null
 
 # The dashboard: Node.js comes with the machine; its packages from package-lock.json.
 if ! command -v npm >/dev/null; then
