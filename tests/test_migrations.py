@@ -31,6 +31,7 @@ EXPECTED_TABLES = {
     "webhook_endpoints",  # the gateway's, sent to by the webhooks service (0015)
     "webhook_deliveries",
     "webhook_attempts",
+    "oidc_logins",  # the gateway's single sign-on logins under way (0016)
 }
 # What the API reads: store_requests joined with store_states; a store's domains.
 EXPECTED_VIEWS = {"stores", "store_domains"}

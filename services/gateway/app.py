@@ -8,7 +8,8 @@ health port, which the Ingress does not route.
 `build_app` is the aiohttp application over resources the caller opened, which the
 tests serve in-process. It stores each shared resource under its own `web.AppKey` (those
 of `context`, plus `auth.CALLERS_KEY`, `ratelimit.LIMITS_KEY`, `hashing.HASHING_KEY`,
-`sse.OWNERS_KEY` and `streams.STREAMS_KEY`) and hands the middlewares what they use.
+`sse.OWNERS_KEY`, `streams.STREAMS_KEY` and, with single sign-on on,
+`oidc_provider.PROVIDER_KEY`) and hands the middlewares what they use.
 Middlewares, outermost first: errors, refused credentials (counted per address), auth,
 rate limits (per user, so after auth);
 `headers.security_headers` adds the security headers to every answer as it is prepared.
@@ -35,6 +36,7 @@ from services.gateway import (
     routes_domains,
     routes_operations,
     routes_rollouts,
+    routes_sso,
     routes_stores,
     routes_users,
     routes_webhooks,
@@ -52,6 +54,7 @@ from services.gateway.context import (
 from services.gateway.errors import error_middleware
 from services.gateway.hashing import HASHING_KEY, PasswordHashing
 from services.gateway.headers import security_headers
+from services.gateway.oidc_provider import PROVIDER_KEY, OidcProvider
 from services.gateway.openapi import DOCUMENT_PATH
 from services.gateway.outbox import OutboxRelay
 from services.gateway.owners import OwnerCache
@@ -110,6 +113,9 @@ def build_app(
     _add_routes(app, health)
     app.cleanup_ctx.append(_relay)
     app.cleanup_ctx.append(_credential_listener)
+    if settings.sso_enabled:
+        app[PROVIDER_KEY] = OidcProvider(settings)
+        app.cleanup_ctx.append(_oidc_provider)
     app.on_cleanup.append(_stop_hashing)
     app.on_shutdown.append(_end_streams)
     _add_spa(app, settings.web_dist)
@@ -121,6 +127,7 @@ def _add_routes(app: web.Application, health: Health) -> None:
     app.router.add_get("/healthz", healthz)
     for module in (
         routes_auth,
+        routes_sso,
         routes_users,
         routes_catalog,
         routes_stores,
@@ -172,6 +179,11 @@ async def _credential_listener(app: web.Application) -> AsyncIterator[None]:
     dsn = app[SETTINGS_KEY].database_url.get_secret_value()
     listener = CredentialListener(dsn, app[STREAMS_KEY], app[CALLERS_KEY])
     async with background(listener.run(), "credential listener"):
+        yield
+
+
+async def _oidc_provider(app: web.Application) -> AsyncIterator[None]:
+    async with app[PROVIDER_KEY].opened():
         yield
 
 

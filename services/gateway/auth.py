@@ -31,7 +31,16 @@ if TYPE_CHECKING:
     import asyncpg
 
 CALLER_KEY = web.RequestKey("caller", Caller)
-PUBLIC = frozenset({("POST", f"{API}/auth/login"), ("GET", f"{API}/openapi.json")})
+LOGIN = ("POST", f"{API}/auth/login")
+PUBLIC = frozenset(
+    {
+        LOGIN,
+        ("GET", f"{API}/openapi.json"),
+        ("GET", f"{API}/auth/providers"),
+        ("GET", f"{API}/auth/oidc/login"),  # single sign-on: routes_sso
+        ("GET", f"{API}/auth/oidc/callback"),
+    }
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -98,7 +107,7 @@ def auth_middleware(
         if not request.path.startswith(f"{API}/"):
             return await handler(request)
         if (request.method, request.path) in PUBLIC:
-            if request.path.endswith("/login"):
+            if (request.method, request.path) == LOGIN:
                 check_login_origin(request, allowed_origins)
             return await handler(request)
         who = await authenticate(request, pool, callers, cookie)

@@ -72,6 +72,11 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "page size, default 50",
     ),
     "Cursor": _param("cursor", "query", {"type": "string"}, "next_cursor of the previous page"),
+    "Next": _param(
+        "next", "query", {"type": "string"}, "a path of this site to land on after sign-in"
+    ),
+    "OidcCode": _param("code", "query", {"type": "string"}, "the provider's authorization code"),
+    "OidcState": _param("state", "query", {"type": "string"}, "the state sent to the provider"),
     "AuditStore": _param("store_id", "query", UUID, "only this store"),
     "Actor": _param("actor", "query", {"type": "string"}, "user id or service name"),
     "Type": _param("type", "query", {"type": "string"}, "event type, or credentials_viewed"),

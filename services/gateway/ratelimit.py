@@ -20,7 +20,7 @@ a warning is logged at most once a minute: a Redis outage must not take the API 
 
 `app.build_app` makes one `RateLimits`, hands it to `rate_limit_middleware` (which runs
 after authentication, so it knows the user) and stores it under `LIMITS_KEY` for the
-create route (per user) and login.
+create route (per user), login and the single sign-on callback (per address).
 """
 
 from __future__ import annotations
@@ -134,6 +134,10 @@ class RateLimits:
             self._creates, self.login_account, "login-account", username.casefold()
         )
         return min(by_client, by_account, key=lambda v: (v.allowed, v.remaining))
+
+    async def hit_sso(self, client: str) -> Verdict:
+        """One single sign-on callback from `client`, counted like its login attempts."""
+        return await self._hit(self._creates, self.login_client, "sso-client", client)
 
     async def _hit(self, limiter: RateLimiter, item: RateLimitItem, *key: str) -> Verdict:
         try:

@@ -41,8 +41,14 @@ async def me_view(request: web.Request, user_id: str) -> Me:
 
 @routes.post(f"{API}/auth/login")
 async def login(request: web.Request) -> web.Response:
-    body = await read_body(request, LoginBody)
     pool, settings = request.app[POOL_KEY], request.app[SETTINGS_KEY]
+    if not settings.password_login:
+        raise ApiError(
+            403,
+            "local_login_disabled",
+            f"password sign-in is off here; sign in with {settings.oidc_display_name}",
+        )
+    body = await read_body(request, LoginBody)
     limits = request.app[LIMITS_KEY]
     verdict = await limits.hit_login(limits.client(request), body.username)
     if not verdict.allowed:
@@ -51,10 +57,17 @@ async def login(request: web.Request) -> web.Response:
     stored = None if row is None or row["disabled"] else row["password_hash"]
     if not await _password_matches(request, stored, body.password) or row is None:
         raise unauthenticated("wrong username or password")
+    response = json_reply(await me_view(request, str(row["id"])), headers=headers_for(verdict))
+    await start_session(request, response, str(row["id"]))
+    return response
+
+
+async def start_session(request: web.Request, response: web.Response, user_id: str) -> None:
+    """A new session for the user, its cookie set on `response`."""
+    settings = request.app[SETTINGS_KEY]
     session = new_session_id()
     ttl = timedelta(hours=settings.session_ttl_hours)
-    await accounts.open_session(pool, str(row["id"]), digest(session), ttl)
-    response = json_reply(await me_view(request, str(row["id"])), headers=headers_for(verdict))
+    await accounts.open_session(request.app[POOL_KEY], user_id, digest(session), ttl)
     response.set_cookie(
         session_cookie(settings.cookie_secure),
         session,
@@ -64,7 +77,6 @@ async def login(request: web.Request) -> web.Response:
         samesite="Strict",
         secure=settings.cookie_secure,
     )
-    return response
 
 
 async def _password_matches(request: web.Request, stored: str | None, password: str) -> bool:

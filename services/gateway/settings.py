@@ -1,18 +1,28 @@
 """The gateway's settings (environment, prefix STOREFLEET_), read once in `__main__` and
 passed down. Engines and plans offered to users, rate limits and the trusted proxies,
 login's hashing bound, sessions and security headers, event streams, the outbox relay's
-pace, the credentials request timeout and what custom domains may be and point at all
-live here; see each field's description.
+pace, the credentials request timeout, what custom domains may be and point at, and
+single sign-on (OpenID Connect: the provider, our client, the admin mapping, whether
+password login stays on) all live here; see each field's description.
 `health_port` (from `CommonSettings`) is where `/healthz`, `/readyz` and `/metrics` are
 served, apart from the public `http_port`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
+from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import Field, IPvAnyAddress, IPvAnyNetwork, field_validator, model_validator
+from pydantic import (
+    Field,
+    IPvAnyAddress,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import NoDecode
 
 from services.gateway.proxies import ProxyTrust
 from shared.engine_versions import EngineVersions, VersionsError, load_versions
@@ -20,6 +30,7 @@ from shared.plans import DEFAULT_PLAN, DEFAULT_PLANS, Plan
 from shared.settings import CommonSettings, SettingsError
 
 REPO = Path(__file__).resolve().parents[2]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class GatewaySettings(CommonSettings):
@@ -116,6 +127,32 @@ class GatewaySettings(CommonSettings):
     )
     web_dist: Path = Field(Path("web/dist"), description="built SPA served at / when present")
 
+    local_login: bool = Field(
+        True, description="password login; false (with oidc_issuer set): single sign-on only"
+    )
+    oidc_issuer: str = Field(
+        "", description="the OpenID Connect provider's issuer URL; set: single sign-on is on"
+    )
+    oidc_client_id: str = Field("", description="our client id at the provider")
+    oidc_client_secret: SecretStr | None = Field(None, description="our client secret there")
+    oidc_redirect_url: str = Field(
+        "", description="our callback as registered there: https://<host>/api/v1/auth/oidc/callback"
+    )
+    oidc_scopes: str = Field("openid email profile", description="scopes asked for, by spaces")
+    oidc_username_claim: str = Field(
+        "preferred_username", description="the claim naming new users (else their email)"
+    )
+    oidc_admin_claim: str = Field("", description="the claim (string or list) mapping to admin")
+    oidc_admin_values: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="values of oidc_admin_claim that make an admin, by commas"
+    )
+    oidc_clock_skew_seconds: int = Field(
+        60, ge=0, le=300, description="clock difference allowed on ID token times"
+    )
+    oidc_display_name: str = Field(
+        "single sign-on", max_length=64, description="the provider's name on the login page"
+    )
+
     @field_validator(
         "rate_limit_requests",
         "rate_limit_creates",
@@ -126,6 +163,22 @@ class GatewaySettings(CommonSettings):
     def _limits_parse(cls, value: str) -> str:
         parse_many(value)  # ValueError names the string: "couldn't parse rate limit string"
         return value
+
+    @field_validator("oidc_admin_values", mode="before")
+    @classmethod
+    def _split_values(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    @property
+    def password_login(self) -> bool:
+        """Whether POST /auth/login signs anyone in: always, unless SSO replaces it."""
+        return self.local_login or not self.sso_enabled
 
     def reserved_domains(self) -> tuple[str, ...]:
         """Names no store may claim as its own domain, nor any name under them."""
@@ -148,7 +201,24 @@ class GatewaySettings(CommonSettings):
             raise ValueError(f"default_engine {self.default_engine!r} is not in engines")
         if self.default_plan not in self.plans:
             raise ValueError(f"default_plan {self.default_plan!r} is not in plans")
+        if self.sso_enabled:
+            self._check_sso()
         return self
+
+    def _check_sso(self) -> None:
+        for name in ("oidc_issuer", "oidc_redirect_url"):
+            url = urlsplit(getattr(self, name))
+            # Plain HTTP only on this machine (tests, ./dev up); anywhere else, TLS.
+            if url.scheme != "https" and not (
+                url.scheme == "http" and url.hostname in LOOPBACK_HOSTS
+            ):
+                raise ValueError(f"{name} must be an https:// URL")
+        if not self.oidc_client_id:
+            raise ValueError("oidc_client_id is needed with oidc_issuer")
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("oidc_scopes must include openid")
+        if bool(self.oidc_admin_claim) != bool(self.oidc_admin_values):
+            raise ValueError("oidc_admin_claim and oidc_admin_values go together")
 
 
 def engine_versions(settings: GatewaySettings) -> dict[str, EngineVersions]:

@@ -182,6 +182,12 @@ class Me(TypedDict):
     quota: Quota
 
 
+class AuthProviders(TypedDict):
+    password: Annotated[bool, Field(description="whether POST /auth/login signs anyone in")]
+    sso: Annotated[bool, Field(description="whether GET /auth/oidc/login is on")]
+    sso_name: Annotated[str | None, Field(description="the provider's name to show")]
+
+
 class UserSummary(TypedDict):
     id: Uuid
     username: str
