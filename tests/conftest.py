@@ -1,8 +1,8 @@
 """Session-wide test services. Each fixture module starts the real thing (Postgres from
 initdb, MariaDB from mariadb-install-db, nats-server with JetStream, redis-server,
 versitygw as S3-compatible object storage, a kube-apiserver control plane with kwok
-nodes, knotd as an authoritative DNS server) unless an environment variable points at
-an existing one (MariaDB and knotd: none)."""
+nodes, knotd as an authoritative DNS server, Dex as an OpenID Connect provider) unless
+an environment variable points at an existing one (MariaDB, knotd and Dex: none)."""
 
 pytest_plugins = [
     "tests.fixtures.tasks",
@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.objectstore",
     "tests.fixtures.cluster",
     "tests.fixtures.dns",
+    "tests.fixtures.oidc",
 ]

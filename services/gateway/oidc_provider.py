@@ -104,7 +104,7 @@ class OidcProvider:
         }
         endpoint = (await self.metadata()).token_endpoint
         try:
-            async with self._session.post(endpoint, data=form, auth=self._client_auth()) as resp:
+            async with self._session.post(endpoint, data=form, headers=self._client_auth()) as resp:
                 if resp.status != 200:
                     raise ProviderError(f"the token endpoint answered {resp.status}")
                 answer = await resp.json(content_type=None)
@@ -115,13 +115,14 @@ class OidcProvider:
             raise ProviderError("the token endpoint's answer holds no ID token")
         return token
 
-    def _client_auth(self) -> aiohttp.BasicAuth | None:
+    def _client_auth(self) -> dict[str, str]:
         secret = self._settings.oidc_client_secret
         if secret is None:
-            return None
+            return {}
         # client_secret_basic: both parts form-urlencoded first (RFC 6749 2.3.1).
         client = quote(self._settings.oidc_client_id, safe="")
-        return aiohttp.BasicAuth(client, quote(secret.get_secret_value(), safe=""))
+        basic = aiohttp.encode_basic_auth(client, quote(secret.get_secret_value(), safe=""))
+        return {"Authorization": basic}
 
     def _discovery_url(self) -> str:
         return self._settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"

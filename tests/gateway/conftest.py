@@ -3,7 +3,8 @@
 aiohttp app on a loopback port, its health app (`/readyz`, `/metrics`) on another
 (`Harness.ops_url`). The app logs in as the gateway's own Postgres role, as deployed;
 `Harness.pool` is the migration owner's, for a test's own setup and checks (it may write
-what the auditor would). `make_gateway(**settings)` starts one; `gateway` is one
+what the auditor would). `make_gateway(**settings)` starts one (`port=` serves it on that
+port: the single sign-on tests' provider knows its callback there); `gateway` is one
 with rate limits raised out of the way. Users come from `Harness.add_user`, each with an
 API token; `Harness.client(user)` is an HTTP session that sends it."""
 
@@ -145,7 +146,7 @@ async def make_gateway(
     opened: list[tuple[TestServer, TestServer, Harness, asyncpg.Pool]] = []
     as_gateway = service_database_urls["gateway"]
 
-    async def make(**overrides: Any) -> Harness:
+    async def make(*, port: int | None = None, **overrides: Any) -> Harness:
         values = {
             "database_url": as_gateway,
             **nats_server.service_settings("gateway"),
@@ -164,7 +165,7 @@ async def make_gateway(
         health = Health()
         health.started = True  # as run_service marks it once everything is open
         app = build_app(settings, service_pool, nc, js, health)
-        server = TestServer(app, host="127.0.0.1")
+        server = TestServer(app, host="127.0.0.1", port=port)
         await server.start_server()
         ops = TestServer(health_app(health), host="127.0.0.1")
         await ops.start_server()
