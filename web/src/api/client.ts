@@ -9,6 +9,7 @@
 
 import type {
   AuditEntry,
+  AuthProviders,
   Backup,
   BackupPage,
   Catalog,
@@ -135,6 +136,10 @@ async function refusal(response: Response, path: string): Promise<ApiError> {
 
 export const login = (username: string, password: string) =>
   request<Me>("/auth/login", { method: "POST", body: { username, password } });
+export const authProviders = () => request<AuthProviders>("/auth/providers");
+/** Where the browser goes to sign in at the single sign-on provider (a plain link). */
+export const ssoLoginUrl = (next?: string) =>
+  `${API}/auth/oidc/login` + (next ? `?${new URLSearchParams({ next })}` : "");
 export const logout = () => request<void>("/auth/logout", { method: "POST" });
 export const me = () => request<Me>("/me");
 

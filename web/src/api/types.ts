@@ -138,6 +138,13 @@ export interface User {
   created_at: string;
 }
 
+/** The ways to sign in here (GET /auth/providers). */
+export interface AuthProviders {
+  password: boolean;
+  sso: boolean;
+  sso_name: string | null;
+}
+
 export interface Me {
   user: User;
   quota: { max_stores: number; stores: number };
