@@ -157,6 +157,11 @@ EVERYTHING_ON = (
     "backups.s3.bucket=shop-backups",
     "backups.existingSecret=backup-keys",
     "backups.egressCIDRs={10.20.0.5/32}",
+    "gateway.oidc.issuer=https://login.example.com",
+    "gateway.oidc.clientId=storefleet",
+    "gateway.oidc.adminClaim=groups",
+    "gateway.oidc.adminValues={storefleet-admins,platform}",
+    "gateway.oidc.localLogin=false",
 )
 # Settings a service's `__main__` reads besides its own: where backups go, for the
 # services that write (provisioner) or schedule and expire (reaper) them.
@@ -531,6 +536,24 @@ def test_the_stores_public_port_reaches_the_provisioner_only_when_set(helm_path:
     container = plain["spec"]["template"]["spec"]["containers"][0]
     assert "STOREFLEET_PUBLIC_PORT" not in env_of(container)
     assert "public_port" in ProvisionerSettings.model_fields
+
+
+def test_single_sign_on_reaches_the_gateway_only_with_an_issuer_its_secret_from_the_secret(
+    helm_path: Path,
+) -> None:
+    sso = ["gateway.oidc.issuer=https://login.example.com", "gateway.oidc.clientId=sf"]
+    on = named(render(helm_path, "values.yaml", sso), "Deployment", "storefleet-gateway")
+    off = named(render(helm_path, "values.yaml"), "Deployment", "storefleet-gateway")
+    container = on["spec"]["template"]["spec"]["containers"][0]
+    secret = next(e for e in container["env"] if e["name"] == "STOREFLEET_OIDC_CLIENT_SECRET")
+
+    assert env_of(container)["STOREFLEET_OIDC_ISSUER"] == "https://login.example.com"
+    assert env_of(container)["STOREFLEET_OIDC_REDIRECT_URL"].startswith("https://")
+    assert env_of(container)["STOREFLEET_OIDC_REDIRECT_URL"].endswith("/api/v1/auth/oidc/callback")
+    assert secret["valueFrom"]["secretKeyRef"]["key"] == "oidc-client-secret"
+    assert secret["valueFrom"]["secretKeyRef"]["optional"] is True
+    off_env = off["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert not [e for e in off_env if "OIDC" in e["name"]]
 
 
 DATABASE_SERVICES = ("gateway", "auditor", "reaper", "webhooks")

@@ -250,6 +250,32 @@ devtools/objectstore.py), and only a name S3 allows (shared/settings.py). */}}
 {{- if $d.ingressAddress }}
 {{ include "storefleet.setting" (dict "name" "INGRESS_ADDRESS" "value" $d.ingressAddress) }}
 {{- end }}
+{{- with $g.oidc }}{{ if .issuer }}
+{{ include "storefleet.oidcEnv" (dict "oidc" . "root" $) }}
+{{- end }}{{ end }}
+{{- end }}
+
+{{/* Single sign-on (services/gateway/settings.py, oidc_*): only with an issuer. The client
+secret comes from the platform Secret's optional oidc-client-secret. */}}
+{{- define "storefleet.oidcEnv" -}}
+{{- $o := .oidc }}
+{{- $scheme := ternary "https" "http" .root.Values.gateway.cookieSecure }}
+{{- include "storefleet.setting" (dict "name" "OIDC_ISSUER" "value" $o.issuer) }}
+{{ include "storefleet.setting" (dict "name" "OIDC_CLIENT_ID" "value" $o.clientId) }}
+{{ include "storefleet.setting" (dict "name" "OIDC_REDIRECT_URL" "value" (printf "%s://%s/api/v1/auth/oidc/callback" $scheme .root.Values.dashboard.host)) }}
+{{ include "storefleet.setting" (dict "name" "OIDC_SCOPES" "value" $o.scopes) }}
+{{ include "storefleet.setting" (dict "name" "OIDC_USERNAME_CLAIM" "value" $o.usernameClaim) }}
+{{ include "storefleet.setting" (dict "name" "OIDC_ADMIN_CLAIM" "value" $o.adminClaim) }}
+{{ include "storefleet.setting" (dict "name" "OIDC_ADMIN_VALUES" "value" (join "," $o.adminValues)) }}
+{{ include "storefleet.setting" (dict "name" "OIDC_CLOCK_SKEW_SECONDS" "value" $o.clockSkewSeconds) }}
+{{ include "storefleet.setting" (dict "name" "OIDC_DISPLAY_NAME" "value" $o.displayName) }}
+{{ include "storefleet.setting" (dict "name" "LOCAL_LOGIN" "value" $o.localLogin) }}
+- name: STOREFLEET_OIDC_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "storefleet.secretName" .root }}
+      key: oidc-client-secret
+      optional: true
 {{- end }}
 
 {{/* Where a suspended store's Ingress sends visitors: the gateway's Service, by its DNS
