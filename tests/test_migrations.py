@@ -31,6 +31,7 @@ EXPECTED_TABLES = {
     "webhook_endpoints",  # the gateway's, sent to by the webhooks service (0015)
     "webhook_deliveries",
     "webhook_attempts",
+    "webhook_intake",  # the webhooks intake's horizon (0017)
 }
 # What the API reads: store_requests joined with store_states; a store's domains.
 EXPECTED_VIEWS = {"stores", "store_domains"}

@@ -56,6 +56,7 @@ class Dispatcher:
         self._per_endpoint = per_endpoint
         self._pruned_at = 0.0
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._gauged: set[str] = set()
 
@@ -68,13 +69,22 @@ class Dispatcher:
                     await self._prune()
                 except (asyncpg.PostgresError, OSError) as exc:
                     log.warning("looking for due deliveries failed", error=type(exc).__name__)
-                try:
-                    async with asyncio.timeout(self._poll):
-                        await stopping.wait()
-                except TimeoutError:
-                    pass
+                await self._sleep()
         finally:
             await self._finish()
+
+    def wake(self) -> None:
+        """New deliveries are queued: look for due endpoints now, not at the next poll."""
+        self._woken.set()
+
+    async def _sleep(self) -> None:
+        woken = asyncio.create_task(self._woken.wait())
+        stopped = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({woken, stopped}, timeout=self._poll, return_when="FIRST_COMPLETED")
+        finally:
+            await stop_tasks(woken, stopped)
+        self._woken.clear()
 
     async def _start_due(self) -> None:
         pending = await queue.pending_endpoints(self._pool)
@@ -119,28 +129,33 @@ class Dispatcher:
                 )
                 if not claimed:
                     return
-                await asyncio.gather(*(self._attempt(one) for one in claimed))
+                attempts = await asyncio.gather(*(self._attempt(one) for one in claimed))
+                await queue.record_all(self._pool, attempts)
+                self._count(attempts)
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("sending stopped; retried next poll", error=type(exc).__name__)
 
-    async def _attempt(self, claimed: queue.Claimed) -> None:
+    async def _attempt(self, claimed: queue.Claimed) -> queue.Attempted:
         timestamp = int(time.time())
         headers = signed_headers(claimed.secret, claimed.event_id, timestamp, claimed.body)
         answer = await self._sender.post(claimed.url, headers, claimed.body)
         step = after_attempt(
             claimed.attempt, answer.status, answer.error, self._policy, claimed.failing
         )
-        await queue.record(self._pool, claimed, answer, step)
-        metrics.ATTEMPTS.labels(step.result.value).inc()
-        metrics.ATTEMPT_SECONDS.observe(answer.latency_ms / 1000)
-        if step.result is Result.GIVEN_UP:
-            metrics.FAILURES.inc()
-            log.warning(
-                "delivery given up; endpoint marked failing",
-                endpoint=str(claimed.endpoint_id),
-                event_id=claimed.event_id,
-                reason=step.reason,
-            )
+        return queue.Attempted(claimed, answer, step)
+
+    def _count(self, attempts: list[queue.Attempted]) -> None:
+        for one in attempts:
+            metrics.ATTEMPTS.labels(one.step.result.value).inc()
+            metrics.ATTEMPT_SECONDS.observe(one.answer.latency_ms / 1000)
+            if one.step.result is Result.GIVEN_UP:
+                metrics.FAILURES.inc()
+                log.warning(
+                    "delivery given up; endpoint marked failing",
+                    endpoint=str(one.sent.endpoint_id),
+                    event_id=one.sent.event_id,
+                    reason=one.step.reason,
+                )
 
     async def _finish(self) -> None:
         tasks = list(self._running.values())
