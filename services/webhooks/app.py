@@ -50,6 +50,7 @@ async def main(settings: WebhooksSettings, runtime: Runtime) -> None:
         grace=settings.shutdown_grace_seconds,
         retention_days=settings.webhook_retention_days,
         per_endpoint=settings.webhook_endpoint_concurrency,
+        run=settings.webhook_store_run,
     )
     intake = Intake(
         js,

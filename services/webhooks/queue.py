@@ -5,10 +5,11 @@
   message a no-op. Called by `intake`.
 - `pending_endpoints`: endpoints with pending rows, whether one is due, and how old the
   oldest is. Called by `senders` each poll.
-- `claim`: up to `count` due rows of an endpoint, each the oldest pending row of its
-  store there (so a store's events go out in stream order, and no two of one store are
-  claimed together), leased to this replica; `SKIP LOCKED` and the lease let replicas
-  share the work. Called by `senders`.
+- `claim`: up to `count` stores of an endpoint whose oldest pending row there is due,
+  each with a run of its next pending rows (up to the intake's horizon, so nothing of
+  the store can still arrive before them), leased to this replica; `SKIP LOCKED` on the
+  oldest row and the lease let replicas share the work. `senders` sends a run in stream
+  order and `release`s what follows a row that must wait for a retry.
 - `record`: an attempt in the log and its consequence on the row and the endpoint.
 - `prune`: finished deliveries older than the retention, a batch at a time.
 """
@@ -58,20 +59,35 @@ SELECT endpoint_id,
 FROM webhook_deliveries WHERE outcome = 'pending' GROUP BY endpoint_id
 """
 
+# The head of each store (its oldest pending row here) found by walking the pending
+# index one store at a time, not by reading every pending row: a backlog costs nothing.
 _CLAIM = """
-UPDATE webhook_deliveries SET leased_until = now() + make_interval(secs => $2)
-WHERE id IN (
-    SELECT d.id FROM webhook_deliveries d
-    WHERE d.endpoint_id = $1 AND d.outcome = 'pending' AND d.next_attempt_at <= now()
+WITH RECURSIVE heads AS (
+    (SELECT store_id, id FROM webhook_deliveries
+     WHERE endpoint_id = $1 AND outcome = 'pending' ORDER BY store_id, stream_seq LIMIT 1)
+    UNION ALL
+    SELECT n.store_id, n.id FROM heads h, LATERAL (
+        SELECT store_id, id FROM webhook_deliveries
+        WHERE endpoint_id = $1 AND outcome = 'pending' AND store_id > h.store_id
+        ORDER BY store_id, stream_seq LIMIT 1) n
+), chosen AS (
+    SELECT d.id, d.store_id FROM webhook_deliveries d
+    WHERE d.id IN (SELECT id FROM heads)
+      AND d.outcome = 'pending' AND d.next_attempt_at <= now()
       AND (d.leased_until IS NULL OR d.leased_until < now())
       AND d.stream_seq <= (SELECT horizon FROM webhook_intake)
-      AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries o
-          WHERE o.endpoint_id = d.endpoint_id AND o.store_id = d.store_id
-            AND o.outcome = 'pending' AND o.stream_seq < d.stream_seq)
     ORDER BY d.next_attempt_at, d.stream_seq LIMIT $3
-    FOR UPDATE SKIP LOCKED)
-RETURNING id, event_id, store_id, attempt, body,
+    FOR UPDATE SKIP LOCKED
+), runs AS (
+    SELECT r.id FROM chosen c, LATERAL (
+        SELECT id FROM webhook_deliveries
+        WHERE endpoint_id = $1 AND outcome = 'pending' AND store_id = c.store_id
+          AND stream_seq <= (SELECT horizon FROM webhook_intake)
+        ORDER BY stream_seq LIMIT $4) r
+)
+UPDATE webhook_deliveries SET leased_until = now() + make_interval(secs => $2)
+WHERE id IN (SELECT id FROM runs)
+RETURNING id, event_id, store_id, stream_seq, attempt, body,
     (SELECT url FROM webhook_endpoints WHERE id = $1) AS url,
     (SELECT secret FROM webhook_endpoints WHERE id = $1) AS secret,
     (SELECT failing FROM webhook_endpoints WHERE id = $1) AS failing
@@ -159,11 +175,14 @@ async def pending_endpoints(pool: asyncpg.Pool) -> list[PendingEndpoint]:
 
 
 async def claim(
-    pool: asyncpg.Pool, endpoint_id: uuid.UUID, lease: float, count: int = 1
+    pool: asyncpg.Pool, endpoint_id: uuid.UUID, lease: float, count: int = 1, run: int = 1
 ) -> list[Claimed]:
+    """Up to `count` stores' runs of at most `run` pending rows each, leased; in store
+    and stream order. A run is to be sent one row after another, stopping at the first
+    that is not done (`release` the rest)."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(_NO_FLUSH)
-        rows = await conn.fetch(_CLAIM, endpoint_id, lease, count)
+        rows = await conn.fetch(_CLAIM, endpoint_id, lease, count, run)
     return [
         Claimed(
             row["id"],
@@ -176,7 +195,7 @@ async def claim(
             row["failing"],
             bytes(row["secret"]),
         )
-        for row in sorted(rows, key=lambda r: r["id"])
+        for row in sorted(rows, key=lambda r: (r["store_id"], r["stream_seq"]))
         if row["url"] is not None
     ]
 
@@ -208,6 +227,17 @@ class Attempted:
 
 def _outcome(step: Step) -> str:
     return {Result.DELIVERED: "delivered", Result.RETRY: "pending"}.get(step.result, "failed")
+
+
+async def release(pool: asyncpg.Pool, ids: Sequence[int]) -> None:
+    """Claimed rows not attempted (their run stopped before them): claimable again."""
+    if ids:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(_NO_FLUSH)
+            await conn.execute(
+                "UPDATE webhook_deliveries SET leased_until = NULL WHERE id = ANY($1::bigint[])",
+                list(ids),
+            )
 
 
 async def record(pool: asyncpg.Pool, sent: Claimed, answer: Answer, step: Step) -> None:

@@ -42,6 +42,12 @@ class WebhooksSettings(CommonSettings):
     webhook_endpoint_concurrency: int = Field(
         32, ge=1, le=64, description="attempts at once to one endpoint, each of another store"
     )
+    webhook_store_run: int = Field(
+        16,
+        ge=1,
+        le=200,
+        description="deliveries of one store claimed together, sent one after another",
+    )
     webhook_intake_batch: int = Field(
         500,
         ge=1,
