@@ -164,15 +164,17 @@ UPGRADES = ConsumerSpec(
 )
 
 # The webhooks service turns each event into pending deliveries, one per endpoint that
-# wants it. One message in flight at a time: a store's events reach the queue in stream
-# order even when a replica dies holding one (its redelivery comes before anything
-# later). Taking a message is one insert, so ack_wait is short, kept alive meanwhile.
+# wants it, a batch of messages at a time (at most max_ack_pending, so two replicas can
+# each hold one). Batches may be committed out of stream order (replicas, a crash's
+# redelivery); the senders keep each store's order by claiming only up to the consumer's
+# ack floor (migration 0017). Taking a batch is one insert, so ack_wait is short, kept
+# alive meanwhile.
 WEBHOOKS = ConsumerSpec(
     durable="webhooks",
     filter_subject=ALL_STORE_SUBJECTS,
     ack_wait=timedelta(seconds=5),
     max_deliver=-1,
-    max_ack_pending=1,
+    max_ack_pending=2000,
 )
 
 CONSUMERS = (PROVISIONER, REAPER, AUDITOR, BACKUPS, RESTORES, SUSPENDS, RESUMES, PLANS, UPGRADES)

@@ -32,6 +32,7 @@ EXPECTED_TABLES = {
     "webhook_deliveries",
     "webhook_attempts",
     "oidc_logins",  # the gateway's single sign-on logins under way (0016)
+    "webhook_intake",  # the webhooks intake's horizon (0017)
 }
 # What the API reads: store_requests joined with store_states; a store's domains.
 EXPECTED_VIEWS = {"stores", "store_domains"}

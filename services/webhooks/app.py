@@ -1,15 +1,16 @@
 """The webhooks process: checks the schema is current, opens Postgres (as its own role,
 `storefleet_webhooks`) and NATS (the `webhooks` durable consumer on the store stream),
-then runs two things until told to stop: the intake, which queues each store event for
-the endpoints that want it (`intake`, through `shared.worker.WorkerPool`), and the
-dispatcher, which sends what is due, signed, with retries (`senders`).
+then runs two things until told to stop: the intake, which queues store events, a batch
+at a time, for the endpoints that want them (`intake`), and the dispatcher, which sends
+what is due, signed, with retries (`senders`); the intake wakes the dispatcher after
+each batch.
 
 Called from `services.webhooks.__main__` through `shared.service.run_service`.
 """
 
 from __future__ import annotations
 
-from services.webhooks.intake import intake_handler
+from services.webhooks.intake import Intake
 from services.webhooks.schedule import RetryPolicy
 from services.webhooks.sender import Sender
 from services.webhooks.senders import Dispatcher
@@ -19,7 +20,6 @@ from shared.resources import open_database, open_nats
 from shared.service import Runtime
 from shared.subjects import WEBHOOKS
 from shared.tasks import run_until_stopped
-from shared.worker import WorkerPool
 
 
 def policy_of(settings: WebhooksSettings) -> RetryPolicy:
@@ -40,15 +40,6 @@ async def main(settings: WebhooksSettings, runtime: Runtime) -> None:
     sender = await runtime.stack.enter_async_context(
         Sender(settings.allowed(), settings.webhook_timeout_seconds)
     )
-    intake = WorkerPool(
-        js,
-        settings.stream_name,
-        WEBHOOKS.durable,
-        intake_handler(pool),
-        concurrency=1,
-        grace=settings.shutdown_grace_seconds,
-        fetch_timeout=settings.fetch_timeout_seconds,
-    )
     dispatcher = Dispatcher(
         pool,
         sender,
@@ -59,6 +50,16 @@ async def main(settings: WebhooksSettings, runtime: Runtime) -> None:
         grace=settings.shutdown_grace_seconds,
         retention_days=settings.webhook_retention_days,
         per_endpoint=settings.webhook_endpoint_concurrency,
+        run=settings.webhook_store_run,
+    )
+    intake = Intake(
+        js,
+        pool,
+        settings.stream_name,
+        WEBHOOKS.durable,
+        batch=settings.webhook_intake_batch,
+        fetch_timeout=settings.fetch_timeout_seconds,
+        on_queued=dispatcher.wake,
     )
     runtime.mark_started()
     await run_until_stopped(

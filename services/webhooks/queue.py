@@ -5,10 +5,11 @@
   message a no-op. Called by `intake`.
 - `pending_endpoints`: endpoints with pending rows, whether one is due, and how old the
   oldest is. Called by `senders` each poll.
-- `claim`: up to `count` due rows of an endpoint, each the oldest pending row of its
-  store there (so a store's events go out in stream order, and no two of one store are
-  claimed together), leased to this replica; `SKIP LOCKED` and the lease let replicas
-  share the work. Called by `senders`.
+- `claim`: up to `count` stores of an endpoint whose oldest pending row there is due,
+  each with a run of its next pending rows (up to the intake's horizon, so nothing of
+  the store can still arrive before them), leased to this replica; `SKIP LOCKED` on the
+  oldest row and the lease let replicas share the work. `senders` sends a run in stream
+  order and `release`s what follows a row that must wait for a retry.
 - `record`: an attempt in the log and its consequence on the row and the endpoint.
 - `prune`: finished deliveries older than the retention, a batch at a time.
 """
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -24,15 +26,28 @@ from services.webhooks.schedule import Result, Step
 from services.webhooks.sender import Answer
 from shared.events import Envelope
 
+# Each store's owner is looked up once per batch, not once per event and endpoint.
 _QUEUE = """
+WITH batch AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
+                         $6::bytea[], $7::uuid[])
+        AS b(event_id, event_type, store_id, occurred_at, stream_seq, body, store_uuid)
+), owners AS MATERIALIZED (
+    SELECT s.id, s.owner_id FROM stores s
+    WHERE s.id IN (SELECT store_uuid FROM batch WHERE store_uuid IS NOT NULL)
+)
 INSERT INTO webhook_deliveries
     (endpoint_id, event_id, event_type, store_id, occurred_at, stream_seq, body)
-SELECT e.id, $1, $2, $3, $4, $5, $6
-FROM webhook_endpoints e JOIN users u ON u.id = e.owner_id
-WHERE NOT u.disabled AND e.created_at <= $4
-  AND ($2 = ANY (e.event_types) OR '*' = ANY (e.event_types))
-  AND (e.store_id IS NULL OR e.store_id = $7)
-  AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM stores s WHERE s.id = $7 AND s.owner_id = u.id))
+SELECT e.id, b.event_id, b.event_type, b.store_id, b.occurred_at, b.stream_seq, b.body
+FROM batch b
+JOIN webhook_endpoints e ON e.created_at <= b.occurred_at
+  AND (b.event_type = ANY (e.event_types) OR '*' = ANY (e.event_types))
+  AND (e.store_id IS NULL OR e.store_id = b.store_uuid)
+JOIN users u ON u.id = e.owner_id
+WHERE NOT u.disabled
+  AND (u.role = 'admin'
+       OR EXISTS (SELECT 1 FROM owners o WHERE o.id = b.store_uuid AND o.owner_id = u.id))
+ORDER BY b.stream_seq, e.id
 ON CONFLICT (endpoint_id, event_id) DO NOTHING
 """
 
@@ -44,23 +59,45 @@ SELECT endpoint_id,
 FROM webhook_deliveries WHERE outcome = 'pending' GROUP BY endpoint_id
 """
 
+# The head of each store (its oldest pending row here) found by walking the pending
+# index one store at a time, not by reading every pending row: a backlog costs nothing.
 _CLAIM = """
-UPDATE webhook_deliveries SET leased_until = now() + make_interval(secs => $2)
-WHERE id IN (
-    SELECT d.id FROM webhook_deliveries d
-    WHERE d.endpoint_id = $1 AND d.outcome = 'pending' AND d.next_attempt_at <= now()
+WITH RECURSIVE heads AS (
+    (SELECT store_id, id FROM webhook_deliveries
+     WHERE endpoint_id = $1 AND outcome = 'pending' ORDER BY store_id, stream_seq LIMIT 1)
+    UNION ALL
+    SELECT n.store_id, n.id FROM heads h, LATERAL (
+        SELECT store_id, id FROM webhook_deliveries
+        WHERE endpoint_id = $1 AND outcome = 'pending' AND store_id > h.store_id
+        ORDER BY store_id, stream_seq LIMIT 1) n
+), chosen AS (
+    SELECT d.id, d.store_id FROM webhook_deliveries d
+    WHERE d.id IN (SELECT id FROM heads)
+      AND d.outcome = 'pending' AND d.next_attempt_at <= now()
       AND (d.leased_until IS NULL OR d.leased_until < now())
-      AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries o
-          WHERE o.endpoint_id = d.endpoint_id AND o.store_id = d.store_id
-            AND o.outcome = 'pending' AND o.stream_seq < d.stream_seq)
+      AND d.stream_seq <= (SELECT horizon FROM webhook_intake)
     ORDER BY d.next_attempt_at, d.stream_seq LIMIT $3
-    FOR UPDATE SKIP LOCKED)
-RETURNING id, event_id, store_id, attempt, body,
+    FOR UPDATE SKIP LOCKED
+), runs AS (
+    SELECT r.id FROM chosen c, LATERAL (
+        SELECT id FROM webhook_deliveries
+        WHERE endpoint_id = $1 AND outcome = 'pending' AND store_id = c.store_id
+          AND stream_seq <= (SELECT horizon FROM webhook_intake)
+        ORDER BY stream_seq LIMIT $4) r
+)
+UPDATE webhook_deliveries SET leased_until = now() + make_interval(secs => $2)
+WHERE id IN (SELECT id FROM runs)
+RETURNING id, event_id, store_id, stream_seq, attempt, body,
     (SELECT url FROM webhook_endpoints WHERE id = $1) AS url,
     (SELECT secret FROM webhook_endpoints WHERE id = $1) AS secret,
     (SELECT failing FROM webhook_endpoints WHERE id = $1) AS failing
 """
+
+
+# Leases and attempts may be lost in a Postgres crash without breaking "at least once"
+# (a delivery is only sent again), so their commits do not wait for the disk; a queued
+# delivery must not be lost, so `queue_events` commits as usual.
+_NO_FLUSH = "SET LOCAL synchronous_commit = off"
 
 
 @dataclass(frozen=True)
@@ -92,19 +129,44 @@ def _store_uuid(store_id: str) -> uuid.UUID | None:
         return None
 
 
-async def queue_event(pool: asyncpg.Pool, event: Envelope, stream_seq: int, body: bytes) -> int:
-    """Queue `event` for every endpoint that wants it; the number of rows added."""
-    status = await pool.execute(
+@dataclass(frozen=True)
+class Taken:
+    """One store event from the stream, to be queued."""
+
+    event: Envelope
+    stream_seq: int
+    body: bytes
+
+
+async def queue_events(conn: asyncpg.Connection | asyncpg.Pool, taken: Sequence[Taken]) -> int:
+    """Queue each event for every endpoint that wants it, in one statement; the number
+    of rows added (a redelivered event adds none)."""
+    if not taken:
+        return 0
+    status = await conn.execute(
         _QUEUE,
-        event.id,
-        event.type,  # type: ignore[attr-defined]
-        event.store_id,
-        event.occurred_at,
-        stream_seq,
-        body,
-        _store_uuid(event.store_id),
+        [t.event.id for t in taken],
+        [t.event.type for t in taken],  # type: ignore[attr-defined]
+        [t.event.store_id for t in taken],
+        [t.event.occurred_at for t in taken],
+        [t.stream_seq for t in taken],
+        [t.body for t in taken],
+        [_store_uuid(t.event.store_id) for t in taken],
     )
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def queue_event(pool: asyncpg.Pool, event: Envelope, stream_seq: int, body: bytes) -> int:
+    """Queue `event` for every endpoint that wants it; the number of rows added."""
+    return await queue_events(pool, [Taken(event, stream_seq, body)])
+
+
+async def advance_horizon(pool: asyncpg.Pool, stream_seq: int) -> None:
+    """Every message up to `stream_seq` is queued (the consumer's ack floor): the senders
+    may claim rows up to there. Losing this in a crash only delays them."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_NO_FLUSH)
+        await conn.execute("UPDATE webhook_intake SET horizon = greatest(horizon, $1)", stream_seq)
 
 
 async def pending_endpoints(pool: asyncpg.Pool) -> list[PendingEndpoint]:
@@ -112,18 +174,15 @@ async def pending_endpoints(pool: asyncpg.Pool) -> list[PendingEndpoint]:
     return [PendingEndpoint(r["endpoint_id"], r["due"], r["lag"]) for r in rows]
 
 
-# Leases and attempts may be lost in a Postgres crash without breaking "at least once"
-# (a delivery is only sent again), so their commits do not wait for the disk; a queued
-# delivery must not be lost, so `queue_event` commits as usual.
-_NO_FLUSH = "SET LOCAL synchronous_commit = off"
-
-
 async def claim(
-    pool: asyncpg.Pool, endpoint_id: uuid.UUID, lease: float, count: int = 1
+    pool: asyncpg.Pool, endpoint_id: uuid.UUID, lease: float, count: int = 1, run: int = 1
 ) -> list[Claimed]:
+    """Up to `count` stores' runs of at most `run` pending rows each, leased; in store
+    and stream order. A run is to be sent one row after another, stopping at the first
+    that is not done (`release` the rest)."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(_NO_FLUSH)
-        rows = await conn.fetch(_CLAIM, endpoint_id, lease, count)
+        rows = await conn.fetch(_CLAIM, endpoint_id, lease, count, run)
     return [
         Claimed(
             row["id"],
@@ -136,42 +195,96 @@ async def claim(
             row["failing"],
             bytes(row["secret"]),
         )
-        for row in sorted(rows, key=lambda r: r["id"])
+        for row in sorted(rows, key=lambda r: (r["store_id"], r["stream_seq"]))
         if row["url"] is not None
     ]
 
 
+_RECORD_ATTEMPTS = """
+INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, response, error)
+SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::text[], $6::text[])
+"""
+
+_RECORD_DELIVERIES = """
+UPDATE webhook_deliveries d SET attempt = a.attempt, outcome = a.outcome,
+    next_attempt_at = now() + make_interval(secs => a.delay), leased_until = NULL,
+    status_code = a.status_code, latency_ms = a.latency_ms, response = a.response,
+    delivered_at = CASE WHEN a.outcome = 'delivered' THEN now() END
+FROM unnest($1::bigint[], $2::int[], $3::text[], $4::float8[], $5::int[], $6::int[], $7::text[])
+    AS a(id, attempt, outcome, delay, status_code, latency_ms, response)
+WHERE d.id = a.id
+"""
+
+
+@dataclass(frozen=True)
+class Attempted:
+    """One attempt and what follows it, to be recorded."""
+
+    sent: Claimed
+    answer: Answer
+    step: Step
+
+
+def _outcome(step: Step) -> str:
+    return {Result.DELIVERED: "delivered", Result.RETRY: "pending"}.get(step.result, "failed")
+
+
+async def release(pool: asyncpg.Pool, ids: Sequence[int]) -> None:
+    """Claimed rows not attempted (their run stopped before them): claimable again."""
+    if ids:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(_NO_FLUSH)
+            await conn.execute(
+                "UPDATE webhook_deliveries SET leased_until = NULL WHERE id = ANY($1::bigint[])",
+                list(ids),
+            )
+
+
 async def record(pool: asyncpg.Pool, sent: Claimed, answer: Answer, step: Step) -> None:
-    """The attempt in the log; the row delivered, due again later, or failed; the endpoint
-    failing after a failed row, and no longer once one goes through."""
-    outcome = {Result.DELIVERED: "delivered", Result.RETRY: "pending"}.get(step.result, "failed")
+    await record_all(pool, [Attempted(sent, answer, step)])
+
+
+async def record_all(pool: asyncpg.Pool, attempts: Sequence[Attempted]) -> None:
+    """The attempts in the log; each row delivered, due again later, or failed; each
+    endpoint failing after a failed row, and no longer once one goes through. One
+    transaction for a sender's whole round."""
+    if not attempts:
+        return
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(_NO_FLUSH)
         await conn.execute(
-            "INSERT INTO webhook_attempts"
-            " (delivery_id, attempt, status_code, latency_ms, response, error)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            sent.id,
-            sent.attempt,
-            answer.status,
-            answer.latency_ms,
-            answer.excerpt,
-            answer.error[:200],
+            _RECORD_ATTEMPTS,
+            [a.sent.id for a in attempts],
+            [a.sent.attempt for a in attempts],
+            [a.answer.status for a in attempts],
+            [a.answer.latency_ms for a in attempts],
+            [a.answer.excerpt for a in attempts],
+            [a.answer.error[:200] for a in attempts],
         )
         await conn.execute(
-            "UPDATE webhook_deliveries SET attempt = $2, outcome = $3,"
-            " next_attempt_at = now() + make_interval(secs => $4), leased_until = NULL,"
-            " status_code = $5, latency_ms = $6, response = $7,"
-            " delivered_at = CASE WHEN $3 = 'delivered' THEN now() END WHERE id = $1",
-            sent.id,
-            sent.attempt,
-            outcome,
-            step.delay,
-            answer.status,
-            answer.latency_ms,
-            answer.excerpt,
+            _RECORD_DELIVERIES,
+            [a.sent.id for a in attempts],
+            [a.sent.attempt for a in attempts],
+            [_outcome(a.step) for a in attempts],
+            [a.step.delay for a in attempts],
+            [a.answer.status for a in attempts],
+            [a.answer.latency_ms for a in attempts],
+            [a.answer.excerpt for a in attempts],
         )
-        await _endpoint_health(conn, sent.endpoint_id, step)
+        for endpoint_id, step in _health_steps(attempts).items():
+            await _endpoint_health(conn, endpoint_id, step)
+
+
+def _health_steps(attempts: Sequence[Attempted]) -> dict[uuid.UUID, Step]:
+    """Per endpoint, the step that decides its health: a delivery given up marks it
+    failing even if another of the round went through."""
+    steps: dict[uuid.UUID, Step] = {}
+    for a in attempts:
+        known = steps.get(a.sent.endpoint_id)
+        settled = known is not None and known.result is Result.GIVEN_UP
+        if not settled and a.step.result is not Result.RETRY:
+            steps[a.sent.endpoint_id] = a.step
+    return steps
 
 
 async def _endpoint_health(conn: asyncpg.Connection, endpoint_id: uuid.UUID, step: Step) -> None:

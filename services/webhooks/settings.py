@@ -1,7 +1,8 @@
 """The webhooks service's settings (environment, prefix STOREFLEET_), read once in
 `__main__`: which networks an endpoint may be on besides the public internet, how long
-one attempt may take and how much of the answer is read, the retry schedule, and how
-many endpoints are sent to at once.
+one attempt may take and how much of the answer is read, the retry schedule, how many
+endpoints (and stores of each) are sent to at once, and how many events the intake
+queues per transaction.
 
 The default schedule retries 12 times, 20 s after the first failure and twice as long
 each time (with up to 10 % off at random): about 22 hours from the first attempt to the
@@ -39,10 +40,25 @@ class WebhooksSettings(CommonSettings):
         description="endpoints sent to at once by this replica (one connection each)",
     )
     webhook_endpoint_concurrency: int = Field(
-        4, ge=1, le=64, description="attempts at once to one endpoint, each of another store"
+        32, ge=1, le=64, description="attempts at once to one endpoint, each of another store"
+    )
+    webhook_store_run: int = Field(
+        16,
+        ge=1,
+        le=200,
+        description="deliveries of one store claimed together, sent one after another",
+    )
+    webhook_intake_batch: int = Field(
+        500,
+        ge=1,
+        le=1000,
+        description="store events taken from the stream and queued in one transaction",
     )
     webhook_poll_seconds: float = Field(
-        0.5, gt=0, description="how often due deliveries are looked for"
+        0.5,
+        gt=0,
+        description="how often due deliveries are looked for (at once when this replica"
+        " has queued some)",
     )
     webhook_retention_days: float = Field(
         30.0, gt=0, description="finished deliveries and their attempts are kept this long"
