@@ -28,6 +28,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from devtools.launcher import ROOT, service_argv
 from devtools.soak_load import Accepted
 from shared.lifecycle import LIVE, TERMINAL
+from shared.namespaces import PLATFORM_SELECTOR, store_id_of
 from shared.subjects import ALL_STORE_SUBJECTS
 
 # Backups that have ended, one way or the other.
@@ -88,14 +89,12 @@ async def accepted_requests_ended(pool: asyncpg.Pool, accepted: list[Accepted]) 
 
 async def namespaces_match_stores(pool: asyncpg.Pool, kube: client.ApiClient) -> list[str]:
     """No store namespace without a live store, no live store without its namespace."""
-    listed = await client.CoreV1Api(kube).list_namespace(
-        label_selector="app.kubernetes.io/managed-by=storefleet"
-    )
+    listed = await client.CoreV1Api(kube).list_namespace(label_selector=PLATFORM_SELECTOR)
     namespaces = {ns.metadata.name: ns.metadata.labels or {} for ns in listed.items}
     rows = await pool.fetch("SELECT id::text, namespace, status FROM stores")
     live = {r["namespace"]: r for r in rows if r["status"] in LIVE}
     found = [
-        f"namespace {name} (store {labels.get('storefleet.io/store-id')}) has no live store"
+        f"namespace {name} (store {store_id_of(labels)}) has no live store"
         for name, labels in namespaces.items()
         if name not in live
     ]
