@@ -142,7 +142,9 @@ async def settle(platform: Platform, tally: Tally, within: float) -> None:
 
 async def quick_checks(platform: Platform, tally: Tally) -> list[Verdict]:
     assert platform.nats is not None
-    pool = await asyncpg.create_pool(platform.env["STOREFLEET_DATABASE_URL"], max_size=2)
+    pool = await asyncpg.create_pool(
+        platform.env["STOREFLEET_DATABASE_URL"], min_size=1, max_size=2
+    )
     nc = await nats.connect(platform.nats.url)
     kube = await kube_client(Path(platform.env["KUBECONFIG"]))
     try:
