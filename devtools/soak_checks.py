@@ -237,8 +237,8 @@ async def connections_within_pools(pool: asyncpg.Pool, processes: int = 1) -> li
 
 def leftover_processes(workspace: Path, pgids: Iterable[int]) -> list[str]:
     """Processes left after the harness stopped everything: any whose command line names
-    the workspace (Postgres, NATS, the control plane), any in a process group the
-    harness started (the services, and whatever they started), any child of this one."""
+    the workspace (Postgres, NATS, the object storage, the control plane), and any in a
+    process group the harness started (the services, and whatever they started)."""
     groups, me, found = set(pgids), os.getpid(), []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == me:
@@ -248,8 +248,8 @@ def leftover_processes(workspace: Path, pgids: Iterable[int]) -> list[str]:
             argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        state, ppid, pgid = stat[0], int(stat[1]), int(stat[2])
-        if state not in ("Z", "X") and (str(workspace) in argv or pgid in groups or ppid == me):
+        state, pgid = stat[0], int(stat[2])
+        if state not in ("Z", "X") and (str(workspace) in argv or pgid in groups):
             found.append(f"pid {entry.name}: {argv.strip()[:120]}")
     return found
 

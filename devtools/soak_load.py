@@ -73,14 +73,17 @@ class User:
         self.token = ""
         self.stores: dict[str, str] = {}  # id -> last status seen
 
-    async def sign_in(self, http: aiohttp.ClientSession, password: str) -> None:
+    async def sign_in(self, password: str) -> None:
+        """Sign in (a session cookie for 127.0.0.1, hence the unsafe jar) and take a token."""
         login = {"username": self.name, "password": password}
-        async with http.post(f"{self.url}/auth/login", json=login) as resp:
-            resp.raise_for_status()
         headers = {"Origin": self.url.removesuffix("/api/v1")}
-        async with http.post(f"{self.url}/tokens", json={"name": "soak"}, headers=headers) as resp:
-            resp.raise_for_status()
-            self.token = str((await resp.json())["token"])
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"{self.url}/auth/login", json=login) as resp:
+                resp.raise_for_status()
+            body = {"name": "soak"}
+            async with http.post(f"{self.url}/tokens", json=body, headers=headers) as resp:
+                resp.raise_for_status()
+                self.token = str((await resp.json())["token"])
 
     async def call(
         self, http: aiohttp.ClientSession, method: str, path: str, **kwargs: Any
@@ -150,9 +153,8 @@ class User:
 
 async def run_users(users: list[tuple[User, str]], until: float) -> None:
     """Every user signs in, then acts until the monotonic time `until`."""
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        for user, password in users:
-            await user.sign_in(http, password)
+    for user, password in users:
+        await user.sign_in(password)
     async with aiohttp.ClientSession() as http:
         await asyncio.gather(*(_keep_acting(user, http, until) for user, _ in users))
 

@@ -83,7 +83,9 @@ def platform() -> Iterator[Platform]:
 
 @pytest.fixture
 async def owner(platform: Platform) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(platform.env["STOREFLEET_DATABASE_URL"], max_size=4)
+    pool = await asyncpg.create_pool(
+        platform.env["STOREFLEET_DATABASE_URL"], min_size=1, max_size=4
+    )
     try:
         yield pool
     finally:
@@ -105,8 +107,8 @@ async def ready_store(platform: Platform, owner: asyncpg.Pool) -> Accepted:
     name = f"checks-{uuid.uuid4().hex[:6]}"
     password = await asyncio.to_thread(add_user, platform.env, name)
     user = User(name, platform.env["STOREFLEET_GATEWAY_URL"], Tally(), random.Random())
+    await user.sign_in(password)
     async with aiohttp.ClientSession() as http:
-        await user.sign_in(http, password)
         status, store = await user.call(http, "POST", "/stores", json={"name": name})
     assert status == 202, store
     deadline = time.monotonic() + 120
