@@ -108,8 +108,10 @@ class User:
     def choose(self) -> tuple[str, str]:
         """The next request: its kind and the store it is for (empty for a create)."""
         live = [sid for sid, status in self.stores.items() if status != "deleted"]
+        # A delete of a store being deleted is accepted again and changes nothing.
+        deletable = [sid for sid in live if self.stores[sid] != "deleting"]
         by_status = {
-            "delete": live,
+            "delete": deletable,
             "retry": self._with("failed"),
             "suspend": self._with("ready"),
             "resume": self._with("suspended"),
@@ -133,7 +135,8 @@ class User:
         elif kind == "delete":
             status, body = await self.call(http, "DELETE", f"/stores/{store_id}")
         else:
-            status, body = await self.call(http, "POST", f"/stores/{store_id}/{kind}")
+            route = "backups" if kind == "backup" else kind
+            status, body = await self.call(http, "POST", f"/stores/{store_id}/{route}")
         self._record(kind, store_id, status, body)
 
     def _record(self, kind: str, store_id: str, status: int, body: Any) -> None:
