@@ -46,6 +46,11 @@ fmt:
 bench *names:
     {{python}} -m tests.bench {{names}}
 
+# the platform on simulated nodes under users' load while services are killed, then its
+# invariants checked; exits non-zero on a violation (workspace .run/soak)
+soak minutes="3":
+    {{python}} -m devtools.soak --minutes {{minutes}}
+
 # start the local control plane (kind: kwok = simulated nodes, real = with a real worker
 # node); kubeconfig at .run/kubeconfig
 cluster-up kind="kwok":

@@ -124,6 +124,10 @@ class LocalCluster:
                 procs.stop(proc)
         stop_recorded(self.workdir)
 
+    def pid_of(self, component: str) -> int:
+        """The pid of one running component (one of COMPONENTS), from its pid file."""
+        return int((self.workdir / "pids" / f"{component}.pid").read_text())
+
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None,
         content_type: str = "application/json",

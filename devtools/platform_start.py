@@ -18,7 +18,9 @@ never start; there, with no storage driver either, `BackgroundVolumes`
 (devtools/volumes.py) binds each volume claim of the StorageClass `storefleet-local` to a
 fresh hostPath volume, so store pods with volumes get scheduled.
 
-`devtools/platform.py` (the CLI) drives a `Platform`.
+`devtools/platform.py` (the CLI) drives a `Platform` in `.run`; the soak
+(`devtools/soak.py`) drives one in `.run/soak` on simulated nodes, SIGKILLs its services
+and starts them again with `restart_service`, and restarts its Postgres and NATS.
 """
 
 from __future__ import annotations
@@ -80,9 +82,17 @@ class RealNode:
 
 
 class Platform:
-    def __init__(self) -> None:
+    """`run`: where data, logs and the cluster live (`.run` for `just up`); `simulated`:
+    why to use simulated nodes even where a real node could run (empty: decide here)."""
+
+    def __init__(self, run: Path = RUN, simulated: str = "") -> None:
+        self.run = run
+        self.simulated = simulated
         self.stops: list[object] = []
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.service_envs: dict[str, dict[str, str]] = {}  # how to start each one again
+        self.postgres: LocalPostgres | None = None
+        self.cluster: LocalCluster | None = None
         self.health: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self.database_urls: dict[str, str] = {}  # service -> DSN as its own role
@@ -102,10 +112,11 @@ class Platform:
         if os.environ.get("STOREFLEET_DATABASE_URL"):
             self.env["STOREFLEET_DATABASE_URL"] = os.environ["STOREFLEET_DATABASE_URL"]
         else:
-            pg = LocalPostgres(RUN / "postgres" / "data", durable=True, passwords=True)
+            pg = LocalPostgres(self.run / "postgres" / "data", durable=True, passwords=True)
             say(f"starting Postgres on 127.0.0.1:{pg.port}")
             pg.start()
             self.stops.append(pg)
+            self.postgres = pg
             with contextlib.suppress(subprocess.CalledProcessError):
                 pg.create_database("storefleet")
             self.env["STOREFLEET_DATABASE_URL"] = pg.dsn("storefleet")
@@ -113,7 +124,7 @@ class Platform:
         if os.environ.get("STOREFLEET_NATS_URL"):
             self.env["STOREFLEET_NATS_URL"] = os.environ["STOREFLEET_NATS_URL"]
         else:
-            nats = LocalNats(RUN / "nats")
+            nats = LocalNats(self.run / "nats")
             say("starting NATS with JetStream")
             nats.start()
             self.stops.append(nats)
@@ -131,7 +142,7 @@ class Platform:
             given = {k: v for k, v in os.environ.items() if k.startswith(prefix)}
             self.object_store_env = given
             return
-        store = LocalObjectStore(RUN / "objectstore")
+        store = LocalObjectStore(self.run / "objectstore")
         say("starting the object storage (versitygw; first run builds it: minutes)")
         store.start()
         self.stops.append(store)
@@ -140,21 +151,23 @@ class Platform:
 
     def _start_cluster(self) -> None:
         # Apart from `just cluster-up`'s .run/cluster, so neither stops the other's.
-        stop_recorded(CLUSTER_DIR)  # leftovers of a run that did not stop cleanly
-        reason = real_node_unavailable()
+        cluster_dir = self.run / CLUSTER_DIR.name
+        stop_recorded(cluster_dir)  # leftovers of a run that did not stop cleanly
+        reason = self.simulated or real_node_unavailable()
         if reason is None:
             say("building the store images (first run: minutes), then starting the local "
                 "control plane with a real worker node")  # fmt: skip
             images.build_images(STORE_IMAGES)
-            self.real_node = node.start_real_cluster(CLUSTER_DIR, images=STORE_IMAGES)
+            self.real_node = node.start_real_cluster(cluster_dir, images=STORE_IMAGES)
             self.stops.append(RealNode())
             self.env["KUBECONFIG"] = str(self.real_node.kubeconfig)
             return
         self.simulated_because = reason
         say(f"starting the local Kubernetes control plane with simulated nodes ({reason})")
-        cluster = LocalCluster(CLUSTER_DIR, ensure_binaries())
+        cluster = LocalCluster(cluster_dir, ensure_binaries())
         cluster.start()
         self.stops.append(cluster)
+        self.cluster = cluster
         volumes = BackgroundVolumes(cluster.kubeconfig, STORAGE_CLASS)
         volumes.start()
         self.stops.append(volumes)
@@ -218,11 +231,19 @@ class Platform:
         self.env["STOREFLEET_GATEWAY_URL"] = f"http://127.0.0.1:{gateway_port}"
         helm = ensure_binaries() / "helm"
         for name in SERVICES:
-            log = RUN / "logs" / f"{name}.log"
-            env = self.service_env(name, gateway_port, helm)
-            self.children[name] = start_service(name, log, env)
-            say(f"started {name} (log: {shown(log)})")
+            self.service_envs[name] = self.service_env(name, gateway_port, helm)
+            self.restart_service(name)
+            say(f"started {name} (log: {shown(self.log_of(name))})")
         self.start_mail(gateway_port, helm)
+
+    def log_of(self, name: str) -> Path:
+        return self.run / "logs" / f"{name}.log"
+
+    def restart_service(self, name: str) -> subprocess.Popen[bytes]:
+        """Start service `name` (again, once it has exited) with the same settings."""
+        child = start_service(name, self.log_of(name), self.service_envs[name])
+        self.children[name] = child
+        return child
 
     def start_mail(self, gateway_port: int, helm: Path) -> None:
         """The mail relay, handing mail to a local sink that writes every message to
@@ -231,12 +252,12 @@ class Platform:
         (username: store id, password: `shared.mailauth.store_mail_password` under
         STOREFLEET_MAIL_RELAY_KEY from .run/env)."""
         sink_port, relay_port = procs.free_port(), procs.free_port()
-        sink_log = RUN / "logs" / "mail-sink.log"
+        sink_log = self.log_of("mail-sink")
         sink = [sys.executable, "-u", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{sink_port}"]
         self.children["mail-sink"] = procs.start(sink, sink_log)
         self.env["STOREFLEET_MAIL_RELAY_KEY"] = secrets.token_hex(32)
         self.env["STOREFLEET_MAIL_RELAY_PORT"] = str(relay_port)
-        env = {
+        self.service_envs["mailrelay"] = {
             "STOREFLEET_LISTEN_HOST": "127.0.0.1",
             "STOREFLEET_LISTEN_PORT": str(relay_port),
             "STOREFLEET_UPSTREAM_HOST": "127.0.0.1",
@@ -244,8 +265,8 @@ class Platform:
             "STOREFLEET_UPSTREAM_SECURITY": "none",
             **self.service_env("mailrelay", gateway_port, helm),
         }
-        log = RUN / "logs" / "mailrelay.log"
-        self.children["mailrelay"] = start_service("mailrelay", log, env)
+        log = self.log_of("mailrelay")
+        self.restart_service("mailrelay")
         say(f"started mailrelay on 127.0.0.1:{relay_port} (log: {shown(log)}; "
             f"mail: {shown(sink_log)})")  # fmt: skip
 
@@ -254,7 +275,7 @@ class Platform:
         for name, url in self.health.items():
             while not _answers(url):
                 child = self.children[name]
-                log = RUN / "logs" / f"{name}.log"
+                log = self.log_of(name)
                 if child.poll() is not None:
                     raise RuntimeError(f"{name} exited with {child.returncode}:\n{procs.tail(log)}")
                 if time.monotonic() > deadline:
@@ -264,7 +285,7 @@ class Platform:
     def write_env(self, admin: Admin) -> None:
         values = {**self.env, **self.object_store_env, "STOREFLEET_ADMIN_USER": admin.username}
         values["STOREFLEET_ADMIN_PASSWORD"] = admin.password or ""
-        path = RUN / "env"
+        path = self.run / "env"
         path.write_text("".join(f"{k}={v}\n" for k, v in sorted(values.items())))
         path.chmod(0o600)  # it holds a password
 

@@ -1,0 +1,214 @@
+"""The soak (`just soak`, devtools/soak.py) as CI runs it: three minutes of users' load
+while services are SIGKILLed, NATS and Postgres restarted and the API server frozen,
+then every invariant holds. And each invariant's check, against a real platform of its
+own, finds a violation planted for it, so none can pass by not looking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import nats
+import pytest
+from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
+
+from devtools import procs
+from devtools.launcher import ROOT
+from devtools.platform_start import Platform
+from devtools.soak import start
+from devtools.soak_checks import (
+    CONNECTIONS,
+    accepted_requests_ended,
+    audit_log_matches_stream,
+    connections_within_pools,
+    kube_client,
+    leftover_processes,
+    namespaces_match_stores,
+    no_duplicate_events,
+    projection_equals_rebuild,
+    stream_messages,
+)
+from devtools.soak_load import Accepted, Tally, User, add_user
+from shared.namespaces import store_labels
+from shared.subjects import STREAM
+
+pytestmark = pytest.mark.cluster
+
+
+def test_a_three_minute_soak_with_kills_and_restarts_keeps_every_invariant() -> None:
+    workspace = Path(tempfile.mkdtemp(prefix="storefleet-soak-"))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "devtools.soak", "--minutes", "3", "--dir", str(workspace)],
+            cwd=ROOT, capture_output=True, text=True, timeout=1200,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    out = done.stdout
+    assert done.returncode == 0, out[-6000:] + done.stderr[-3000:]
+    kills = re.search(r"^chaos: (\d+) SIGKILLs", out, re.M)
+    assert kills and int(kills.group(1)) >= 4, out
+    assert "restarted: nats, postgres, kube-apiserver" in out
+    accepted = re.search(r"^requests: \d+ made, (\d+) accepted", out, re.M)
+    assert accepted and int(accepted.group(1)) > 20, out
+    assert re.search(r"^invariants: 7 passed, 0 failed", out, re.M), out
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[Platform]:
+    """A platform of this module's own (on simulated nodes), as the soak starts it."""
+    workspace = Path(tempfile.mkdtemp(prefix="storefleet-checks-"))
+    workspace.chmod(0o755)  # Postgres runs as its own user, below it
+    platform = Platform(run=workspace, simulated="tests of the soak's checks")
+    try:
+        start(platform)
+        yield platform
+    finally:
+        platform.stop()
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+@pytest.fixture
+async def owner(platform: Platform) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(
+        platform.env["STOREFLEET_DATABASE_URL"], min_size=1, max_size=4
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def kube(platform: Platform) -> AsyncIterator[ApiClient]:
+    api = await kube_client(Path(platform.env["KUBECONFIG"]))
+    try:
+        yield api
+    finally:
+        await api.close()
+
+
+@pytest.fixture
+async def ready_store(platform: Platform, owner: asyncpg.Pool) -> Accepted:
+    """A store created through the gateway by a new user, once it is ready."""
+    name = f"checks-{uuid.uuid4().hex[:6]}"
+    password = await asyncio.to_thread(add_user, platform.env, name)
+    user = User(name, platform.env["STOREFLEET_GATEWAY_URL"], Tally(), random.Random())
+    await user.sign_in(password)
+    async with aiohttp.ClientSession() as http:
+        status, store = await user.call(http, "POST", "/stores", json={"name": name})
+    assert status == 202, store
+    deadline = time.monotonic() + 120
+    while await owner.fetchval("SELECT status FROM stores WHERE id = $1", store["id"]) != "ready":
+        assert time.monotonic() < deadline, "the store never became ready"
+        await asyncio.sleep(0.5)
+    return Accepted("create", name, store["id"])
+
+
+async def test_every_check_passes_on_a_quiet_platform(
+    platform: Platform, owner: asyncpg.Pool, kube: ApiClient, ready_store: Accepted
+) -> None:
+    assert platform.nats is not None
+    nc = await nats.connect(platform.nats.url)
+    try:
+        messages = await stream_messages(nc.jetstream(), STREAM)
+    finally:
+        await nc.close()
+    assert await accepted_requests_ended(owner, [ready_store]) == []
+    assert await namespaces_match_stores(owner, kube) == []
+    assert await audit_log_matches_stream(owner, messages) == []
+    assert await no_duplicate_events(owner, messages) == []
+    assert await connections_within_pools(owner) == []
+
+
+async def test_a_delete_accepted_for_a_store_still_ready_is_reported(
+    owner: asyncpg.Pool, ready_store: Accepted
+) -> None:
+    delete = Accepted("delete", ready_store.user, ready_store.store_id)
+    assert await accepted_requests_ended(owner, [delete]) == [
+        f"delete of {ready_store.store_id}: store ready"
+    ]
+
+
+async def test_a_store_namespace_without_a_store_is_reported(
+    owner: asyncpg.Pool, kube: ApiClient, ready_store: Accepted
+) -> None:
+    store_id, name = str(uuid.uuid4()), f"store-orphan-{uuid.uuid4().hex[:6]}"
+    labels = store_labels(store_id, "woocommerce")
+    core = CoreV1Api(kube)
+    await core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=name, labels=labels)))
+    try:
+        found = await namespaces_match_stores(owner, kube)
+    finally:
+        await core.delete_namespace(name)
+    assert found == [f"namespace {name} (store {store_id}) has no live store"]
+
+
+async def test_an_audit_row_lost_and_an_event_published_twice_are_reported(
+    platform: Platform, owner: asyncpg.Pool, ready_store: Accepted
+) -> None:
+    assert platform.nats is not None
+    nc = await nats.connect(platform.nats.url)
+    js = nc.jetstream()
+    try:
+        first = await js.get_msg(STREAM, 1)
+        assert first.data is not None
+        # The same event again under another Nats-Msg-Id: the stream cannot de-duplicate it.
+        await js.publish(first.subject or "", first.data, headers={"Nats-Msg-Id": "again"})
+        lost = await owner.fetchrow(
+            "DELETE FROM store_events WHERE stream_seq = 2 RETURNING event_id::text"
+        )
+        messages = await stream_messages(js, STREAM)
+    finally:
+        await nc.close()
+    event_id = json.loads(first.data)["id"]
+    assert f"event {event_id} 2 times in the stream" in await no_duplicate_events(owner, messages)
+    audited = await audit_log_matches_stream(owner, messages)
+    assert f"not audited: event {lost['event_id']} (seq 2)" in audited
+
+
+async def test_a_projection_row_that_the_stream_does_not_give_is_reported(
+    platform: Platform, owner: asyncpg.Pool, ready_store: Accepted
+) -> None:
+    assert platform.nats is not None
+    await owner.execute(
+        "UPDATE store_states SET error = 'planted' WHERE id = $1", ready_store.store_id
+    )
+    found = await projection_equals_rebuild(
+        platform.env["STOREFLEET_DATABASE_URL"], platform.nats.service_env("auditor")
+    )
+    assert found == [f"store_states {ready_store.store_id}.error: live 'planted', rebuilt None"]
+
+
+async def test_connections_beyond_a_services_pool_are_reported(
+    platform: Platform, owner: asyncpg.Pool
+) -> None:
+    bound = CONNECTIONS["storefleet_auditor"]
+    held = [await asyncpg.connect(platform.database_urls["auditor"]) for _ in range(bound + 1)]
+    try:
+        found = await connections_within_pools(owner)
+    finally:
+        await asyncio.gather(*(conn.close() for conn in held))
+    assert len(found) == 1 and found[0].startswith("storefleet_auditor: "), found
+
+
+def test_a_process_left_in_a_started_group_is_reported(tmp_path: Path) -> None:
+    left = procs.start(["sleep", "60"], tmp_path / "sleep.log")
+    try:
+        found = leftover_processes(tmp_path / "elsewhere", {left.pid})
+    finally:
+        procs.stop(left)
+    assert found == [f"pid {left.pid}: sleep 60"]
