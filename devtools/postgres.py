@@ -157,15 +157,20 @@ class LocalPostgres:
         return self.dsn(name)
 
     def restart(self, timeout: float = 60.0) -> None:
+        """A fast shutdown, then start again on the same port and data directory."""
+        self.shut_down(timeout)
+        self.start()
+
+    def shut_down(self, timeout: float = 60.0) -> None:
         """A fast shutdown (SIGINT to the postmaster: clients are disconnected, nothing
-        lost), then start again on the same port and data directory."""
+        lost), unlike `stop`'s, which waits for clients to leave; `start` brings the same
+        data back."""
         if self.proc is None:
             raise RuntimeError("postgres is not running")
         postmaster = int((self.datadir / "postmaster.pid").read_text().split()[0])
         os.kill(postmaster, signal.SIGINT)
         self.proc.wait(timeout)
         self.proc = None
-        self.start()
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 import prometheus_client
 import structlog
 from aiohttp import web
@@ -132,6 +133,31 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return error_response(_from_http(exc))
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            log.warning("database unavailable", path=request.path, error=type(exc).__name__)
+            return error_response(
+                ApiError(
+                    503,
+                    "database_unavailable",
+                    "the database is briefly unavailable; retry shortly",
+                    headers={"Retry-After": "2"},
+                )
+            )
         log.exception("request failed", path=request.path, method=request.method)
         return error_response(ApiError(500, "internal", "something went wrong on our side"))
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Postgres restarting, shutting down or out of reach (a 503 to retry), as opposed to
+    a defect of ours (a 500): what asyncpg raises on a refused connection, on one the
+    server closed under a query, or while the server says it cannot take connections."""
+    if isinstance(
+        exc,
+        asyncpg.OperatorInterventionError  # shutting down, or starting and not ready
+        | asyncpg.PostgresConnectionError  # the connection closed or failed mid-query
+        | asyncpg.exceptions.InternalClientError  # a pooled connection the restart killed
+        | ConnectionError,  # refused or reset before Postgres said anything
+    ):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
