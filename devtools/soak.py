@@ -43,6 +43,7 @@ from devtools.soak_checks import (
     leftover_processes,
     namespaces_match_stores,
     no_duplicate_events,
+    no_internal_errors,
     projection_equals_rebuild,
     stream_messages,
     table,
@@ -153,6 +154,7 @@ async def quick_checks(platform: Platform, tally: Tally) -> list[Verdict]:
         audited = await audit_log_matches_stream(pool, messages)
         return [
             Verdict("every accepted request ended", ended),
+            Verdict("no internal errors (500)", no_internal_errors(tally.outcomes)),
             Verdict("namespaces match live stores", await namespaces_match_stores(pool, kube)),
             Verdict("audit rows equal stream messages", audited),
             Verdict("no duplicate events", await no_duplicate_events(pool, messages)),

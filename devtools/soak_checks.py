@@ -87,6 +87,12 @@ async def accepted_requests_ended(pool: asyncpg.Pool, accepted: list[Accepted]) 
     return found
 
 
+def no_internal_errors(outcomes: Mapping[str, int]) -> list[str]:
+    """A 500 is a defect of ours even mid-chaos: an outage the platform expects (Postgres
+    restarting, a service killed) must answer 503 or nothing at all, which clients retry."""
+    return [f"{outcome}: {n}" for outcome, n in sorted(outcomes.items()) if "error 500" in outcome]
+
+
 async def namespaces_match_stores(pool: asyncpg.Pool, kube: client.ApiClient) -> list[str]:
     """No store namespace without a live store, no live store without its namespace."""
     listed = await client.CoreV1Api(kube).list_namespace(label_selector=PLATFORM_SELECTOR)

@@ -27,6 +27,10 @@ from devtools.launcher import ROOT, service_argv
 
 # How often each kind is picked, where the user has a store it applies to.
 MIX = {"create": 6, "delete": 3, "retry": 2, "suspend": 2, "resume": 2, "backup": 2}
+# Deletes mostly take stores that have settled, so that some live long enough to be
+# suspended or backed up; the rest catch a store mid-provisioning, a case of its own.
+SETTLED = frozenset({"ready", "failed", "suspended"})
+DELETE_SETTLED = 0.8
 STORES_PER_USER = 6  # live stores a user keeps at most, so the cluster is not swamped
 PAUSE = (0.5, 2.5)  # seconds between one user's calls
 
@@ -110,6 +114,9 @@ class User:
         live = [sid for sid, status in self.stores.items() if status != "deleted"]
         # A delete of a store being deleted is accepted again and changes nothing.
         deletable = [sid for sid in live if self.stores[sid] != "deleting"]
+        settled = [sid for sid in deletable if self.stores[sid] in SETTLED]
+        if settled and self.rng.random() < DELETE_SETTLED:
+            deletable = settled
         by_status = {
             "delete": deletable,
             "retry": self._with("failed"),

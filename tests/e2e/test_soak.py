@@ -38,6 +38,7 @@ from devtools.soak_checks import (
     leftover_processes,
     namespaces_match_stores,
     no_duplicate_events,
+    no_internal_errors,
     projection_equals_rebuild,
     stream_messages,
 )
@@ -64,7 +65,7 @@ def test_a_three_minute_soak_with_kills_and_restarts_keeps_every_invariant() -> 
     assert "restarted: nats, postgres, kube-apiserver" in out
     accepted = re.search(r"^requests: \d+ made, (\d+) accepted", out, re.M)
     assert accepted and int(accepted.group(1)) > 20, out
-    assert re.search(r"^invariants: 7 passed, 0 failed", out, re.M), out
+    assert re.search(r"^invariants: 8 passed, 0 failed", out, re.M), out
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +213,14 @@ def test_a_process_left_in_a_started_group_is_reported(tmp_path: Path) -> None:
     finally:
         procs.stop(left)
     assert found == [f"pid {left.pid}: sleep 60"]
+
+
+def test_a_500_answered_to_a_user_is_reported_and_a_503_is_not() -> None:
+    tally = Tally()
+    tally.count("create", "accepted")
+    tally.count("delete", "error 503")
+    tally.count("create", "unavailable")
+    assert no_internal_errors(tally.outcomes) == []
+    tally.count("create", "error 500")
+    tally.count("create", "error 500")
+    assert no_internal_errors(tally.outcomes) == ["create error 500: 2"]
