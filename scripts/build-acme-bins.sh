@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the ACME server the certificate tests issue from: Pebble (MPL-2.0), Let's
-# Encrypt's small test CA, from its Go module. Beside the binary go the files from the
+# Encrypt's small test CA, from its Go module, with pebble-challtestsrv from the same
+# module (a DNS server that answers every A query with one address, 127.0.0.1 unless
+# told otherwise: `pebble -dnsserver` pointed at it resolves any test domain to the
+# node's ingress). Beside the binaries go the files from the
 # module's test/certs that a Pebble configuration names: the certificate and key it
 # serves its ACME directory with (localhost/cert.pem, localhost/key.pem, valid for
 # localhost and 127.0.0.1) and the minica root that signed them (pebble.minica.pem),
@@ -8,7 +11,7 @@
 # under is generated afresh at each start (GET /roots/0 on its management port).
 #
 # The binary lands in a cache outside the checkout keyed by its version, so only the
-# first build on a machine takes time (seconds to a minute). Prints the bin directory on its last
+# first build on a machine takes time (under a minute). Prints the bin directory on its last
 # line.
 set -euo pipefail
 
@@ -20,13 +23,13 @@ MODULE="github.com/letsencrypt/pebble/v2"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
 log() { printf '[build-acme-bins] %s\n' "$*" >&2; }
 
-if [ ! -x "$BIN/pebble" ]; then
+if [ ! -x "$BIN/pebble" ] || [ ! -x "$BIN/pebble-challtestsrv" ]; then
   start=$(date +%s)
   log "building pebble v$PEBBLE_VERSION"
   work="$BIN.partial"
   rm -rf "$work" && mkdir -p "$work/certs"
   GOBIN="$work" go install -trimpath -ldflags "-s -w -X main.version=v$PEBBLE_VERSION" \
-    "$MODULE/cmd/pebble@v$PEBBLE_VERSION"
+    "$MODULE/cmd/pebble@v$PEBBLE_VERSION" "$MODULE/cmd/pebble-challtestsrv@v$PEBBLE_VERSION"
   src=$(cd /tmp && go mod download -json "$MODULE@v$PEBBLE_VERSION" |
     sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   cp -r "$src/test/certs/localhost" "$work/certs/localhost"
