@@ -80,6 +80,14 @@ objectstore-bins:
 oidc-bins:
     bash scripts/build-oidc-bins.sh
 
+# build the test ACME server (Pebble) and its DNS server for test domains (cached)
+acme-bins:
+    bash scripts/build-acme-bins.sh
+
+# build cert-manager's controller and HTTP-01 solver from tools/certmanager (cached)
+certmanager-bins:
+    bash scripts/build-certmanager-bins.sh
+
 # build Prometheus's promtool, which the alert rule tests evaluate the chart's rules with (cached)
 promtool:
     bash scripts/build-promtool.sh

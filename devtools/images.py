@@ -5,14 +5,15 @@
     python -m devtools.images list                                names and references
 
 NAME is `pause`, `storefleet/pause` or `storefleet/pause:dev`; none means all images but
-the older engine versions (ON_DEMAND), built only when named with their tag
-(`medusa:0.0.9`): see devtools/image_recipes.py and devtools/image_standins.py for what
-each holds. A name without a tag means the image's current version. Archives
-are OCI image layouts under `${STOREFLEET_CACHE:-~/.cache/storefleet}/images/archives`,
-named by a hash of their inputs: a build redoes only what changed since the last one and
-says, on stderr, what it built and what it reused. containerd stores each image under its
-full name, `docker.io/storefleet/<name>:<tag>` (`reference()`); pods use
-`imagePullPolicy: Never` or `IfNotPresent`.
+the older engine versions and cert-manager's solver (ON_DEMAND), built only when named
+(`medusa:0.0.9`, `acmesolver`): see devtools/image_recipes.py,
+devtools/image_standins.py and devtools/image_certmanager.py for what each holds. A name
+without a tag means the image's current version. Archives are OCI image layouts under
+`${STOREFLEET_CACHE:-~/.cache/storefleet}/images/archives`, named by a hash of their
+inputs: a build redoes only what changed since the last one and says, on stderr, what it
+built and what it reused. containerd stores each image under its full name,
+`docker.io/storefleet/<name>:<tag>` (`reference()`); pods use `imagePullPolicy: Never`
+or `IfNotPresent`.
 
 devtools/node_agents.py calls `build_images`, devtools/node.py `import_images`. Building
 needs root (mmdebstrap, chroot), gcc, npm and network access to deb.debian.org, PyPI and
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from devtools import oci
 from devtools.image_build import Built, ImageBuilder, Recipe
+from devtools.image_certmanager import ACMESOLVER
 from devtools.image_node import COREDNS
 from devtools.image_recipes import (
     BACKUP,
@@ -59,10 +61,12 @@ RECIPES: tuple[Recipe, ...] = (
     MEDUSA,
     BACKUP,
     MEDUSA_0_0_9,
+    ACMESOLVER,
 )
-# Older engine versions, for stores created on them and upgraded: built when a test or a
-# command names them, never by a build of "everything".
-ON_DEMAND: tuple[Recipe, ...] = (MEDUSA_0_0_9,)
+# Older engine versions, for stores created on them and upgraded, and cert-manager's
+# HTTP-01 solver (its Go build takes minutes): built when a test or a command names
+# them, never by a build of "everything".
+ON_DEMAND: tuple[Recipe, ...] = (MEDUSA_0_0_9, ACMESOLVER)
 NAMESPACE = "k8s.io"
 
 
