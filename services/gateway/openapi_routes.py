@@ -107,6 +107,17 @@ WEBHOOK_OPERATIONS = (
         ("WebhookId",),
         (*_WEBHOOK_ERRORS, 400, 403, 413, 415, 422),
     ),
+    Operation(
+        "post",
+        "/webhooks/{id}/test",
+        "testWebhook",
+        "Queue one delivery of a synthetic webhook.test event to this endpoint; refused"
+        " (409) while one is pending, and (429) within 5 seconds of the last",
+        202,
+        webhook_views.TestSend,
+        parameters=("WebhookId",),
+        errors=(*_WEBHOOK_ERRORS, 403, 409),
+    ),
 )
 
 _STORE_ERRORS = (401, 404, 429)

@@ -1,6 +1,7 @@
 """The webhook routes: register an endpoint (its signing secret in the answer, once),
 list, delete, rotate its secret (the new one shown once), read its deliveries with their
-attempts, and queue deliveries again (one event, or everything since a time). Someone
+attempts, queue deliveries again (one event, or everything since a time), and queue a
+test delivery of a synthetic `webhook.test` event (`webhook_test_send`). Someone
 else's endpoint is 404, unless the caller is an administrator.
 
 The transactions are `webhook_db`'s; the webhooks service (`services/webhooks`) sends.
@@ -13,7 +14,7 @@ from aiohttp import web
 from services.gateway import webhook_db
 from services.gateway.auth import caller
 from services.gateway.context import POOL_KEY
-from services.gateway.errors import ApiError, json_reply
+from services.gateway.errors import ApiError, correlation_id, json_reply
 from services.gateway.validation import (
     decode_cursor,
     encode_cursor,
@@ -22,9 +23,11 @@ from services.gateway.validation import (
     read_body,
 )
 from services.gateway.views import API
+from services.gateway.webhook_test_send import synthetic_event
 from services.gateway.webhook_validation import CreateWebhookBody, RedeliverBody
 from services.gateway.webhook_views import (
     DeliveryPage,
+    TestSend,
     delivery_view,
     endpoint_view,
     new_endpoint_view,
@@ -95,3 +98,13 @@ async def redeliver_webhook(request: web.Request) -> web.Response:
     body = await read_body(request, RedeliverBody)
     count = await webhook_db.redeliver(request.app[POOL_KEY], caller(request), endpoint_id, body)
     return json_reply({"redelivered": count}, status=202)
+
+
+@routes.post(f"{API}/webhooks/{{id}}/test")
+async def send_test_webhook(request: web.Request) -> web.Response:
+    endpoint_id = path_id(request, "webhook")
+    who = caller(request)
+    event = synthetic_event(endpoint_id, who.id, correlation_id(request))
+    delivery_id = await webhook_db.queue_test(request.app[POOL_KEY], who, endpoint_id, event)
+    sent: TestSend = {"id": delivery_id, "event_id": event.id}
+    return json_reply(sent, status=202)

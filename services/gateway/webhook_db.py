@@ -1,7 +1,7 @@
 """Postgres side of the webhook routes (migration 0015): endpoints (create within the
 per-user limit, list, delete, rotate the secret), their deliveries with the latest
-attempts, and putting deliveries back in the queue (redelivery), which the webhooks
-service then sends.
+attempts, putting deliveries back in the queue (redelivery) and queueing a test
+delivery (migration 0018), which the webhooks service then sends.
 
 An endpoint is visible to its owner and to administrators; any other is answered like
 one that does not exist. The gateway may write a secret but not read one back.
@@ -18,6 +18,12 @@ import asyncpg
 from services.gateway.accounts import Caller
 from services.gateway.errors import ApiError, not_found
 from services.gateway.store_db import visible_store
+from services.gateway.webhook_test_send import (
+    NO_STORE,
+    TEST_EVENT_TYPE,
+    TEST_INTERVAL_SECONDS,
+    SyntheticEvent,
+)
 from services.gateway.webhook_validation import (
     ENDPOINTS_PER_USER,
     CreateWebhookBody,
@@ -179,3 +185,52 @@ async def redeliver(
             value,
         )
     return int(done.rsplit(" ", 1)[-1])
+
+
+_EARLIER_TESTS = """
+SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+               WHERE endpoint_id = $1 AND store_id = $2 AND outcome = 'pending') AS pending,
+       EXISTS (SELECT 1 FROM webhook_deliveries
+               WHERE endpoint_id = $1 AND store_id = $2
+                 AND created_at > now() - make_interval(secs => $3)) AS recent
+"""
+
+
+async def queue_test(
+    pool: asyncpg.Pool, caller: Caller, endpoint_id: uuid.UUID, event: SyntheticEvent
+) -> int:
+    """Queue `event` for this endpoint alone; the delivery's id. Refused while a test
+    delivery of the endpoint is pending (409) or within the interval after the last (429),
+    so test sends cannot flood an endpoint."""
+    async with pool.acquire() as conn, conn.transaction():
+        # An endpoint's test sends are decided one after the other, so the cap holds.
+        found = await conn.fetchval(
+            f"SELECT 1 FROM webhook_endpoints WHERE {_VISIBLE} FOR NO KEY UPDATE",
+            endpoint_id,
+            *_who(caller),
+        )
+        if found is None:
+            raise not_found("webhook")
+        earlier = await conn.fetchrow(
+            _EARLIER_TESTS, endpoint_id, NO_STORE, float(TEST_INTERVAL_SECONDS)
+        )
+        if earlier["pending"]:
+            raise ApiError(409, "test_pending", "a test delivery to this endpoint is pending")
+        if earlier["recent"]:
+            raise ApiError(
+                429,
+                "test_too_soon",
+                f"at most one test delivery every {TEST_INTERVAL_SECONDS} seconds",
+                headers={"Retry-After": str(TEST_INTERVAL_SECONDS)},
+            )
+        delivery_id: int = await conn.fetchval(
+            "INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, store_id,"
+            " occurred_at, stream_seq, body) VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING id",
+            endpoint_id,
+            event.id,
+            TEST_EVENT_TYPE,
+            NO_STORE,
+            event.occurred_at,
+            event.body,
+        )
+    return delivery_id

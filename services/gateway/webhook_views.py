@@ -60,7 +60,7 @@ class Delivery(TypedDict):
     id: int
     event_id: str
     event_type: str
-    store_id: str
+    store_id: Annotated[str | None, Field(description="null for a test delivery (no store)")]
     occurred_at: Timestamp
     outcome: DeliveryOutcome
     attempt: Annotated[int, Field(description="attempts made since it was (re)queued")]
@@ -75,6 +75,11 @@ class Delivery(TypedDict):
 class DeliveryPage(TypedDict):
     items: Annotated[list[Delivery], Field(description="newest event first")]
     next_cursor: Annotated[str | None, Field(description="pass as `cursor` for the next page")]
+
+
+class TestSend(TypedDict):
+    id: Annotated[int, Field(description="the test delivery's id, as in the deliveries")]
+    event_id: Annotated[str, Field(description="the synthetic webhook.test event's id")]
 
 
 class Redelivery(TypedDict):
@@ -109,7 +114,7 @@ def delivery_view(row: Row, attempts: Sequence[Row]) -> Delivery:
         "id": row["id"],
         "event_id": row["event_id"],
         "event_type": row["event_type"],
-        "store_id": row["store_id"],
+        "store_id": row["store_id"] or None,  # '' is a test delivery's
         "occurred_at": row["occurred_at"],
         "outcome": row["outcome"],
         "attempt": row["attempt"],

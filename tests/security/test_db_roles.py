@@ -324,6 +324,35 @@ async def test_the_gateway_may_not_read_a_webhook_secret_back(
     assert await refused(gateway, "UPDATE webhook_endpoints SET failing = false")
 
 
+async def test_the_gateway_may_queue_a_test_delivery_but_not_forge_its_outcome(
+    seeded: asyncpg.Pool, as_role: dict[str, asyncpg.Connection]
+) -> None:
+    gateway, endpoint = as_role["gateway"], uuid.uuid4()
+    await gateway.execute(
+        "INSERT INTO webhook_endpoints (id, owner_id, url, event_types, secret)"
+        " VALUES ($1, $2, 'https://example.com/h', '{*}', $3)",
+        endpoint,
+        USER,
+        b"k" * 32,
+    )
+    queued = await gateway.fetchval(
+        "INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, store_id,"
+        " occurred_at, stream_seq, body) VALUES ($1, 'e1', 'webhook.test', '', now(), 0, '{}')"
+        " RETURNING id",
+        endpoint,
+    )
+
+    assert queued is not None
+    refusals = [
+        "INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, store_id,"
+        f" occurred_at, stream_seq, body, outcome) VALUES ('{endpoint}', 'e2', 'webhook.test',"
+        " '', now(), 0, '{}', 'delivered')",
+        f"INSERT INTO webhook_attempts (delivery_id, attempt, latency_ms) VALUES ({queued}, 1, 1)",
+        "UPDATE webhook_deliveries SET body = '{}'",
+    ]
+    assert [sql for sql in refusals if not await refused(gateway, sql)] == []
+
+
 @pytest.mark.parametrize("service", sorted(GROUP_ROLES))
 async def test_no_service_role_may_change_the_schema_or_grant_itself_more(
     seeded: asyncpg.Pool, as_role: dict[str, asyncpg.Connection], service: str

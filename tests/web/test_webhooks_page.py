@@ -5,7 +5,8 @@ real receiver on 127.0.0.1: a bad URL is refused next to the field; a created en
 secret is shown once (a reload does not show it again, and no storage or URL holds it);
 a store event reaches the receiver signed with it, and the endpoint's log shows the
 delivery, its failed attempts' answers and the final 204; a rotated secret signs the next
-delivery; delete asks first; another user sees none of it."""
+delivery; a test send arrives signed and shows in the log; delete asks first; another
+user sees none of it."""
 
 from __future__ import annotations
 
@@ -156,6 +157,19 @@ async def test_create_an_endpoint_see_its_secret_once_and_its_deliveries_then_de
         await until(lambda: len(receiver.got["shop"]) > before, DELIVERY_SECONDS, "sent again")
         await refresh_until_delivered(page, first, attempts=1)
         assert receiver.got["shop"][-1].event["id"] == first
+
+        # Send a test: a signed webhook.test event, retried like the rest, in the log.
+        async with page.expect_response(lambda r: r.url.endswith("/test")) as tested:
+            await page.get_by_role("button", name="Send test").click()
+        test_id = (await (await tested.value).json())["event_id"]
+        await expect(page.get_by_role("status").filter(has_text="Test event")).to_have_text(
+            f"Test event {test_id} queued."
+        )
+        await refresh_until_delivered(page, test_id, attempts=3)
+        await expect(page.locator(f'tr[data-event="{test_id}"]')).to_contain_text("webhook.test")
+        sent = receiver.got["shop"][-1]
+        assert sent.event["type"] == "webhook.test" and sent.event["store_id"] is None
+        assert sent.signed
 
         # Delete: nothing happens until it is confirmed.
         await page.get_by_role("button", name="Delete…").click()

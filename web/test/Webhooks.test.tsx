@@ -157,6 +157,26 @@ describe("an endpoint's page", () => {
     expect(api.count(`GET /api/v1/webhooks/${HOOK}/deliveries`)).toBeGreaterThanOrEqual(3);
   });
 
+  it("sends a test event, reads the log again, and shows a refusal", async () => {
+    const api = routes({ [`POST /api/v1/webhooks/${HOOK}/test`]: { status: 202, body: { id: 3, event_id: "evt-test" } } });
+    render(<WebhookPage id={HOOK} me={meOf()} />);
+    const user = userEvent.setup();
+    await screen.findByTestId("deliveries");
+    const reads = api.count(`GET /api/v1/webhooks/${HOOK}/deliveries`);
+    await user.click(screen.getByRole("button", { name: "Send test" }));
+    expect(await screen.findByText("Test event evt-test queued.")).toBeTruthy();
+    await waitFor(() => expect(api.count(`GET /api/v1/webhooks/${HOOK}/deliveries`)).toBe(reads + 1));
+    expect(api.count(`POST /api/v1/webhooks/${HOOK}/test`)).toBe(1);
+  });
+
+  it("shows why a test send was refused", async () => {
+    routes({ [`POST /api/v1/webhooks/${HOOK}/test`]: refusal(409, "test_pending", "a test delivery to this endpoint is pending") });
+    render(<WebhookPage id={HOOK} me={meOf()} />);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Send test" }));
+    expect(await screen.findByText("A test delivery to this endpoint is pending.")).toBeTruthy();
+  });
+
   it("rotates the secret only once confirmed and shows the new one once", async () => {
     const api = routes({ [`POST /api/v1/webhooks/${HOOK}/rotate-secret`]: { body: { id: HOOK, secret: SECRET } } });
     render(<WebhookPage id={HOOK} me={meOf()} />);

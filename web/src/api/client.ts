@@ -29,6 +29,7 @@ import type {
   RolloutRequest,
   Store,
   StoreOperation,
+  TestSend,
   UserRow,
   Webhook,
   WebhookRequest,
@@ -238,6 +239,8 @@ export const listDeliveries = (id: string, cursor?: string) =>
 /** 202 with how many deliveries were queued again (those still pending are left). */
 export const redeliver = (id: string, body: RedeliverRequest) =>
   request<{ redelivered: number }>(`${hook(id)}/redeliver`, { method: "POST", body });
+
+export const sendTestWebhook = (id: string) => request<TestSend>(`${hook(id)}/test`, { method: "POST" });
 
 // -- what a user may pick ---------------------------------------------------------------
 

@@ -316,7 +316,8 @@ export interface Delivery {
   id: number;
   event_id: string;
   event_type: string;
-  store_id: string;
+  /** Null for a test delivery (no store). */
+  store_id: string | null;
   occurred_at: string;
   outcome: DeliveryOutcome;
   /** Attempts made since it was (re)queued. */
@@ -334,6 +335,12 @@ export interface DeliveryPage {
   /** Newest event first. */
   items: Delivery[];
   next_cursor: string | null;
+}
+
+/** POST /webhooks/{id}/test: the queued test delivery and its synthetic event. */
+export interface TestSend {
+  id: number;
+  event_id: string;
 }
 
 /** POST /webhooks/{id}/redeliver: one event, or every event since a time. */

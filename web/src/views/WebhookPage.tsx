@@ -1,14 +1,16 @@
 // One webhook endpoint: what it receives and whether its deliveries gave up, rotating its
 // signing secret (asked first; the new one shown once), deleting it (asked first), and its
 // delivery log, newest first, each delivery's attempts (HTTP code, latency, the answer's
-// first KiB as text), with "send again" for one event or everything since a time.
+// first KiB as text), with "send again" for one event or everything since a time, and
+// "Send test" (one synthetic webhook.test event to this endpoint, logged like the rest).
 //
-// The endpoint and its log are read when the page opens, after each redelivery, and on
+// The endpoint and its log are read when the page opens, after each redelivery or test
+// send, and on
 // "Refresh": the webhooks service sends on its own schedule and publishes nothing on the
 // feed.
 
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { ApiError, deleteWebhook, getWebhook, listDeliveries, redeliver, rotateWebhookSecret } from "../api/client";
+import { ApiError, deleteWebhook, getWebhook, listDeliveries, redeliver, rotateWebhookSecret, sendTestWebhook } from "../api/client";
 import type { Delivery, Me, RedeliverRequest, Store, Webhook } from "../api/types";
 import { ErrorNote } from "../components/ErrorNote";
 import { PageHeading } from "../components/PageHeading";
@@ -176,6 +178,7 @@ function Deliveries({ endpoint, reads, onReload }: { endpoint: Webhook; reads: n
   const [cursor, setCursor] = useState<string | null>(null);
   const [advice, setAdvice] = useState<Advice | null>(null);
   const [done, setDone] = useState("");
+  const [testing, setTesting] = useState(false);
 
   useEffect(() => {
     let current = true;
@@ -216,6 +219,20 @@ function Deliveries({ endpoint, reads, onReload }: { endpoint: Webhook; reads: n
     }
   };
 
+  const sendTest = async () => {
+    setAdvice(null);
+    setDone("");
+    setTesting(true);
+    try {
+      const { event_id } = await sendTestWebhook(endpoint.id);
+      setDone(`Test event ${event_id} queued.`);
+      onReload();
+    } catch (error) {
+      setAdvice(advised(error));
+    }
+    setTesting(false);
+  };
+
   return (
     <section aria-labelledby="deliveries-heading">
       <h2 id="deliveries-heading">Deliveries</h2>
@@ -224,6 +241,12 @@ function Deliveries({ endpoint, reads, onReload }: { endpoint: Webhook; reads: n
         <button type="button" onClick={onReload}>
           Refresh
         </button>
+        <button type="button" disabled={testing} onClick={() => void sendTest()} aria-describedby="send-test-hint">
+          {testing ? "Sending…" : "Send test"}
+        </button>
+      </p>
+      <p className="hint" id="send-test-hint">
+        &ldquo;Send test&rdquo; sends this endpoint one signed <code>webhook.test</code> event, whatever events it receives.
       </p>
       <ErrorNote advice={advice} />
       <p className="done" role="status">
