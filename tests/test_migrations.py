@@ -4,14 +4,9 @@ one database and across the databases of one server."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
-import pytest
 
 from devtools.postgres import LocalPostgres
 from shared.db import MIGRATIONS_DIR, migrate
@@ -113,20 +108,6 @@ async def test_a_slug_is_unique_only_among_stores_that_are_not_deleted(
         pass
     else:
         raise AssertionError("a second live store with the same slug was accepted")
-
-
-@pytest.fixture
-def fresh_server() -> Iterator[LocalPostgres]:
-    """A server of this test's own, on which no migration has made the service roles yet."""
-    base = Path(tempfile.mkdtemp(prefix="storefleet-pg-"))
-    base.chmod(0o755)
-    server = LocalPostgres(base / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 async def test_the_service_roles_are_made_once_when_many_databases_migrate_at_once(

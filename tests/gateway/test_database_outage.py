@@ -4,31 +4,11 @@ the same gateway answers normally again without a restart."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
 import aiohttp
-import pytest
 
 from devtools.postgres import LocalPostgres
 from shared.db import migrate
 from tests.gateway.conftest import MakeGateway
-
-
-@pytest.fixture
-def own_server() -> Iterator[LocalPostgres]:
-    """A Postgres of this test's own, so stopping it disturbs no other test."""
-    base = Path(tempfile.mkdtemp(prefix="storefleet-pg-outage-"))
-    base.chmod(0o755)
-    server = LocalPostgres(base / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 async def _sign_in(url: str) -> tuple[int, dict[str, str], dict[str, object]]:
@@ -40,18 +20,18 @@ async def _sign_in(url: str) -> tuple[int, dict[str, str], dict[str, object]]:
 
 
 async def test_a_database_outage_is_a_503_to_retry_and_service_resumes_after_it(
-    own_server: LocalPostgres, make_gateway: MakeGateway
+    fresh_server: LocalPostgres, make_gateway: MakeGateway
 ) -> None:
-    await migrate(own_server.dsn())
-    gateway = await make_gateway(database_url=own_server.dsn())
+    await migrate(fresh_server.dsn())
+    gateway = await make_gateway(database_url=fresh_server.dsn())
     assert (await _sign_in(gateway.url))[0] == 401  # up: nobody of that name
 
-    own_server.shut_down()
+    fresh_server.shut_down()
     status, headers, body = await _sign_in(gateway.url)
     assert status == 503
     assert headers["Retry-After"] == "2"
     assert body["error"]["code"] == "database_unavailable"
     assert "postgres" not in str(body).lower()  # nothing of the server's own words
 
-    own_server.start()
+    fresh_server.start()
     assert (await _sign_in(gateway.url))[0] == 401
