@@ -52,8 +52,27 @@ def install(kubeconfig: Path, kubectl: Kubectl, values: Sequence[Path] = ()) -> 
     pod Ready, into a namespace that enforces Pod Security `restricted`."""
     kubectl.apply(restricted_namespace(NAMESPACE))
     files = [arg for path in (VALUES_LOCAL, *values) for arg in ("-f", str(path))]
-    helm(kubeconfig, "install", RELEASE, str(CHART), "-n", NAMESPACE, *files,
-         "--wait", "--timeout=5m")  # fmt: skip
+    try:
+        helm(kubeconfig, "install", RELEASE, str(CHART), "-n", NAMESPACE, *files,
+             "--wait", "--timeout=5m")  # fmt: skip
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{pods_report(kubectl)}") from None
+
+
+def pods_report(kubectl: Kubectl) -> str:
+    """What a failed install leaves to read: the pods, the namespace's latest events, and
+    the last lines of every container of each pod that is not Ready."""
+    lines = [kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide", check=False)]
+    events = kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp", check=False)
+    lines.extend(events.splitlines()[-30:])
+    for pod in kubectl.get("pods", "-n", NAMESPACE)["items"]:
+        conditions = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
+        if conditions.get("Ready") != "True":
+            name = pod["metadata"]["name"]
+            logs = kubectl("logs", "-n", NAMESPACE, name, "--all-containers", "--tail=40",
+                           "--prefix", check=False)  # fmt: skip
+            lines.append(f"--- {name} (not Ready)\n{logs}")
+    return "\n".join(lines)
 
 
 def add_user(kubectl: Kubectl, name: str, *options: str) -> str:
