@@ -39,6 +39,7 @@ from shared.db import create_pool, migrate
 from shared.events import Envelope, new_event
 from shared.jetstream import connect, ensure_consumer, ensure_stream
 from shared.subjects import CONSUMERS, stores_stream
+from tests.bench.machine import machine
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".run" / "bench" / "auditor.json"
@@ -332,13 +333,7 @@ def main() -> None:
         workdir = Path(tmp)
         workdir.chmod(0o755)  # postgres runs as an unprivileged user
         results = asyncio.run(run(args, workdir))
-    # Other work on the machine shows in every figure: keep the load next to them.
-    results["machine"] = {
-        "cpus": os.cpu_count(),
-        "load_average_1m_before": round(load_before, 2),
-        "load_average_1m_after": round(os.getloadavg()[0], 2),
-        "when": datetime.now(UTC).isoformat(),
-    }
+    results["machine"] = machine(load_before)
     results["targets"] = {"events_per_second": 10_000, "lag_p99_ms_at_2000_per_second": 1000}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2) + "\n")

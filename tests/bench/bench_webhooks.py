@@ -27,7 +27,6 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from shared.db import create_pool, migrate
 from shared.events import new_event
 from shared.jetstream import connect, ensure_stream
 from shared.subjects import stores_stream
+from tests.bench.machine import machine
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".run" / "bench" / "webhooks.json"
@@ -181,12 +181,7 @@ def main() -> None:
         workdir = Path(tmp)
         workdir.chmod(0o755)  # postgres runs as an unprivileged user
         results = asyncio.run(run(args, workdir))
-    results["machine"] = {
-        "cpus": os.cpu_count(),
-        "load_average_1m_before": round(load_before, 2),
-        "load_average_1m_after": round(os.getloadavg()[0], 2),
-        "when": datetime.now(UTC).isoformat(),
-    }
+    results["machine"] = machine(load_before)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
