@@ -22,8 +22,8 @@ from enum import StrEnum
 class DomainState(StrEnum):
     PENDING_DNS = "pending_dns"  # waiting for the TXT record
     VERIFIED = "verified"  # the TXT record holds this store's token
-    ISSUING = "issuing"  # a certificate is being issued (the certificate half)
-    ACTIVE = "active"  # served with its certificate (the certificate half)
+    ISSUING = "issuing"  # served; its certificate is being issued
+    ACTIVE = "active"  # served with its certificate (or over HTTP when no issuer is set)
     FAILED = "failed"  # see FailReason
     REMOVED = "removed"  # the owner removed it, or the verifier unlinked it
 
@@ -44,8 +44,8 @@ class RemoveReason(StrEnum):
 DOMAIN_STATES: tuple[str, ...] = tuple(s.value for s in DomainState)
 # States in which a domain belongs to one store: at most one row per domain in these.
 CLAIMING = frozenset({DomainState.VERIFIED, DomainState.ISSUING, DomainState.ACTIVE})
-# States the verifier still looks up.
-CHECKED = frozenset({DomainState.PENDING_DNS, DomainState.VERIFIED})
+# States the verifier still looks up (a domain it serves, daily).
+CHECKED = frozenset({DomainState.PENDING_DNS, *CLAIMING})
 # States that are over: the owner may add the domain again.
 ENDED = frozenset({DomainState.FAILED, DomainState.REMOVED})
 

@@ -280,6 +280,19 @@ class DomainVerified(Payload):
     domain: DomainName
 
 
+class DomainIssuing(Payload):
+    domain_id: Uuid
+    domain: DomainName
+
+
+class DomainActive(Payload):
+    domain_id: Uuid
+    domain: DomainName
+    not_after: datetime | None = Field(
+        None, description="when the certificate ends; absent when served without TLS"
+    )
+
+
 class DomainFailed(Payload):
     domain_id: Uuid
     domain: DomainName
@@ -363,6 +376,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "upgrade.failed": UpgradeFailed,
     "domain.added": DomainAdded,
     "domain.verified": DomainVerified,
+    "domain.issuing": DomainIssuing,
+    "domain.active": DomainActive,
     "domain.failed": DomainFailed,
     "domain.removed": DomainRemoved,
 }

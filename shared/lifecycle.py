@@ -112,6 +112,8 @@ EVENT_TYPES = (
     "upgrade.failed",
     "domain.added",
     "domain.verified",
+    "domain.issuing",
+    "domain.active",
     "domain.failed",
     "domain.removed",
 )

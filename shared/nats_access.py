@@ -84,6 +84,9 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "domain.verified",
         "domain.failed",
         "domain.removed",
+        # Its domain issuer serves them with their certificates.
+        "domain.issuing",
+        "domain.active",
     ),
     "auditor": (),
     # It sends events to users' endpoints over HTTP; on NATS it only reads.

@@ -108,6 +108,12 @@ SAMPLE_DATA = {
         "requested_by": "u1",
     },
     "domain.verified": {"domain_id": R, "domain": "shop.example.org"},
+    "domain.issuing": {"domain_id": R, "domain": "shop.example.org"},
+    "domain.active": {
+        "domain_id": R,
+        "domain": "shop.example.org",
+        "not_after": "2027-03-01T12:00:00+00:00",
+    },
     "domain.failed": {"domain_id": R, "domain": "shop.example.org", "reason": "expired"},
     "domain.removed": {
         "domain_id": R,

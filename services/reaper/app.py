@@ -11,13 +11,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from asyncpg import Pool
+from kubernetes_asyncio.client import ApiClient
 from nats.js import JetStreamContext
 
 from services.reaper.backup_plan import KeeperPolicy
 from services.reaper.backup_records import BackupRecords
 from services.reaper.backups import BackupKeeper
+from services.reaper.cert_plan import CertLimits
+from services.reaper.cert_records import CertRecords
 from services.reaper.deletion import DeletionHandler, DeletionTiming, Publish
 from services.reaper.dns_lookup import TxtLookup
+from services.reaper.domain_certs import DomainKube
+from services.reaper.domain_issuer import DomainIssuer, IssuerConfig
 from services.reaper.domain_plan import DomainPolicy
 from services.reaper.domain_records import DomainRecords
 from services.reaper.domains import DOMAIN_LOCK_KEY, DomainVerifier
@@ -87,7 +92,27 @@ async def backup_keeper(
     )
 
 
-def domain_verifier(settings: ReaperSettings, pool: Pool, publish: Publish) -> DomainVerifier:
+def domain_issuer(settings: ReaperSettings, pool: Pool, api: ApiClient) -> DomainIssuer:
+    limits = CertLimits(
+        max_pending=settings.domain_cert_max_pending,
+        orders_per_hour=settings.domain_cert_orders_per_hour,
+        issue_timeout=timedelta(minutes=settings.domain_cert_timeout_minutes),
+    )
+    config = IssuerConfig(
+        settings.domain_cert_issuer,
+        settings.domain_cert_issuer_kind,
+        settings.ingress_class,
+        limits,
+        settings.domain_checks_per_pass,
+    )
+    return DomainIssuer(
+        CertRecords(pool), DomainKube(api, settings.kube_request_timeout_seconds), config
+    )
+
+
+def domain_verifier(
+    settings: ReaperSettings, pool: Pool, publish: Publish, issuer: DomainIssuer | None = None
+) -> DomainVerifier:
     policy = DomainPolicy(
         verify_ttl=timedelta(hours=settings.domain_verify_ttl_hours),
         recheck=timedelta(hours=settings.domain_recheck_hours),
@@ -100,6 +125,7 @@ def domain_verifier(settings: ReaperSettings, pool: Pool, publish: Publish) -> D
         policy,
         settings.domain_pass_seconds,
         settings.domain_checks_per_pass,
+        issuer=issuer,
     )
 
 
@@ -148,7 +174,9 @@ async def main(
         "reaper deletions": workers.run(),
         "reaper sweeps": sweeper.run(runtime.stopping),
         "reaper rollouts": rollouts.run(runtime.stopping),
-        "reaper domains": domain_verifier(settings, pool, publish).run(runtime.stopping),
+        "reaper domains": domain_verifier(
+            settings, pool, publish, domain_issuer(settings, pool, api)
+        ).run(runtime.stopping),
     }
     if keeper is not None:
         tasks["reaper backups"] = keeper.run(runtime.stopping)

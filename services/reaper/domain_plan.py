@@ -8,8 +8,9 @@ Called by `services.reaper.domains` on each pass for every domain due a check:
   growing delay (`policy.pending_backoff`), until `policy.verify_ttl` after the request,
   then `failed` (`expired`; decided before any look-up, so a silent resolver cannot keep a
   domain pending for ever).
-- `verified`: the token still there -> checked again after `policy.recheck`; the record
-  gone (NXDOMAIN, no TXT, or no value holding the token) -> `removed` (`dns_missing`).
+- `verified`, `issuing`, `active`: the token still there -> checked again after
+  `policy.recheck`; the record gone (NXDOMAIN, no TXT, or no value holding the token)
+  -> `removed` (`dns_missing`).
 - A resolver that did not answer (timeout, SERVFAIL, refused) changes no state: the
   domain is looked at again after `policy.error_backoff`. It never unlinks a domain.
 
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from shared.backoff import Backoff
-from shared.domains import DomainState, FailReason, RemoveReason
+from shared.domains import CLAIMING, DomainState, FailReason, RemoveReason
 
 Answer = Literal["found", "missing", "error"]
 
@@ -86,7 +87,7 @@ def decide(row: DomainRow, txt: TxtAnswer, now: datetime, policy: DomainPolicy) 
         delay = policy.error_backoff.delay(row.checks + 1)
         return Decision(row.state, None, now + timedelta(seconds=delay), "resolver_error")
     present = txt.answer == "found" and row.token in txt.values
-    if row.state == DomainState.VERIFIED:
+    if row.state in CLAIMING:
         if present:
             return Decision(row.state, None, now + policy.recheck, "still_present")
         return Decision(DomainState.REMOVED, RemoveReason.DNS_MISSING, now, "unlinked")

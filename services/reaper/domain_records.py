@@ -61,8 +61,8 @@ WHERE id = $1 AND state = $2
 """
 
 UNANNOUNCED = """
-SELECT id::text AS id, store_id::text AS store_id, domain, state, reason FROM domain_states
-WHERE state IN ('verified', 'failed', 'removed') AND announced IS DISTINCT FROM state
+SELECT id::text AS id, store_id::text AS store_id, domain, state, reason, not_after
+FROM domain_states WHERE state <> 'pending_dns' AND announced IS DISTINCT FROM state
 ORDER BY updated_at LIMIT $1
 """
 

@@ -10,7 +10,10 @@ Called from `services.reaper.app`. Every `interval`, the replica holding the dom
   after a growing delay), failed (expired), or removed when a verified domain's record
   has gone. A resolver error changes nothing;
 - publishes `domain.verified`, `domain.failed` and `domain.removed` for each state whose
-  event is not out yet, then marks it announced. The event id is
+  event is not out yet, then marks it announced;
+- hands over to the issuer (`services.reaper.domain_issuer`), which serves the verified
+  domains with their certificates, and publishes what it moved (`domain.issuing`,
+  `domain.active`, `domain.failed`) the same way. The event id is
   `<store>:domain-<state>:<domain id>`, so a verifier killed between its commit and its
   publish publishes the same event on its next pass, which the stream's duplicate window
   (and the auditor's event-id key) keep once.
@@ -30,6 +33,7 @@ import structlog
 from services.reaper import metrics
 from services.reaper.deletion import Publish
 from services.reaper.dns_lookup import TxtLookup
+from services.reaper.domain_issuer import DomainIssuer
 from services.reaper.domain_plan import DomainPolicy, DomainRow, decide, expire, expired, taken
 from services.reaper.domain_records import DomainRecords
 from services.reaper.sweeper import SweeperLock, lead
@@ -43,6 +47,8 @@ ACTOR = "reaper"
 CORRELATION = "reaper-domains"
 EVENT_OF = {
     DomainState.VERIFIED: "domain.verified",
+    DomainState.ISSUING: "domain.issuing",
+    DomainState.ACTIVE: "domain.active",
     DomainState.FAILED: "domain.failed",
     DomainState.REMOVED: "domain.removed",
 }
@@ -52,8 +58,10 @@ def domain_event(record: asyncpg.Record) -> Envelope:
     """The event of a domain's state, with an id that is the same every time."""
     state = DomainState(record["state"])
     data: dict[str, str] = {"domain_id": record["id"], "domain": record["domain"]}
-    if state != DomainState.VERIFIED:
+    if state in (DomainState.FAILED, DomainState.REMOVED):
         data["reason"] = record["reason"]
+    if state == DomainState.ACTIVE and record["not_after"] is not None:
+        data["not_after"] = record["not_after"].isoformat()
     if state == DomainState.REMOVED:
         data["requested_by"] = ACTOR
     return new_event(
@@ -77,6 +85,7 @@ class DomainVerifier:
         interval: float,
         per_pass: int = 200,
         concurrency: int = 8,
+        issuer: DomainIssuer | None = None,
     ) -> None:
         self._lock = lock
         self._records = records
@@ -86,6 +95,7 @@ class DomainVerifier:
         self._interval = interval
         self._per_pass = per_pass
         self._slots = asyncio.Semaphore(concurrency)
+        self._issuer = issuer
 
     async def run(self, stopping: asyncio.Event) -> None:
         """A pass every `interval` while this replica holds the domain lock."""
@@ -108,6 +118,9 @@ class DomainVerifier:
         due = await self._records.due(now, self._per_pass)
         await asyncio.gather(*(self.check(row, now) for row in due))
         await self.announce()
+        if self._issuer is not None:
+            await self._issuer.pass_once(now)
+            await self.announce()
         counts = await self._records.counts()
         for state in DOMAIN_STATES:
             metrics.DOMAINS.labels(state).set(counts.get(state, 0))

@@ -128,3 +128,17 @@ DOMAIN_PASSES = Counter(
 DOMAIN_LEADER = Gauge(
     "storefleet_reaper_domain_leader", "1 while this replica holds the domain lock, else 0"
 )
+DOMAIN_QUEUE = Gauge(
+    "storefleet_reaper_domain_certificate_queue",
+    "Verified domains waiting for the CA limits before their certificate is asked for",
+)
+DOMAIN_EXPIRING = Gauge(
+    "storefleet_reaper_domain_certificates_expiring",
+    "Active custom domains whose certificate ends within 14 days (renewal has not happened)",
+)
+DOMAIN_CERT_STEPS = Counter(
+    "storefleet_reaper_domain_certificate_steps_total",
+    "Domain issuer steps: started_issuing, started_active, active, challenge_failed,"
+    " rate_limited, unserved, kube_error",
+    ["outcome"],
+)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -93,6 +94,24 @@ class ReaperSettings(CommonSettings, KubeSettings):
     )
     domain_pass_seconds: float = Field(30.0, gt=0, description="time between verifier passes")
     domain_checks_per_pass: int = Field(200, ge=1, le=10_000, description="look-ups per pass")
+    ingress_class: str = Field("nginx", description="IngressClass of the stores' Ingresses")
+    domain_cert_issuer: str = Field(
+        "",
+        description="cert-manager issuer of the custom domains' certificates (HTTP-01);"
+        " empty: verified domains are served over plain HTTP",
+    )
+    domain_cert_issuer_kind: Literal["ClusterIssuer", "Issuer"] = Field(
+        "ClusterIssuer", description="an Issuer is looked up in each store's namespace"
+    )
+    domain_cert_max_pending: int = Field(
+        50, ge=1, le=10_000, description="certificates issuing at once (CA: pending authorisations)"
+    )
+    domain_cert_orders_per_hour: int = Field(
+        100, ge=1, le=100_000, description="certificates asked for in any hour (CA: new orders)"
+    )
+    domain_cert_timeout_minutes: float = Field(
+        60.0, gt=0, description="an issuance not done in this long fails (challenge_failed)"
+    )
 
     @field_validator("dns_resolvers")
     @classmethod

@@ -57,6 +57,8 @@ export const EVENT_TYPES = [
   "upgrade.failed",
   "domain.added",
   "domain.verified",
+  "domain.issuing",
+  "domain.active",
   "domain.failed",
   "domain.removed",
 ] as const;
