@@ -27,6 +27,11 @@ from nats.js import JetStreamContext
 from devtools import procs
 from devtools.launcher import settings_env, start_service
 from services.reaper.deletion import DeletionHandler, DeletionTiming, Publish
+from services.reaper.dns_lookup import TxtLookup
+from services.reaper.domain_issuer import DomainIssuer
+from services.reaper.domain_plan import DomainPolicy
+from services.reaper.domain_records import DomainRecords
+from services.reaper.domains import DOMAIN_LOCK_KEY, DomainVerifier
 from services.reaper.namespaces import Namespaces
 from services.reaper.records import Records
 from services.reaper.sweep_plan import SweepPolicy
@@ -223,3 +228,34 @@ async def metrics_of(port: int) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             samples[name] = float(value)
     return samples
+
+
+MakeVerifier = Callable[..., DomainVerifier]
+
+
+@pytest.fixture
+def make_verifier(
+    reaper_pool: asyncpg.Pool, service_database_urls: dict[str, str], publish: Publish
+) -> MakeVerifier:
+    """Domain verifiers over this test's database and stream, reading `resolvers` (the
+    knotd's, as `STOREFLEET_DNS_RESOLVERS=127.0.0.1:<port>` gives them), with `issuer`
+    serving what they verify when one is given."""
+
+    def make(
+        resolvers: str,
+        timeout: float = 2.0,
+        interval: float = 0.2,
+        issuer: DomainIssuer | None = None,
+    ) -> DomainVerifier:
+        host, port = resolvers.split(":")
+        return DomainVerifier(
+            SweeperLock(service_database_urls["reaper"], key=DOMAIN_LOCK_KEY),
+            DomainRecords(reaper_pool),
+            TxtLookup(((host, int(port)),), timeout),
+            publish,
+            DomainPolicy(),
+            interval,
+            issuer=issuer,
+        )
+
+    return make

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,42 +24,15 @@ from nats.js import JetStreamContext
 
 from services.auditor.store import timeline
 from services.reaper import metrics
-from services.reaper.deletion import Publish
-from services.reaper.dns_lookup import TxtLookup
-from services.reaper.domain_plan import DomainPolicy
-from services.reaper.domain_records import DomainRecords
-from services.reaper.domains import DOMAIN_LOCK_KEY, DomainVerifier
-from services.reaper.sweeper import SweeperLock
 from shared.db import create_pool
 from shared.domains import challenge_name, new_token
 from tests.auditor.lifecycle import consumer_caught_up, eventually, running_auditor
 from tests.fixtures.dns import TestDns, TestZone, silent_udp_port
 from tests.fixtures.nats import TestStream
 from tests.gateway.conftest import stream_messages
+from tests.reaper.conftest import MakeVerifier
 
 OWNER = "00000000-0000-0000-0000-0000000000a1"
-MakeVerifier = Callable[..., DomainVerifier]
-
-
-@pytest.fixture
-def make_verifier(
-    reaper_pool: asyncpg.Pool, service_database_urls: dict[str, str], publish: Publish
-) -> MakeVerifier:
-    """Verifiers over this test's database and stream, reading `resolvers` (the knotd's by
-    default, as `STOREFLEET_DNS_RESOLVERS=127.0.0.1:<port>` gives them)."""
-
-    def make(resolvers: str, timeout: float = 2.0, interval: float = 0.2) -> DomainVerifier:
-        host, port = resolvers.split(":")
-        return DomainVerifier(
-            SweeperLock(service_database_urls["reaper"], key=DOMAIN_LOCK_KEY),
-            DomainRecords(reaper_pool),
-            TxtLookup(((host, int(port)),), timeout),
-            publish,
-            DomainPolicy(),
-            interval,
-        )
-
-    return make
 
 
 async def add_request(
