@@ -7,10 +7,10 @@
 # images), the Python venv with the project and its dev tools (just, nats-server, ruff,
 # mypy, pytest), the Go-built control plane, helm, the node's binaries, the backups'
 # S3-compatible server (versitygw), Prometheus's promtool (the alert rule tests), the
-# OpenID Connect provider the single sign-on tests sign in through (Dex), and the
-# dashboard's npm packages and build (web/dist). The test ACME server (Pebble) and
-# cert-manager (`just acme-bins certmanager-bins`) join this list with the tests that
-# need them; cert-manager's build alone takes about five minutes.
+# OpenID Connect provider the single sign-on tests sign in through (Dex), the test
+# ACME server (Pebble) and cert-manager's controller and HTTP-01 solver the certificate
+# tests issue with (cert-manager's first build takes about five minutes), and the
+# dashboard's npm packages and build (web/dist).
 # Safe to run again: each step checks first. Called by ./dev and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +62,8 @@ bash scripts/build-node-bins.sh >/dev/null
 bash scripts/build-objectstore-bins.sh >/dev/null
 bash scripts/build-promtool.sh >/dev/null
 bash scripts/build-oidc-bins.sh >/dev/null
+bash scripts/build-acme-bins.sh >/dev/null
+bash scripts/build-certmanager-bins.sh >/dev/null
 
 # The dashboard: Node.js comes with the machine; its packages from package-lock.json.
 if ! command -v npm >/dev/null; then
