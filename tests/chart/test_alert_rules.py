@@ -294,3 +294,48 @@ def test_many_webhook_deliveries_given_up_alert_and_a_few_do_not(
         Check(29, "StorefleetWebhooksGivingUp"),  # 5.8 + 5.8 in the last half hour
         Check(45, "StorefleetWebhooksGivingUp", [giving_up]),
     ])  # fmt: skip
+
+
+EXPIRING = "storefleet_reaper_domain_certificates_expiring"
+CERT_STEPS = "storefleet_reaper_domain_certificate_steps_total"
+
+
+def test_certificates_not_renewed_alert_after_an_hour_from_the_leaders_gauge(
+    promtool: Path, rule_groups: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    follower = {**REAPER, "pod": "storefleet-reaper-7c9d4-m4n2q"}
+    inputs = {
+        # The leader sees 2 certificates ending within 14 days from minute 30; the other
+        # replica does not run the issuer, so its gauge stays 0.
+        series(EXPIRING, REAPER): "0x29 2x70",
+        series(EXPIRING, follower): "0x100",
+        series(EXPIRING, REAPER, namespace="storefleet-staging"): "5x100",
+    }
+    expiring = Firing(
+        {"namespace": NAMESPACE, "severity": "warning"},
+        "2 custom domain certificates end within 14 days",
+    )
+
+    evaluate(promtool, rule_groups, tmp_path, inputs, [
+        Check(25, "StorefleetDomainCertificatesExpiring"),
+        Check(80, "StorefleetDomainCertificatesExpiring"),  # 50 minutes: not yet an hour
+        Check(91, "StorefleetDomainCertificatesExpiring", [expiring]),
+    ])  # fmt: skip
+
+
+def test_a_rate_limited_certificate_alerts_and_challenge_failures_do_not(
+    promtool: Path, rule_groups: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    inputs = {
+        series(CERT_STEPS, REAPER, outcome="challenge_failed"): "0+1x60",
+        series(CERT_STEPS, REAPER, outcome="rate_limited"): "0x40 1x20",
+    }
+    limited = Firing(
+        {"namespace": NAMESPACE, "severity": "warning"},
+        "The certificate authority refused custom domain certificates for its rate limits",
+    )
+
+    evaluate(promtool, rule_groups, tmp_path, inputs, [
+        Check(35, "StorefleetDomainCertificatesRateLimited"),
+        Check(50, "StorefleetDomainCertificatesRateLimited", [limited]),
+    ])  # fmt: skip

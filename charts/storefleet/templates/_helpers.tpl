@@ -360,6 +360,13 @@ Secret only, never a value. */}}
 {{- define "storefleet.reaperEnv" -}}
 {{- include "storefleet.setting" (dict "name" "SWEEP_INTERVAL_SECONDS" "value" .Values.reaper.sweepIntervalSeconds) }}
 {{ include "storefleet.setting" (dict "name" "DNS_RESOLVERS" "value" .Values.stores.domains.resolvers) }}
+{{- $certs := .Values.stores.domains.certificates }}
+{{ include "storefleet.setting" (dict "name" "INGRESS_CLASS" "value" .Values.stores.ingressClass) }}
+{{ include "storefleet.setting" (dict "name" "DOMAIN_CERT_ISSUER" "value" (default (include "storefleet.tlsIssuer" .) $certs.issuer)) }}
+{{ include "storefleet.setting" (dict "name" "DOMAIN_CERT_ISSUER_KIND" "value" $certs.issuerKind) }}
+{{ include "storefleet.setting" (dict "name" "DOMAIN_CERT_MAX_PENDING" "value" $certs.maxPending) }}
+{{ include "storefleet.setting" (dict "name" "DOMAIN_CERT_ORDERS_PER_HOUR" "value" $certs.ordersPerHour) }}
+{{ include "storefleet.setting" (dict "name" "DOMAIN_CERT_TIMEOUT_MINUTES" "value" $certs.timeoutMinutes) }}
 {{- if .Values.stores.plans }}
 {{ include "storefleet.setting" (dict "name" "PLANS" "value" (toJson .Values.stores.plans)) }}
 {{- end }}
