@@ -1,6 +1,7 @@
 """Fixtures of the platform chart's tests: helm from the cluster build cache, volumes for
-the kwok control plane, one installed platform per session, and API clients that act as
-the chart's service accounts.
+the kwok control plane, one installed platform per session, API clients that act as the
+chart's service accounts, and the operators' CRDs (stand-ins, or cert-manager's own when
+scripts/build-certmanager-bins.sh has built them; without them those tests skip).
 
 `platform` installs the chart with values-local.yaml into a namespace that enforces the
 `restricted` Pod Security level, so every platform pod must pass it to be admitted.
@@ -14,6 +15,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -27,9 +29,10 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config import new_client_from_config
 
 from devtools.cluster import ensure_binaries
+from devtools.image_certmanager import certmanager_version
 from shared.namespaces import store_labels
 from tests.chart import helm
-from tests.chart.kube import delete_crds, ensure_operator_crds
+from tests.chart.kube import delete_crds, ensure_crds, ensure_operator_crds
 from tests.fixtures.cluster import KubeCluster
 
 STORAGE_CLASS = "storefleet-chart-test"
@@ -169,6 +172,30 @@ async def operator_crds(admin: ApiClient) -> AsyncIterator[None]:
     """The Prometheus Operator's and cert-manager's kinds, as stand-ins when the cluster
     lacks them."""
     created = await ensure_operator_crds(admin)
+    yield
+    await delete_crds(admin, created)
+
+
+def built_certmanager_crds() -> Path | None:
+    """The directory of cert-manager's CRDs that scripts/build-certmanager-bins.sh copies
+    beside the binaries it builds (for the version tools/certmanager pins), if built."""
+    cache = Path(os.environ.get("STOREFLEET_CACHE", Path.home() / ".cache" / "storefleet"))
+    version = certmanager_version().removeprefix("v")
+    found = sorted(cache.glob(f"certmanager/cert-manager-{version}-*/crds"))
+    return found[-1] if found else None
+
+
+@pytest.fixture(scope="session")
+async def certmanager_crds(admin: ApiClient) -> AsyncIterator[None]:
+    """cert-manager's own CRDs (with their schemas), so the API server admits and
+    validates Certificates as on a cluster running cert-manager."""
+    found = built_certmanager_crds()
+    if found is None:
+        pytest.skip(
+            "cert-manager's CRDs are not built: run `bash scripts/build-certmanager-bins.sh`"
+        )
+    crds = [yaml.safe_load(path.read_text()) for path in sorted(found.glob("*.yaml"))]
+    created = await ensure_crds(admin, crds)
     yield
     await delete_crds(admin, created)
 

@@ -1,7 +1,8 @@
 """Small generic API calls the chart tests need and kubernetes_asyncio's typed clients do
-not offer: server-side dry-run creation of any manifest (the kind's resource found by
-API discovery), and stand-in CustomResourceDefinitions for the Prometheus Operator's
-kinds, which the test control plane does not have.
+not offer: server-side dry-run creation, server-side apply and deletion of any manifest
+(the kind's resource found by API discovery), and CustomResourceDefinitions for the
+operators' kinds the test control plane does not have: schema-less stand-ins for the
+Prometheus Operator's and cert-manager's, or cert-manager's own.
 """
 
 from __future__ import annotations
@@ -43,6 +44,39 @@ async def dry_run_create(api: ApiClient, manifest: Manifest, namespace: str) -> 
     await api.call_api(
         path, "POST", query_params=[("dryRun", "All"), ("fieldValidation", "Strict")],
         body=manifest, header_params={"Content-Type": "application/json"},
+        response_types_map=_OBJECT, auth_settings=["BearerToken"],
+        _return_http_data_only=True,
+    )  # fmt: skip
+
+
+async def _object_path(api: ApiClient, manifest: Manifest) -> str:
+    base, plural, namespaced = await resource_of(api, manifest["apiVersion"], manifest["kind"])
+    meta = manifest["metadata"]
+    collection = (
+        f"{base}/namespaces/{meta['namespace']}/{plural}" if namespaced else f"{base}/{plural}"
+    )
+    return f"{collection}/{meta['name']}"
+
+
+async def apply(api: ApiClient, manifest: Manifest, *, dry_run: bool = False) -> Manifest:
+    """Server-side apply, forced, as the field manager `storefleet` (the services' own)."""
+    query = [("fieldManager", "storefleet"), ("force", "true")]
+    if dry_run:
+        query.append(("dryRun", "All"))
+    result = await api.call_api(
+        await _object_path(api, manifest), "PATCH", query_params=query, body=manifest,
+        header_params={"Content-Type": "application/apply-patch+yaml",
+                       "Accept": "application/json"},
+        response_types_map=_OBJECT, auth_settings=["BearerToken"],
+        _return_http_data_only=True,
+    )  # fmt: skip
+    return result if isinstance(result, dict) else {}
+
+
+async def delete(api: ApiClient, manifest: Manifest) -> None:
+    await api.call_api(
+        await _object_path(api, manifest), "DELETE",
+        header_params={"Accept": "application/json"},
         response_types_map=_OBJECT, auth_settings=["BearerToken"],
         _return_http_data_only=True,
     )  # fmt: skip
@@ -94,6 +128,31 @@ async def ensure_operator_crds(api: ApiClient) -> list[str]:
             return created
         await asyncio.sleep(0.1)
     raise AssertionError("the operators' CRDs were not served within 10 s")
+
+
+async def ensure_crds(api: ApiClient, crds: list[Manifest]) -> list[str]:
+    """Create these CustomResourceDefinitions where absent (one already there, real or a
+    stand-in, is left alone) and wait until the API server serves their kinds; returns
+    the names of the ones it created."""
+    extensions = ApiextensionsV1Api(api)
+    created = []
+    for crd in crds:
+        try:
+            await extensions.create_custom_resource_definition(crd)
+            created.append(crd["metadata"]["name"])
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    for _ in range(100):
+        with contextlib.suppress(LookupError, ApiException):
+            for crd in crds:
+                version = next(v["name"] for v in crd["spec"]["versions"] if v["storage"])
+                await resource_of(
+                    api, f"{crd['spec']['group']}/{version}", crd["spec"]["names"]["kind"]
+                )
+            return created
+        await asyncio.sleep(0.1)
+    raise AssertionError("the CRDs were not served within 10 s")
 
 
 async def delete_crds(api: ApiClient, names: list[str]) -> None:

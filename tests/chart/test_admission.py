@@ -1,13 +1,17 @@
-"""What the provisioner may write inside a store namespace, refused by the chart's
-admission policy on a real API server: requests impersonate the provisioner's service
-account, as in tests/chart/test_least_privilege.py.
+"""What the provisioner and the reaper may write inside a store namespace, refused by the
+chart's admission policies on a real API server: requests impersonate their service
+accounts, as in tests/chart/test_least_privilege.py.
 
 A store's Ingress may name only its own host (`<slug>.<stores.baseDomain>`) and carry only
 the annotations the engine charts use; its Services are ClusterIP without externalIPs.
+A custom domain's Ingress and Certificate (services/reaper/domain_objects.py) are the
+reaper's alone, and may name only a domain the reaper has listed as verified in the
+namespace's ConfigMap `storefleet-domains`, which only the reaper writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,18 +20,22 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes_asyncio.client import ApiClient, CoreV1Api
+from kubernetes_asyncio.client import ApiClient, CoreV1Api, NetworkingV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from services.provisioner.kubeapi import StoreKube
+from services.reaper import domain_objects
+from services.reaper.domain_objects import CUSTOM_DOMAIN
 from shared.namespaces import store_labels
-from tests.chart import helm
+from tests.chart import helm, kube
 from tests.chart.conftest import RESTRICTED, ActAs, Platform
 from tests.chart.test_least_privilege import POLICY, refused
 
 pytestmark = pytest.mark.cluster
 
-BASE_DOMAIN = yaml.safe_load((helm.CHART / "values-local.yaml").read_text())["stores"]["baseDomain"]
+LOCAL_VALUES = yaml.safe_load((helm.CHART / "values-local.yaml").read_text())
+BASE_DOMAIN = LOCAL_VALUES["stores"]["baseDomain"]
+DASHBOARD_HOST = LOCAL_VALUES["dashboard"]["host"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class Store:
 
     namespace: str
     host: str
+    store_id: str
 
 
 MakeStore = Callable[[], Awaitable[Store]]
@@ -53,7 +62,7 @@ async def store(kube_api: ApiClient) -> AsyncIterator[MakeStore]:
         labels = {**store_labels(store_id, "woocommerce"), **RESTRICTED}
         await core.create_namespace({"metadata": {"name": name, "labels": labels}})
         made.append(name)
-        return Store(name, f"{slug}.{BASE_DOMAIN}")
+        return Store(name, f"{slug}.{BASE_DOMAIN}", store_id)
 
     yield make
     for name in made:
@@ -238,3 +247,296 @@ async def test_a_store_may_have_cluster_ip_and_headless_services(
 
     assert plain["spec"]["type"] == "ClusterIP"
     assert (await kube.apply(headless))["spec"]["clusterIP"] == "None"
+
+
+# -- Custom domains ------------------------------------------------------------------------
+# The reaper, once it has verified a domain for a store, lists it in the namespace's
+# ConfigMap storefleet-domains and applies the domain's Ingress and Certificate: the
+# objects services/reaper/domain_objects.py builds, used here as they are.
+
+
+def owned_domain() -> tuple[str, str]:
+    """A domain a store's owner may verify, and the id the platform gives it."""
+    domain_id = str(uuid.uuid4())
+    return f"shop-{domain_id[:8]}.example.org", domain_id
+
+
+def domain_ingress(shop: Store, domain: str, domain_id: str) -> dict[str, Any]:
+    return domain_objects.ingress(
+        shop.namespace, shop.store_id, domain_id, domain, "woocommerce", "traefik"
+    )
+
+
+def domain_certificate(shop: Store, domain: str, domain_id: str) -> dict[str, Any]:
+    return domain_objects.certificate(
+        shop.namespace, shop.store_id, domain_id, domain, "letsencrypt", "ClusterIssuer"
+    )
+
+
+def verified_domains(shop: Store, domains: dict[str, str]) -> dict[str, Any]:
+    return domain_objects.allowed_domains(shop.namespace, shop.store_id, domains)
+
+
+# What the API server answers when a binding's parameter is missing: it cannot configure
+# the binding, and the policy's failurePolicy (Fail) refuses the request as invalid.
+NO_LIST = (422, "no params found")
+
+
+def no_verified_domains(exc: ApiException) -> bool:
+    return exc.status == NO_LIST[0] and NO_LIST[1] in str(exc.body)
+
+
+# Why the custom-domains policy refuses an object naming a host it should not.
+NOT_VERIFIED = "may name only the domain verified for the store"
+
+
+async def eventually(call: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
+    """`call()`'s result once the API server admits it: it reads a new storefleet-domains
+    through an informer, some time after it is written (until then: the list's previous
+    version, or none)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await call()
+        except ApiException as exc:
+            if not (exc.status == 403 or no_verified_domains(exc)):
+                raise
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(0.2)
+
+
+async def verify(reaper: ApiClient, shop: Store, domains: dict[str, str]) -> None:
+    """What the reaper does once it has verified `domains` for `shop`: list them. Then
+    wait until the API server admits the first one's Ingress. First, while the list is not
+    there, until the API server refuses that Ingress for want of it: the custom-domains
+    policy is loaded."""
+    first = domain_ingress(shop, *next(iter(domains.items())))
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        try:
+            await kube.apply(reaper, first, dry_run=True)
+            answer = "admitted"
+        except ApiException as exc:
+            answer = f"{exc.status}: {exc.body!r}"
+            if no_verified_domains(exc) and "custom-domains" in answer:
+                break
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the custom-domains policy was not enforced in 60 s: {answer}")
+        await asyncio.sleep(0.2)
+    await kube.apply(reaper, verified_domains(shop, domains))
+    await eventually(lambda: kube.apply(reaper, first, dry_run=True))
+
+
+@pytest.fixture
+async def reaper(platform: Platform, act_as: ActAs) -> ApiClient:
+    return await act_as(platform.user("reaper"))
+
+
+async def test_the_reaper_may_serve_a_domain_verified_for_the_store(
+    reaper: ApiClient, store: MakeStore
+) -> None:
+    shop = await store()
+    domain, domain_id = owned_domain()
+    await verify(reaper, shop, {domain: domain_id})
+
+    served = await kube.apply(reaper, domain_ingress(shop, domain, domain_id))
+
+    assert [rule["host"] for rule in served["spec"]["rules"]] == [domain]
+    assert served["spec"]["tls"][0]["hosts"] == [domain]
+
+
+async def test_a_custom_domain_ingress_is_refused_while_its_store_has_no_verified_domains(
+    reaper: ApiClient, store: MakeStore
+) -> None:
+    shop, neighbour = await store(), await store()
+    domain, domain_id = owned_domain()
+    await verify(reaper, neighbour, {domain: domain_id})  # listed in another namespace only
+
+    with pytest.raises(ApiException) as refusal:
+        await kube.apply(reaper, domain_ingress(shop, domain, domain_id))
+
+    assert no_verified_domains(refusal.value), refusal.value.body
+    assert POLICY in str(refusal.value.body) and "custom-domains" in str(refusal.value.body)
+
+
+async def test_a_custom_domain_ingress_may_name_only_a_domain_verified_for_its_store(
+    reaper: ApiClient, store: MakeStore
+) -> None:
+    shop, neighbour = await store(), await store()
+    (domain, domain_id), (theirs, their_id), (other, other_id) = (owned_domain() for _ in "abc")
+    await verify(reaper, shop, {domain: domain_id})
+    await verify(reaper, neighbour, {theirs: their_id})
+
+    for host, name_id in [
+        (other, other_id),  # verified for no store
+        (theirs, their_id),  # verified for another store
+        (f"*.{domain}", domain_id),  # every name under its domain
+        (f"www.{domain}", domain_id),  # a name under it
+        (shop.host, domain_id),  # the store's own host is no custom domain
+        (domain, other_id),  # its domain, under another domain's name
+    ]:
+        hostile = domain_ingress(shop, host, name_id)
+        assert NOT_VERIFIED in await refused(kube.apply(reaper, hostile)), host
+    two_hosts = domain_ingress(shop, domain, domain_id)
+    two_hosts["spec"]["rules"].append({**two_hosts["spec"]["rules"][0], "host": other})
+    other_tls = domain_ingress(shop, domain, domain_id)
+    other_tls["spec"]["tls"][0]["hosts"] = [other]
+    no_host = domain_ingress(shop, domain, domain_id)
+    del no_host["spec"]["rules"][0]["host"]
+    for hostile in (two_hosts, other_tls, no_host):
+        assert NOT_VERIFIED in await refused(kube.apply(reaper, hostile))
+
+
+async def test_a_custom_domain_ingress_may_not_catch_other_traffic_or_configure_the_controller(
+    reaper: ApiClient, store: MakeStore
+) -> None:
+    shop = await store()
+    domain, domain_id = owned_domain()
+    await verify(reaper, shop, {domain: domain_id})
+    catch_all = domain_ingress(shop, domain, domain_id)
+    catch_all["spec"]["defaultBackend"] = {"service": {"name": "web", "port": {"number": 80}}}
+    snippet = domain_ingress(shop, domain, domain_id)
+    annotation = "nginx.ingress.kubernetes.io/server-snippet"
+    snippet["metadata"]["annotations"] = {annotation: CONTROLLER_CONFIGURATION[annotation]}
+
+    assert "default backend" in await refused(kube.apply(reaper, catch_all))
+    assert annotation in await refused(kube.apply(reaper, snippet))
+
+
+async def test_only_the_reaper_writes_a_stores_verified_domains_and_their_ingresses(
+    platform: Platform, act_as: ActAs, reaper: ApiClient, store: MakeStore
+) -> None:
+    shop, unlisted = await store(), await store()
+    domain, domain_id = owned_domain()
+    await verify(reaper, shop, {domain: domain_id})
+    provisioner = await as_provisioner(platform, act_as)
+    other, other_id = owned_domain()
+
+    # The provisioner: not the list, whether applied or created, nor a domain's Ingress,
+    # nor an Ingress of its own for the domain.
+    only_the_reaper = "only the reaper writes"
+    listing = verified_domains(shop, {other: other_id})
+    assert only_the_reaper in await refused(provisioner.apply(listing))
+    listing = verified_domains(unlisted, {other: other_id})
+    assert only_the_reaper in await refused(provisioner.create(listing))
+    served = domain_ingress(shop, domain, domain_id)
+    assert only_the_reaper in await refused(provisioner.apply(served))
+    own = ingress(shop.namespace, [domain], tls=[domain])
+    assert "only the store host" in await refused(provisioner.apply(own))
+    # The reaper: no Ingress but a custom domain's, not even for the store's own host.
+    plain = ingress(shop.namespace, [shop.host])
+    assert "the reaper writes only" in await refused(kube.apply(reaper, plain))
+    assert POLICY in await refused(kube.apply(reaper, ingress(shop.namespace, [domain])))
+    listed = await CoreV1Api(reaper).read_namespaced_config_map(
+        domain_objects.ALLOWED_DOMAINS, shop.namespace
+    )
+    assert listed.data == {domain: domain_id}
+
+
+async def test_removing_the_custom_domain_label_lets_no_other_host_through(
+    platform: Platform, act_as: ActAs, reaper: ApiClient, store: MakeStore, kube_api: ApiClient
+) -> None:
+    shop = await store()
+    domain, domain_id = owned_domain()
+    await verify(reaper, shop, {domain: domain_id})
+    await kube.apply(reaper, domain_ingress(shop, domain, domain_id))
+    provisioner = await as_provisioner(platform, act_as)
+
+    for host in ("pay.example.com", shop.host, domain):
+        for value in (None, "false"):
+            relabelled = domain_ingress(shop, host, domain_id)
+            labels = relabelled["metadata"]["labels"]
+            if value is None:
+                del labels[CUSTOM_DOMAIN]
+            else:
+                labels[CUSTOM_DOMAIN] = value
+            assert POLICY in await refused(kube.apply(reaper, relabelled)), (host, value)
+            assert POLICY in await refused(provisioner.apply(relabelled)), (host, value)
+
+    served = await NetworkingV1Api(kube_api).read_namespaced_ingress(
+        domain_objects.object_name(domain_id), shop.namespace
+    )
+    assert served.metadata.labels[CUSTOM_DOMAIN] == "true"
+    assert [rule.host for rule in served.spec.rules] == [domain]
+
+
+async def test_the_reaper_deletes_only_custom_domain_ingresses(
+    platform: Platform, act_as: ActAs, reaper: ApiClient, store: MakeStore
+) -> None:
+    shop = await store()
+    domain, domain_id = owned_domain()
+    await verify(reaper, shop, {domain: domain_id})
+    served = await kube.apply(reaper, domain_ingress(shop, domain, domain_id))
+    provisioner = await as_provisioner(platform, act_as)
+    own = await provisioner.apply(ingress(shop.namespace, [shop.host]))
+
+    assert "the reaper writes only" in await refused(kube.delete(reaper, own))
+    await kube.delete(reaper, served)
+    assert "cannot delete" in await refused(
+        kube.delete(await act_as(platform.user("provisioner")), own)
+    )
+
+
+async def test_the_verified_domains_never_list_the_platforms_own_names(
+    reaper: ApiClient, store: MakeStore
+) -> None:
+    shop, neighbour = await store(), await store()
+
+    for name in (neighbour.host, BASE_DOMAIN, f"admin.{neighbour.host}", DASHBOARD_HOST,
+                 f"api.{DASHBOARD_HOST}"):  # fmt: skip
+        listing = verified_domains(shop, {name: str(uuid.uuid4())})
+        message = await refused(kube.apply(reaper, listing))
+        assert "may not list a name of the platform" in message and name in message
+
+
+@pytest.mark.usefixtures("certmanager_crds")
+async def test_a_custom_domain_certificate_may_name_only_a_domain_verified_for_its_store(
+    reaper: ApiClient, store: MakeStore
+) -> None:
+    shop = await store()
+    domain, domain_id = owned_domain()
+    other, other_id = owned_domain()
+    await verify(reaper, shop, {domain: domain_id})
+
+    issued = await kube.apply(reaper, domain_certificate(shop, domain, domain_id))
+
+    assert issued["spec"]["dnsNames"] == [domain]
+    assert issued["spec"]["secretName"] == domain_objects.secret_name(domain_id)
+    hostile = [
+        (domain_certificate(shop, other, other_id), NOT_VERIFIED),
+        (domain_certificate(shop, domain, other_id), NOT_VERIFIED),  # under another's name
+        (domain_certificate(shop, f"*.{domain}", domain_id), NOT_VERIFIED),
+    ]
+    for field, value, why in [
+        ("commonName", other, NOT_VERIFIED),
+        ("ipAddresses", ["203.0.113.7"], "DNS names only"),
+        ("uris", ["spiffe://storefleet/gateway"], "DNS names only"),
+        ("emailAddresses", ["a@example.org"], "DNS names only"),
+        ("literalSubject", f"CN={other}", "DNS names only"),
+        ("isCA", True, "is no CA"),
+        ("secretName", "store-secret", "only the Secret named after it"),
+    ]:
+        certificate = domain_certificate(shop, domain, domain_id)
+        certificate["spec"][field] = value
+        hostile.append((certificate, why))
+    unlabelled = domain_certificate(shop, domain, domain_id)
+    del unlabelled["metadata"]["labels"][CUSTOM_DOMAIN]
+    hostile.append((unlabelled, "the reaper writes only"))
+    for certificate, why in hostile:
+        assert why in await refused(kube.apply(reaper, certificate)), certificate["spec"]
+
+
+@pytest.mark.usefixtures("certmanager_crds")
+async def test_the_provisioner_may_not_write_a_certificate(
+    platform: Platform, act_as: ActAs, reaper: ApiClient, store: MakeStore
+) -> None:
+    shop = await store()
+    domain, domain_id = owned_domain()
+    await verify(reaper, shop, {domain: domain_id})
+    provisioner = await act_as(platform.user("provisioner"))
+
+    # RBAC grants it no Certificates; the admission policy would refuse them too.
+    for host in (domain, shop.host):
+        certificate = domain_certificate(shop, host, domain_id)
+        assert "cannot patch resource" in await refused(kube.apply(provisioner, certificate))

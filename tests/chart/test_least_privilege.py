@@ -35,6 +35,7 @@ from devtools.nats import LocalNats
 from services.provisioner.app import main as provisioner_main
 from services.provisioner.kubeapi import StoreKube
 from services.provisioner.settings import ProvisionerSettings
+from services.reaper.domain_objects import ALLOWED_DOMAINS
 from services.reaper.namespaces import Namespaces
 from shared.events import Envelope, new_event, parse_event
 from shared.jetstream import publish_event
@@ -253,15 +254,32 @@ async def test_the_reaper_cannot_delete_an_unlabelled_namespace(
     assert still.metadata.deletion_timestamp is None
 
 
-async def test_the_reaper_cannot_write_inside_a_store_namespace(
+async def test_the_reaper_cannot_write_a_stores_own_objects(
     platform: Platform, act_as: ActAs, store_namespace: StoreNamespace
 ) -> None:
+    """Only custom domains' objects (tests/chart/test_admission.py)."""
     api = await act_as(platform.user("reaper"))
     store = await store_namespace()
 
     await refused(StoreKube(api).apply(config_map("intruder", store)))
+    await refused(StoreKube(api).apply(deployment(store)))
     await refused(CoreV1Api(api).read_namespaced_secret("store-secret", store))
     await refused(CoreV1Api(api).patch_namespace(store, {"metadata": {"labels": {"x": "y"}}}))
+
+
+async def test_the_reaper_reads_no_config_map_but_a_stores_verified_domains(
+    platform: Platform, act_as: ActAs, kube_api: ApiClient, store_namespace: StoreNamespace
+) -> None:
+    store = await store_namespace()
+    admin = CoreV1Api(kube_api)
+    for name in ("settings", ALLOWED_DOMAINS):
+        await admin.create_namespaced_config_map(store, config_map(name, store))
+    core = CoreV1Api(await act_as(platform.user("reaper")))
+
+    await refused(core.read_namespaced_config_map("settings", store))
+    await refused(core.list_namespaced_config_map(store))
+    await refused(core.list_config_map_for_all_namespaces())
+    assert (await core.read_namespaced_config_map(ALLOWED_DOMAINS, store)).data == {"k": "v"}
 
 
 # -- the gateway, the auditor and the webhooks service -------------------------------------

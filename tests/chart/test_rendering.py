@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from services.auditor.settings import AuditorSettings
 from services.gateway.settings import GatewaySettings
 from services.mailrelay.settings import MailRelaySettings
 from services.provisioner.settings import ProvisionerSettings
+from services.reaper import domain_objects
 from services.reaper.settings import ReaperSettings
 from services.webhooks.settings import WebhooksSettings
 from shared.namespaces import MANAGED_BY, PLATFORM, STORE_ID
@@ -308,24 +310,77 @@ def test_the_provisioner_reads_secrets_only_by_the_names_the_platform_gives_them
     assert all("list" not in r["verbs"] and "watch" not in r["verbs"] for r in secret_rules)
 
 
-def test_the_reaper_may_only_find_and_delete_namespaces(helm_path: Path) -> None:
-    rules = _rules(render(helm_path), "reaper")
+# The plural of each kind the reaper applies for a custom domain.
+DOMAIN_RESOURCES = {
+    "ConfigMap": "configmaps",
+    "Ingress": "ingresses",
+    "Certificate": "certificates",
+}
 
-    assert rules == [
-        {
-            "apiGroups": [""],
-            "resources": ["namespaces"],
-            "verbs": ["get", "list", "watch", "delete"],
-        }
+
+def _custom_domain_objects() -> list[Manifest]:
+    """What the reaper applies for one verified domain (services/reaper/domain_objects.py)."""
+    store_id, domain_id, domain = str(uuid.uuid4()), str(uuid.uuid4()), "shop.example.org"
+    return [
+        domain_objects.allowed_domains("store-shop-1a2b3c", store_id, {domain: domain_id}),
+        domain_objects.ingress("store-shop-1a2b3c", store_id, domain_id, domain, "woocommerce",
+                               "nginx"),
+        domain_objects.certificate("store-shop-1a2b3c", store_id, domain_id, domain,
+                                   "letsencrypt", "ClusterIssuer"),
+    ]  # fmt: skip
+
+
+def _granted_by_any_name(rules: list[dict[str, Any]], verb: str) -> set[tuple[str, str]]:
+    return {
+        (group, resource)
+        for rule in rules
+        if verb in rule["verbs"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+
+
+def test_the_reaper_may_delete_namespaces_and_write_exactly_a_custom_domains_kinds(
+    helm_path: Path,
+) -> None:
+    rules = _rules(render(helm_path), "reaper")
+    applied = {
+        (m["apiVersion"].rpartition("/")[0], DOMAIN_RESOURCES[m["kind"]])
+        for m in _custom_domain_objects()
+    }
+    verified_list = ("", "configmaps")
+
+    # Server-side apply creates or patches; a removed domain's Ingress and Certificate
+    # are deleted, the list is rewritten.
+    assert _granted_by_any_name(rules, "create") == applied
+    assert _granted_by_any_name(rules, "patch") == applied
+    assert _granted_by_any_name(rules, "delete") == applied - {verified_list} | {("", "namespaces")}
+    assert _granted(rules, "list") == {("", "namespaces"), ("cert-manager.io", "certificates")}
+    # The list is read and written by its one name; Secrets are cert-manager's to delete.
+    named_rules = [r for r in rules if r.get("resourceNames")]
+    assert [(r["resources"], r["resourceNames"]) for r in named_rules] == [
+        (["configmaps"], [domain_objects.ALLOWED_DOMAINS])
     ]
+    assert verified_list not in _granted(rules, "get")
+    assert all("secrets" not in r["resources"] for r in rules)
+    assert all("*" not in rule["resources"] + rule["verbs"] for rule in rules)
+
+
+def _policy(manifests: list[Manifest], suffix: str) -> tuple[Manifest, Manifest]:
+    """The admission policy whose name ends with `suffix`, and its binding."""
+    policy = next(
+        m for m in of_kind(manifests, "ValidatingAdmissionPolicy")
+        if m["metadata"]["name"].endswith(suffix)
+    )  # fmt: skip
+    name = policy["metadata"]["name"]
+    return policy, named(manifests, "ValidatingAdmissionPolicyBinding", name)
 
 
 def test_the_admission_policy_binds_to_exactly_the_provisioner_and_the_reaper(
     helm_path: Path,
 ) -> None:
     manifests = render(helm_path, namespace="shop-platform")
-    policy = of_kind(manifests, "ValidatingAdmissionPolicy")[0]
-    binding = of_kind(manifests, "ValidatingAdmissionPolicyBinding")[0]
+    policy, binding = _policy(manifests, "-store-namespaces")
     condition = policy["spec"]["matchConditions"][0]["expression"]
 
     assert binding["spec"]["policyName"] == policy["metadata"]["name"]
@@ -341,7 +396,7 @@ def test_the_admission_policy_knows_store_namespaces_by_the_labels_the_services_
     helm_path: Path,
 ) -> None:
     """The policy spells the labels in CEL; the services take them from shared.namespaces."""
-    policy = of_kind(render(helm_path), "ValidatingAdmissionPolicy")[0]
+    policy, _ = _policy(render(helm_path), "-store-namespaces")
     variables = {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
     managed = f"labels['{MANAGED_BY}'] == '{PLATFORM}'"
     has_store_id = f"labels['{STORE_ID}'] != ''"
@@ -349,6 +404,33 @@ def test_the_admission_policy_knows_store_namespaces_by_the_labels_the_services_
     for name in ("newIsStore", "oldIsStore"):
         assert managed in variables[name] and has_store_id in variables[name], variables[name]
     assert managed in variables["inStoreNamespace"], variables["inStoreNamespace"]
+
+
+def test_the_custom_domains_policy_reads_the_list_the_reaper_writes_in_the_requests_namespace(
+    helm_path: Path,
+) -> None:
+    """Both policies spell the label and the ConfigMap's name; the reaper takes them from
+    services/reaper/domain_objects.py."""
+    manifests = render(helm_path)
+    policy, binding = _policy(manifests, "-custom-domains")
+    store_policy, _ = _policy(manifests, "-store-namespaces")
+    variables = {v["name"]: v["expression"] for v in store_policy["spec"]["variables"]}
+    label = {domain_objects.CUSTOM_DOMAIN: "true"}
+    verified_list, ingress, certificate = _custom_domain_objects()
+
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert policy["spec"]["paramKind"] == {"apiVersion": "v1", "kind": "ConfigMap"}
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    # No namespace: the ConfigMap of the request's own namespace; none there, refused.
+    assert binding["spec"]["paramRef"] == {
+        "name": verified_list["metadata"]["name"],
+        "parameterNotFoundAction": "Deny",
+    }
+    assert policy["spec"]["matchConstraints"]["objectSelector"] == {"matchLabels": label}
+    assert label.items() <= ingress["metadata"]["labels"].items()
+    assert label.items() <= certificate["metadata"]["labels"].items()
+    assert f"'{domain_objects.CUSTOM_DOMAIN}'" in variables["customDomain"]
+    assert f"'{domain_objects.ALLOWED_DOMAINS}'" in variables["domainsConfigMap"]
 
 
 def _nats_conf(manifests: list[Manifest]) -> str:
