@@ -478,6 +478,31 @@ async def test_the_reaper_deletes_only_custom_domain_ingresses(
     )
 
 
+async def test_the_reaper_deletes_only_a_custom_domains_key_secret(
+    reaper: ApiClient, store: MakeStore, kube_api: ApiClient
+) -> None:
+    shop = await store()
+    _, domain_id = owned_domain()
+    core = CoreV1Api(kube_api)
+    for name in (domain_objects.secret_name(domain_id), "store-secret", "domain-x-tls"):
+        await core.create_namespaced_secret(shop.namespace, {"metadata": {"name": name}})
+
+    def secret(name: str) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name, "namespace": shop.namespace}}  # fmt: skip
+
+    for name in ("store-secret", "domain-x-tls"):
+        message = await refused(kube.delete(reaper, secret(name)))
+        assert "may only delete the key Secret" in message
+    assert "cannot patch" in await refused(kube.apply(reaper, secret("domain-new-tls")))
+    with pytest.raises(ApiException) as unread:
+        await CoreV1Api(reaper).read_namespaced_secret("store-secret", shop.namespace)
+    assert unread.value.status == 403
+    await kube.delete(reaper, secret(domain_objects.secret_name(domain_id)))
+    left = await core.list_namespaced_secret(shop.namespace)
+    assert sorted(s.metadata.name for s in left.items) == ["domain-x-tls", "store-secret"]
+
+
 async def test_the_verified_domains_never_list_the_platforms_own_names(
     reaper: ApiClient, store: MakeStore
 ) -> None:

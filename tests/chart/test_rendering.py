@@ -350,19 +350,22 @@ def test_the_reaper_may_delete_namespaces_and_write_exactly_a_custom_domains_kin
     }
     verified_list = ("", "configmaps")
 
-    # Server-side apply creates or patches; a removed domain's Ingress and Certificate
-    # are deleted, the list is rewritten.
+    # Server-side apply creates or patches; a removed domain's Ingress, Certificate and
+    # key Secret are deleted, the list is rewritten.
+    key = ("", "secrets")
     assert _granted_by_any_name(rules, "create") == applied
     assert _granted_by_any_name(rules, "patch") == applied
-    assert _granted_by_any_name(rules, "delete") == applied - {verified_list} | {("", "namespaces")}
+    assert _granted_by_any_name(rules, "delete") == (
+        applied - {verified_list} | {("", "namespaces"), key}
+    )
     assert _granted(rules, "list") == {("", "namespaces"), ("cert-manager.io", "certificates")}
-    # The list is read and written by its one name; Secrets are cert-manager's to delete.
+    # The list is read and written by its one name; Secrets are only deleted, never read.
     named_rules = [r for r in rules if r.get("resourceNames")]
     assert [(r["resources"], r["resourceNames"]) for r in named_rules] == [
         (["configmaps"], [domain_objects.ALLOWED_DOMAINS])
     ]
     assert verified_list not in _granted(rules, "get")
-    assert all("secrets" not in r["resources"] for r in rules)
+    assert [r["verbs"] for r in rules if "secrets" in r["resources"]] == [["delete"]]
     assert all("*" not in rule["resources"] + rule["verbs"] for rule in rules)
 
 
