@@ -9,6 +9,7 @@ or read is not one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -16,9 +17,10 @@ from kubernetes_asyncio import client
 
 from services.reaper.domain_objects import object_name, secret_name
 from shared.kube import kube_errors
-from shared.kube_errors import NotFound
+from shared.kube_errors import Forbidden, Invalid, NotFound
 
 FIELD_MANAGER = "storefleet-reaper"
+LISTED_RETRIES = (0.5, 1.0, 2.0)
 _AUTH = ["BearerToken"]
 _ACCEPT = {"Accept": "application/json"}
 _OBJECT = {200: "object", 201: "object", 202: "object"}
@@ -74,6 +76,19 @@ class DomainKube:
                 "Accept": "application/json",
             },
         )
+
+    async def apply_listed(self, manifest: dict[str, Any]) -> None:
+        """Apply an object the admission policy checks against the `storefleet-domains`
+        ConfigMap just written: the API server reads that through a cache a moment behind,
+        so a refusal (422 while it has no list, 403 while it has the old one) is tried
+        again shortly before it counts."""
+        for delay in LISTED_RETRIES:
+            try:
+                await self.apply(manifest)
+                return
+            except (Invalid, Forbidden):
+                await asyncio.sleep(delay)
+        await self.apply(manifest)
 
     async def certificate(self, namespace: str, domain_id: str) -> dict[str, Any] | None:
         """The domain's Certificate as the API server has it; None when there is none."""

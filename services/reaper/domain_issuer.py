@@ -144,10 +144,10 @@ class DomainIssuer:
                 domain.namespace, domain.store_id, domain.id, domain.domain,
                 config.issuer, config.issuer_kind,
             )  # fmt: skip
-            await self._kube.apply(cert)
+            await self._kube.apply_listed(cert)
         else:
             route["spec"].pop("tls")
-        await self._kube.apply(route)
+        await self._kube.apply_listed(route)
         state = DomainState.ISSUING if config.issuer else DomainState.ACTIVE
         if await self._records.start(domain.id, state, now):
             metrics.DOMAIN_CERT_STEPS.labels(f"started_{state.value}").inc()

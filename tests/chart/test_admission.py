@@ -25,6 +25,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from services.provisioner.kubeapi import StoreKube
 from services.reaper import domain_objects
+from services.reaper.domain_certs import DomainKube
 from services.reaper.domain_objects import CUSTOM_DOMAIN
 from shared.namespaces import store_labels
 from tests.chart import helm, kube
@@ -476,6 +477,29 @@ async def test_the_reaper_deletes_only_custom_domain_ingresses(
     assert "cannot delete" in await refused(
         kube.delete(await act_as(platform.user("provisioner")), own)
     )
+
+
+@pytest.mark.usefixtures("certmanager_crds")
+async def test_the_reapers_adapter_serves_a_domain_right_after_listing_it(
+    reaper: ApiClient, store: MakeStore, kube_api: ApiClient
+) -> None:
+    """As the issuer does it: list, then at once the Certificate and the Ingress, with
+    the adapter's retries over the policy's lagging view of the list; then remove all."""
+    adapter = DomainKube(reaper)
+    for _ in range(3):
+        shop = await store()
+        domain, domain_id = owned_domain()
+        await adapter.apply(verified_domains(shop, {domain: domain_id}))
+        await adapter.apply_listed(domain_certificate(shop, domain, domain_id))
+        await adapter.apply_listed(domain_ingress(shop, domain, domain_id))
+
+        assert (await adapter.certificate(shop.namespace, domain_id) or {})["spec"]["dnsNames"] == [
+            domain
+        ]
+        await adapter.remove(shop.namespace, domain_id)
+        assert await adapter.certificate(shop.namespace, domain_id) is None
+        routes = await NetworkingV1Api(kube_api).list_namespaced_ingress(shop.namespace)
+        assert routes.items == []
 
 
 async def test_the_reaper_deletes_only_a_custom_domains_key_secret(
