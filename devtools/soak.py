@@ -21,6 +21,7 @@ import asyncio
 import os
 import random
 import shutil
+import signal
 import sys
 import time
 from collections import Counter
@@ -197,6 +198,11 @@ def summary(result: Result, minutes: float, took: float) -> str:
     return "\n".join(lines)
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: the platform is stopped before the soak exits."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
     args = parse(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -210,14 +216,20 @@ def main(argv: list[str]) -> int:
     say(f"soak: workspace {workspace}, seed {seed}")
     platform = Platform(run=workspace, simulated="the soak runs on simulated nodes")
     began = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         start(platform)
         result = asyncio.run(soak(platform, args, rng))
     except RuntimeError as exc:
         say(f"soak: the platform could not start: {exc}")
         return 2
+    except KeyboardInterrupt:
+        say("soak: interrupted; no verdict")
+        return 130
     finally:
         say("soak: stopping the platform")
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one waits for the stop
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         platform.stop()
     pgids = result.chaos.pgids | {child.pid for child in platform.children.values()}
     result.verdicts.append(Verdict("no processes left", leftover_processes(workspace, pgids)))

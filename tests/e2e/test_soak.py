@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,6 +68,47 @@ def test_a_three_minute_soak_with_kills_and_restarts_keeps_every_invariant() -> 
     accepted = re.search(r"^requests: \d+ made, (\d+) accepted", out, re.M)
     assert accepted and int(accepted.group(1)) > 20, out
     assert re.search(r"^invariants: 8 passed, 0 failed", out, re.M), out
+
+
+def test_a_soak_stopped_with_sigterm_stops_its_platform_first() -> None:
+    workspace = Path(tempfile.mkdtemp(prefix="storefleet-soak-"))
+    soak = subprocess.Popen(
+        [sys.executable, "-m", "devtools.soak", "--minutes", "3", "--dir", str(workspace)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert soak.stdout is not None
+        said = []
+        for line in soak.stdout:
+            said.append(line)
+            if "users for 3 minutes" in line:
+                break
+        soak.send_signal(signal.SIGTERM)
+        rest, _ = soak.communicate(timeout=180)
+        out = "".join(said) + rest
+        assert soak.returncode == 130, out[-4000:]
+        assert "soak: stopping the platform" in out
+        assert using(workspace) == [], out[-4000:]
+    finally:
+        if soak.poll() is None:
+            soak.kill()
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+def using(workspace: Path) -> list[str]:
+    """Processes whose command line or environment names the workspace."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            seen = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X") and str(workspace).encode() in seen:
+            found.append(f"pid {entry.name}: {seen[:120]!r}")
+    return found
 
 
 @pytest.fixture(scope="module")
