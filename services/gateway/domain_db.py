@@ -9,6 +9,8 @@ Whether DNS proves the domain is the reaper's verifier's to say (`domain_states`
 migration 0014); it alone decides "verified", behind a unique index, so two stores racing
 for one domain cannot both have it. Here a domain another store already holds is refused
 early, as a courtesy; the index is what holds. Lists read the `store_domains` view.
+The certificate queue (`domain_queue`, admins) reads the verifier's `domain_states` with
+its store's name from `store_states`, the order the reaper's issuer takes it in.
 
 A store the caller may not see is answered like one that does not exist.
 """
@@ -27,8 +29,12 @@ from shared.events import DomainAdded, DomainRemoved, Envelope, new_event
 from shared.lifecycle import DELETION
 
 _SELECT = (
-    "SELECT id, store_id, domain, token, state, reason, requested_at, checked_at, verified_at"
-    " FROM store_domains"
+    "SELECT id, store_id, domain, token, state, reason, requested_at, checked_at, verified_at,"
+    " issuing_at, not_after FROM store_domains"
+)
+_QUEUED = (
+    "SELECT s.id, s.store_id, st.name AS store_name, s.domain, s.state, s.verified_at,"
+    " s.issuing_at FROM domain_states s LEFT JOIN store_states st ON st.id = s.store_id"
 )
 _CLAIMING = sorted(CLAIMING)
 _ENDED = sorted(ENDED)
@@ -145,6 +151,26 @@ async def remove_domain(
             domain_id=str(domain_id), domain=domain, reason="owner", requested_by=caller.id
         )
         await enqueue(conn, _event("domain.removed", store_id, data, caller, correlation_id))
+
+
+async def domain_queue(
+    pool: asyncpg.Pool, limit: int
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record], asyncpg.Record]:
+    """Up to `limit` rows: the verified in queue order, then the issuing by when they
+    started; and how many of each there are. One snapshot, so positions and counts agree."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        queued = await conn.fetch(
+            f"{_QUEUED} WHERE s.state = 'verified' ORDER BY s.verified_at, s.id LIMIT $1", limit
+        )
+        issuing = await conn.fetch(
+            f"{_QUEUED} WHERE s.state = 'issuing' ORDER BY s.issuing_at, s.id LIMIT $1",
+            limit - len(queued),
+        )
+        counts: asyncpg.Record = await conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE state = 'verified') AS queued,"
+            " count(*) FILTER (WHERE state = 'issuing') AS issuing FROM domain_states"
+        )
+        return list(queued), list(issuing), counts
 
 
 def _event(

@@ -1,6 +1,7 @@
 """What the domain routes answer: a store's custom domain with its state and the DNS
 records its owner creates, as typed shapes (`openapi` builds their schemas from these
-types) and a pure function from a `store_domains` row to one.
+types) and a pure function from a `store_domains` row to one; and the certificate queue
+administrators watch: verified domains waiting for the CA's throttle, then those issuing.
 
 Pure: no I/O imports. Called by `services.gateway.routes_domains`.
 """
@@ -36,14 +37,22 @@ class Domain(TypedDict):
     state: Annotated[
         DomainState,
         Field(
-            description="pending_dns until the TXT record holds the token, then verified;"
-            " failed (expired after the verification window); removed"
+            description="pending_dns until the TXT record holds the token, then verified"
+            " (queued for its certificate); issuing once its certificate is asked for;"
+            " active once it is served (with its certificate, or over HTTP when the"
+            " platform issues none); failed (expired after the verification window, or its"
+            " certificate refused: challenge_failed, rate_limited); removed"
         ),
     ]
     reason: Annotated[DomainReason | None, Field(description="why it failed or was removed")]
     requested_at: Timestamp
     checked_at: Annotated[Timestamp | None, Field(description="the verifier's last look-up")]
     verified_at: Timestamp | None
+    issuing_at: Annotated[Timestamp | None, Field(description="when its certificate was asked for")]
+    not_after: Annotated[
+        Timestamp | None,
+        Field(description="the served certificate's expiry; null until active, or over HTTP"),
+    ]
     records: Annotated[list[DnsRecord], Field(description="the DNS records to create")]
 
 
@@ -92,5 +101,52 @@ def domain_view(row: Row, cname_target: str, address: str) -> Domain:
         "requested_at": row["requested_at"],
         "checked_at": row["checked_at"],
         "verified_at": row["verified_at"],
+        "issuing_at": row["issuing_at"],
+        "not_after": row["not_after"],
         "records": dns_records(row["domain"], row["token"], cname_target, address),
+    }
+
+
+class QueuedDomain(TypedDict):
+    id: Uuid
+    store_id: Uuid
+    store_name: Annotated[str | None, Field(description="null while the store is unknown")]
+    domain: str
+    state: Annotated[
+        Literal["verified", "issuing"],
+        Field(description="verified: waiting for room under the CA's limits; issuing"),
+    ]
+    position: Annotated[
+        int | None, Field(description="1-based place in the queue; null while issuing")
+    ]
+    verified_at: Timestamp | None
+    issuing_at: Annotated[Timestamp | None, Field(description="when its certificate was asked for")]
+
+
+class DomainQueue(TypedDict):
+    items: Annotated[
+        list[QueuedDomain],
+        Field(description="the queue in order (verified_at, id), then the issuing, oldest first"),
+    ]
+    queued: Annotated[int, Field(description="verified domains waiting, all of them")]
+    issuing: Annotated[int, Field(description="domains issuing, all of them")]
+
+
+def queue_view(queued: list[Row], issuing: list[Row], counts: Row) -> DomainQueue:
+    """The queue's rows (already in order) numbered from 1, then the issuing ones."""
+    items = [_queued(row, place) for place, row in enumerate(queued, 1)]
+    items += [_queued(row, None) for row in issuing]
+    return {"items": items, "queued": counts["queued"], "issuing": counts["issuing"]}
+
+
+def _queued(row: Row, position: int | None) -> QueuedDomain:
+    return {
+        "id": row["id"],
+        "store_id": row["store_id"],
+        "store_name": row["store_name"],
+        "domain": row["domain"],
+        "state": row["state"],
+        "position": position,
+        "verified_at": row["verified_at"],
+        "issuing_at": row["issuing_at"],
     }

@@ -71,6 +71,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         {"type": "integer", "minimum": 1, "maximum": validation.PAGE_MAX},
         "page size, default 50",
     ),
+    "QueueLimit": _param(
+        "limit",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": validation.QUEUE_MAX},
+        f"at most this many rows, default {validation.QUEUE_DEFAULT}",
+    ),
     "Cursor": _param("cursor", "query", {"type": "string"}, "next_cursor of the previous page"),
     "Next": _param(
         "next", "query", {"type": "string"}, "a path of this site to land on after sign-in"

@@ -286,6 +286,17 @@ OPERATIONS = (
     ),
     Operation(
         "get",
+        "/admin/domains/queue",
+        "getDomainQueue",
+        "The certificate queue (admins): verified domains waiting for room under the CA's"
+        " limits, in the order they will be issued, then the domains issuing",
+        200,
+        domain_views.DomainQueue,
+        parameters=("QueueLimit",),
+        errors=(401, 403, 422, 429),
+    ),
+    Operation(
+        "get",
         "/catalog",
         "getCatalog",
         "The engines and plans you may pick, and the defaults",

@@ -1,9 +1,11 @@
 """The custom domain routes of a store: add one (201, answering with the DNS records to
 create: the `_storefleet-challenge` TXT record holding the store's token, and the CNAME
 or A record pointing at the platform's ingress), list them with their states, remove one
-(204). The domain is normalised (`shared.domains.normalise`) before anything else; a
-name that cannot be a store's domain is 422 with a code saying why. Someone else's store
-is 404.
+(204). Administrators see the certificate queue (`GET /admin/domains/queue`): verified
+domains waiting for room under the CA's limits, in the order the reaper's issuer takes
+them, then those whose certificate is being issued. The domain is normalised
+(`shared.domains.normalise`) before anything else; a name that cannot be a store's domain
+is 422 with a code saying why. Someone else's store is 404.
 
 The transactions are `domain_db`'s; the reaper's verifier checks DNS and the auditor
 records the `store.domain.*` events in the store's timeline.
@@ -15,12 +17,19 @@ import asyncpg
 from aiohttp import web
 
 from services.gateway import domain_db
-from services.gateway.auth import caller
+from services.gateway.auth import caller, require_admin
 from services.gateway.context import POOL_KEY, SETTINGS_KEY
-from services.gateway.domain_views import Domain, DomainList, domain_view
+from services.gateway.domain_views import Domain, DomainList, domain_view, queue_view
 from services.gateway.errors import correlation_id, json_reply, not_found, unprocessable
 from services.gateway.settings import GatewaySettings
-from services.gateway.validation import AddDomainBody, path_id, read_body
+from services.gateway.validation import (
+    QUEUE_DEFAULT,
+    QUEUE_MAX,
+    AddDomainBody,
+    page_limit,
+    path_id,
+    read_body,
+)
 from services.gateway.views import API
 from shared.domains import DomainRefused, normalise
 
@@ -68,6 +77,14 @@ async def remove_domain(request: web.Request) -> web.Response:
         request.app[POOL_KEY], caller(request), store_id, domain, correlation_id(request)
     )
     return web.Response(status=204)
+
+
+@routes.get(f"{API}/admin/domains/queue")
+async def domain_queue(request: web.Request) -> web.Response:
+    require_admin(request)
+    limit = page_limit(request, QUEUE_DEFAULT, QUEUE_MAX)
+    queued, issuing, counts = await domain_db.domain_queue(request.app[POOL_KEY], limit)
+    return json_reply(queue_view(queued, issuing, counts))
 
 
 def _view(row: asyncpg.Record, settings: GatewaySettings) -> Domain:

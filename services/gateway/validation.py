@@ -41,6 +41,8 @@ from services.gateway.settings import GatewaySettings
 M = TypeVar("M", bound=BaseModel)
 PAGE_DEFAULT = 50
 PAGE_MAX = 100
+QUEUE_DEFAULT = 100  # the certificate queue's page (admins)
+QUEUE_MAX = 500
 TOKEN_DAYS_DEFAULT = 90
 TOKEN_DAYS_MAX = 365
 _PRINTABLE = frozenset(chr(c) for c in range(0x21, 0x7F))
@@ -267,12 +269,13 @@ def query_time(request: web.Request, name: str) -> datetime | None:
     return moment
 
 
-def page_limit(request: web.Request) -> int:
+def page_limit(request: web.Request, default: int = PAGE_DEFAULT, most: int = PAGE_MAX) -> int:
     raw = request.query.get("limit")
     if raw is None:
-        return PAGE_DEFAULT
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= PAGE_MAX:
-        raise unprocessable("limit", f"limit must be an integer from 1 to {PAGE_MAX}")
+        return default
+    # Length first: int() refuses thousands of digits with a ValueError.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= most:
+        raise unprocessable("limit", f"limit must be an integer from 1 to {most}")
     return int(raw)
 
 

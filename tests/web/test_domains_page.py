@@ -3,11 +3,13 @@ gateway serving the built dashboard over real Postgres and NATS: a wildcard is r
 next to the field with its code; an added domain shows the TXT record holding the token
 the gateway answered with; the reaper's real verifier, reading the session's knotd where
 the test (as the owner) wrote that record, verifies it and the badge turns "verified"
-with no reload; remove asks first, then takes the domain off the list and out of the
-database."""
+with no reload; once its certificate is issued (the issuer's row and event, written as it
+would) the badge turns "active" and says until when the certificate is valid; remove asks
+first, then takes the domain off the list and out of the database."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -24,7 +26,7 @@ from services.reaper.domains import DOMAIN_LOCK_KEY, DomainVerifier
 from services.reaper.sweeper import SweeperLock
 from shared.db import create_pool
 from shared.domains import challenge_name
-from shared.events import Envelope
+from shared.events import DomainActive, Envelope, new_event
 from shared.jetstream import publish_event
 from tests.browser import chromium_page
 from tests.fixtures.dns import TestDns, TestZone
@@ -100,7 +102,9 @@ async def test_add_a_domain_see_it_verified_live_and_remove_it(
         token = next(r["value"] for r in (await response.json())["records"] if r["type"] == "TXT")
         item = section.locator(f'li[data-domain="{domain}"]')
         await expect(item.get_by_test_id("domain-state")).to_have_text("waiting for DNS")
-        await expect(item.get_by_label("TXT record name", exact=True)).to_have_value(challenge_name(domain))
+        await expect(item.get_by_label("TXT record name", exact=True)).to_have_value(
+            challenge_name(domain)
+        )
         await expect(item.get_by_label("TXT record value", exact=True)).to_have_value(token)
         await expect(item).to_contain_text(
             "Create this TXT record at your DNS provider; we check every few minutes."
@@ -114,6 +118,14 @@ async def test_add_a_domain_see_it_verified_live_and_remove_it(
         await verifier.pass_once(datetime.now(UTC))
         await expect(item.get_by_test_id("domain-state")).to_have_text("verified")
         await expect(item).to_have_attribute("data-state", "verified")
+
+        # The issuer (not run here: it needs cert-manager) gets the certificate; the feed's
+        # domain.active moves the badge and the page says until when it is valid.
+        await certificate_issued(gateway, store["id"], domain, datetime(2031, 8, 1, 12, tzinfo=UTC))
+        await expect(item.get_by_test_id("domain-state")).to_have_text("active")
+        await expect(item.get_by_test_id("domain-certificate")).to_have_text(
+            re.compile(r"^Certificate valid until .*2031\.$")
+        )
 
         # Remove: nothing happens until it is confirmed.
         await item.get_by_role("button", name="Remove…").click()
@@ -132,3 +144,22 @@ async def open_requests(gateway: Harness, store_id: str) -> int:
         store_id,
     )
     return count
+
+
+async def certificate_issued(
+    gateway: Harness, store_id: str, domain: str, not_after: datetime
+) -> None:
+    """What the reaper's domain issuer writes and publishes once a certificate is Ready."""
+    domain_id = await gateway.pool.fetchval(
+        "UPDATE domain_states SET state = 'active', issuing_at = now(), not_after = $3,"
+        " served = true, announced = 'active' WHERE store_id = $1::uuid AND domain = $2"
+        " RETURNING id::text",
+        store_id,
+        domain,
+        not_after,
+    )
+    data = DomainActive(domain_id=domain_id, domain=domain, not_after=not_after)
+    event = new_event(
+        "domain.active", store_id, data, actor="reaper", correlation_id=str(uuid.uuid4())
+    )
+    await publish_event(gateway.js, event, stream=gateway.settings.stream_name)

@@ -15,6 +15,7 @@ import { Link, navigate, routeOf, usePath, type Route } from "./router";
 import { AdminStores } from "./views/AdminStores";
 import { AdminUsers } from "./views/AdminUsers";
 import { AuditLog } from "./views/AuditLog";
+import { CertificateQueue } from "./views/CertificateQueue";
 import { Login } from "./views/Login";
 import { MyStores } from "./views/MyStores";
 import { RolloutPage } from "./views/RolloutPage";
@@ -121,6 +122,9 @@ function SignedIn({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
                 current={route.page === "admin-rollouts" || route.page === "admin-rollout"}
               />
             )}
+            {admin && (
+              <NavItem to="/admin/certificates" label="Certificate queue" current={route.page === "admin-certificates"} />
+            )}
           </ul>
         </nav>
         <div className="who">
@@ -172,6 +176,8 @@ function Page({ route, me, catalog }: { route: Route; me: Me; catalog: Catalog }
       return admin ? <Rollouts catalog={catalog} /> : <Forbidden />;
     case "admin-rollout":
       return admin ? <RolloutPage key={route.id} id={route.id} /> : <Forbidden />;
+    case "admin-certificates":
+      return admin ? <CertificateQueue /> : <Forbidden />;
     default:
       return (
         <>

@@ -14,6 +14,7 @@ export type Route =
   | { page: "admin-audit" }
   | { page: "admin-rollouts" }
   | { page: "admin-rollout"; id: string }
+  | { page: "admin-certificates" }
   | { page: "not-found" };
 
 export function routeOf(path: string): Route {
@@ -30,6 +31,7 @@ export function routeOf(path: string): Route {
   if (clean === "/admin/rollouts") return { page: "admin-rollouts" };
   const rollout = /^\/admin\/rollouts\/([0-9a-fA-F-]{36})$/.exec(clean);
   if (rollout?.[1]) return { page: "admin-rollout", id: rollout[1].toLowerCase() };
+  if (clean === "/admin/certificates") return { page: "admin-certificates" };
   return { page: "not-found" };
 }
 

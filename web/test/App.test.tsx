@@ -46,6 +46,7 @@ describe("signing in", () => {
     render(<App />);
     expect(await screen.findByRole("link", { name: "Audit log" })).toBeTruthy();
     expect(screen.getByRole("link", { name: "All stores" })).toBeTruthy();
+    expect(screen.getByRole("link", { name: "Certificate queue" }).getAttribute("href")).toBe("/admin/certificates");
   });
 
   it("hides the administrator's links from everyone else", async () => {
@@ -54,6 +55,7 @@ describe("signing in", () => {
     render(<App />);
     await screen.findByRole("heading", { name: "My stores" });
     expect(screen.queryByRole("link", { name: "Audit log" })).toBeNull();
+    expect(screen.queryByRole("link", { name: "Certificate queue" })).toBeNull();
   });
 
   it("goes back to the login page, saying why, when the session ends", async () => {

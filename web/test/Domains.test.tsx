@@ -18,6 +18,8 @@ function pendingOf(store: Store, name: string, id = "d-1"): Domain {
     requested_at: "2026-01-02T00:00:00Z",
     checked_at: null,
     verified_at: null,
+    issuing_at: null,
+    not_after: null,
     records: [
       { type: "TXT", name: `_storefleet-challenge.${name}`, value: TOKEN, purpose: "proves you hold the domain" },
       { type: "CNAME", name, value: "ingress.stores.localhost", purpose: "sends visitors" },
@@ -42,6 +44,28 @@ describe("the Domains section", () => {
     source.emit(eventOf("domain.verified", store.id, { domain_id: domain.id, domain: domain.domain }, "reaper"), 3);
     expect(within(item).getByTestId("domain-state").textContent).toBe("verified");
     expect(item.dataset.state).toBe("verified");
+  });
+
+  it("shows a certificate's expiry once the feed says the domain is active, and HTTP without one", async () => {
+    const store = storeOf();
+    const issuing = { ...pendingOf(store, "shop.example.org"), state: "issuing" as const, issuing_at: "2026-01-02T00:10:00Z" };
+    const plain = { ...pendingOf(store, "plain.example.org", "d-2"), state: "active" as const };
+    fakeApi({ [`GET /api/v1/stores/${store.id}/domains`]: listOf([issuing, plain]) });
+    const { source } = renderLive(<Domains store={store} />);
+    source.open();
+    const [first, second] = Array.from((await screen.findByTestId("domains")).querySelectorAll("li")) as HTMLElement[];
+    expect(within(first as HTMLElement).getByTestId("domain-state").textContent).toBe("getting a certificate");
+    expect(within(first as HTMLElement).queryByTestId("domain-certificate")).toBeNull();
+    expect(within(second as HTMLElement).getByTestId("domain-certificate").textContent).toBe(
+      "Served over HTTP, without a certificate.",
+    );
+
+    const notAfter = "2026-04-02T12:00:00Z";
+    source.emit(eventOf("domain.active", store.id, { domain_id: issuing.id, domain: issuing.domain, not_after: notAfter }, "reaper"), 5);
+    expect(within(first as HTMLElement).getByTestId("domain-state").textContent).toBe("active");
+    expect(within(first as HTMLElement).getByTestId("domain-certificate").textContent).toMatch(
+      /^Certificate valid until .*2026\.$/,
+    );
   });
 
   it("reads the list again for a domain added elsewhere, whose records only the gateway has", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { ApiError, NetworkError, createStore, retryAfterSeconds, whenSignedOut, me } from "../src/api/client";
+import { ApiError, NetworkError, createStore, domainQueue, retryAfterSeconds, whenSignedOut, me } from "../src/api/client";
 import { fakeApi, refusal } from "./fakes";
 
 describe("the API client", () => {
@@ -14,6 +14,13 @@ describe("the API client", () => {
     const api = fakeApi({ "POST /api/v1/stores": refusal(422, "invalid", "bad", "name") });
     await createStore({ name: "x", engine: "woocommerce", plan: "small" }, "key-1").catch(() => {});
     expect(api.calls[0]?.headers["Idempotency-Key"]).toBe("key-1");
+  });
+
+  it("asks for the certificate queue with the gateway's default page, or the limit given", async () => {
+    const api = fakeApi({ "GET /api/v1/admin/domains/queue": { body: { items: [], queued: 0, issuing: 0 } } });
+    expect(await domainQueue()).toEqual({ items: [], queued: 0, issuing: 0 });
+    await domainQueue(500);
+    expect(api.calls.map((c) => c.url.search)).toEqual(["", "?limit=500"]);
   });
 
   it("reports an unreachable gateway as a NetworkError", async () => {

@@ -2,9 +2,12 @@ import { describe, expect, it } from "vitest";
 import type { DnsRecord, Domain } from "../src/api/types";
 import {
   applyToDomains,
+  certificateText,
   mergeDomains,
+  movesQueue,
   needsReload,
   nextStep,
+  queueSummary,
   recordInstruction,
   refusalText,
   stateText,
@@ -26,6 +29,8 @@ function domainOf(overrides: Partial<Domain> = {}): Domain {
     requested_at: "2026-01-02T00:00:00Z",
     checked_at: null,
     verified_at: null,
+    issuing_at: null,
+    not_after: null,
     records: [],
     ...overrides,
   };
@@ -57,6 +62,32 @@ describe("domain events move a domain's badge only forwards", () => {
     expect(unlinked[0]).toMatchObject({ state: "removed", reason: "dns_missing" });
   });
 
+  it("moves a verified domain to issuing, then active with its certificate's expiry", () => {
+    let list = [domainOf({ state: "verified", verified_at: "2026-01-02T00:05:00Z" })];
+    list = applyToDomains(list, domainEvent("domain.issuing"));
+    expect(list[0]).toMatchObject({ state: "issuing", reason: null, not_after: null });
+    expect(list[0]?.issuing_at).not.toBeNull();
+    const notAfter = "2026-04-02T00:00:00Z";
+    list = applyToDomains(list, domainEvent("domain.active", { not_after: notAfter }));
+    expect(list[0]).toMatchObject({ state: "active", not_after: notAfter });
+    // A late issuing, or an event repeated, moves nothing back.
+    expect(applyToDomains(list, domainEvent("domain.issuing"))).toBe(list);
+    expect(applyToDomains(list, domainEvent("domain.verified"))).toBe(list);
+  });
+
+  it("records no expiry for a domain served over HTTP, straight from verified", () => {
+    const list = applyToDomains([domainOf({ state: "verified" })], domainEvent("domain.active"));
+    expect(list[0]).toMatchObject({ state: "active", not_after: null, issuing_at: null });
+  });
+
+  it("keeps the reason of a certificate refused while issuing", () => {
+    const list = applyToDomains(
+      [domainOf({ state: "issuing" })],
+      domainEvent("domain.failed", { reason: "challenge_failed" }),
+    );
+    expect(list[0]).toMatchObject({ state: "failed", reason: "challenge_failed" });
+  });
+
   it("ignores other events, and asks for the list again for a domain it has not seen", () => {
     const list = [domainOf()];
     expect(applyToDomains(list, eventOf("ready", STORE, { url: "x" }))).toBe(list);
@@ -82,6 +113,27 @@ describe("domains in words", () => {
     expect(stateText("pending_dns")).toBe("waiting for DNS");
     expect(stateText("verified")).toBe("verified");
     expect(nextStep({ state: "pending_dns", reason: null })).toMatch(/at your DNS provider. We check every few minutes/);
+  });
+
+  it("says what happens next while the certificate is waited for, issued and served", () => {
+    expect(stateText("issuing")).toBe("getting a certificate");
+    expect(nextStep({ state: "verified", reason: null })).toMatch(/waits for its certificate/);
+    expect(nextStep({ state: "issuing", reason: null })).toMatch(/^A certificate is being issued/);
+    expect(nextStep({ state: "active", reason: null })).toMatch(/^The store answers at this domain/);
+    expect(nextStep({ state: "failed", reason: "challenge_failed" })).toBe(
+      "Failed: the certificate authority could not confirm the domain. Check that the CNAME (or A) record points at the platform, then add the domain again.",
+    );
+    expect(nextStep({ state: "failed", reason: "rate_limited" })).toMatch(/again in an hour or two\.$/);
+  });
+
+  it("says until when an active domain's certificate is valid, or that it is served over HTTP", () => {
+    const day = (iso: string) => iso.slice(0, 10);
+    expect(certificateText({ state: "active", not_after: "2026-04-02T00:00:00Z" }, day)).toBe(
+      "Certificate valid until 2026-04-02.",
+    );
+    expect(certificateText({ state: "active", not_after: null }, day)).toBe("Served over HTTP, without a certificate.");
+    expect(certificateText({ state: "issuing", not_after: null }, day)).toBeNull();
+    expect(certificateText({ state: "active", not_after: "2026-04-02T00:00:00Z" })).toMatch(/2026/);
   });
 
   it("says why a domain failed or was unlinked", () => {
@@ -128,5 +180,26 @@ describe("DNS records to copy", () => {
     expect(recordInstruction(txt)).toBe("Create this TXT record at your DNS provider; we check every few minutes.");
     expect(recordInstruction(cname)).toMatch(/CNAME/);
     expect(recordInstruction(a)).toMatch(/apex.*A record instead/);
+  });
+});
+
+describe("the certificate queue", () => {
+  const item = { id: "q", store_id: STORE, store_name: "Shop", domain: "a.example.org", verified_at: null, issuing_at: null };
+
+  it("counts the domains waiting and issuing, and says when only the first are shown", () => {
+    const one = { ...item, state: "verified" as const, position: 1 };
+    expect(queueSummary({ items: [one], queued: 1, issuing: 0 })).toBe(
+      "1 domain waits for a certificate; 0 are being issued.",
+    );
+    expect(queueSummary({ items: [one], queued: 250, issuing: 1 })).toBe(
+      "250 domains wait for a certificate; 1 is being issued. Showing the first 1 of 251.",
+    );
+  });
+
+  it("is read again on the events that move it", () => {
+    expect(movesQueue(domainEvent("domain.verified"))).toBe(true);
+    expect(movesQueue(domainEvent("domain.active"))).toBe(true);
+    expect(movesQueue(domainEvent("domain.added"))).toBe(false);
+    expect(movesQueue(eventOf("ready", STORE))).toBe(false);
   });
 });

@@ -17,6 +17,7 @@ import type {
   DeliveryPage,
   Domain,
   DomainList,
+  DomainQueue,
   Me,
   NewWebhook,
   Page,
@@ -183,6 +184,10 @@ export const addDomain = (id: string, domain: string) =>
   request<Domain>(`/stores/${encodeURIComponent(id)}/domains`, { method: "POST", body: { domain } });
 export const removeDomain = (id: string, domain: string) =>
   request<void>(`/stores/${encodeURIComponent(id)}/domains/${encodeURIComponent(domain)}`, { method: "DELETE" });
+/** The certificate queue (administrators): verified domains in the order their certificates
+ * will be asked for, then those issuing; `limit` from 1 to 500 (the gateway's default 100). */
+export const domainQueue = (limit?: number) =>
+  request<DomainQueue>("/admin/domains/queue", { query: { limit: limit?.toString() } });
 /** Stops a ready store's workloads, data kept; `reason` (one line) is an administrator's. */
 export const suspendStore = (id: string, reason?: string) =>
   request<StoreOperation>(`/stores/${encodeURIComponent(id)}/suspend`, {

@@ -90,6 +90,10 @@ export interface Domain {
   /** The verifier's last look-up. */
   checked_at: string | null;
   verified_at: string | null;
+  /** When its certificate was asked for. */
+  issuing_at: string | null;
+  /** The served certificate's expiry: null until active, and null when served over HTTP. */
+  not_after: string | null;
   records: DnsRecord[];
 }
 
@@ -97,6 +101,28 @@ export interface Domain {
 export interface DomainList {
   items: Domain[];
   max_domains: number;
+}
+
+/** A domain in the certificate queue (verified, waiting for room under the CA's limits)
+ * or issuing. */
+export interface QueuedDomain {
+  id: string;
+  store_id: string;
+  /** Null while the store is not known yet. */
+  store_name: string | null;
+  domain: string;
+  state: "verified" | "issuing";
+  /** 1-based place in the queue; null while issuing. */
+  position: number | null;
+  verified_at: string | null;
+  issuing_at: string | null;
+}
+
+/** GET /admin/domains/queue: the queue in order, then the issuing; the counts are of all. */
+export interface DomainQueue {
+  items: QueuedDomain[];
+  queued: number;
+  issuing: number;
 }
 
 /** The answer of POST /stores/{id}/restore. */

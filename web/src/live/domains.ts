@@ -1,9 +1,9 @@
 // A store's custom domains as its page shows them: how the feed's domain.* events move a
-// domain's state (the reaper's verifier decides them, services/reaper/domains.py), the
-// states, reasons and refusals in words, and the DNS records in a form a person can copy
-// into their DNS provider. Pure, no I/O.
+// domain's state (the reaper's verifier and issuer decide them, services/reaper/domains.py
+// and domain_issuer.py), the states, reasons, certificates and refusals in words, and the
+// DNS records in a form a person can copy into their DNS provider. Pure, no I/O.
 
-import type { DnsRecord, Domain, DomainReason, DomainState, Envelope } from "../api/types";
+import type { DnsRecord, Domain, DomainQueue, DomainReason, DomainState, Envelope } from "../api/types";
 
 // A state only moves up, so a late or repeated event never moves a badge back.
 const RANK: Record<DomainState, number> = {
@@ -28,6 +28,9 @@ export function applyDomainEvent(domain: Domain, event: Envelope): Domain {
   const moved = (state: DomainState, extra: Partial<Domain> = {}): Domain =>
     RANK[state] > RANK[domain.state] ? { ...domain, state, ...extra } : domain;
   if (event.type === "domain.verified") return moved("verified", { verified_at: event.occurred_at, reason: null });
+  if (event.type === "domain.issuing") return moved("issuing", { issuing_at: event.occurred_at, reason: null });
+  // No not_after: served over HTTP, the platform having no certificate issuer.
+  if (event.type === "domain.active") return moved("active", { not_after: text(event.data.not_after), reason: null });
   if (event.type === "domain.failed") return moved("failed", { reason });
   if (event.type === "domain.removed") return moved("removed", { reason });
   return domain;
@@ -104,18 +107,40 @@ export function nextStep(domain: Pick<Domain, "state" | "reason">): string {
     case "pending_dns":
       return "Create these records at your DNS provider. We check every few minutes; this page updates by itself once the TXT record is found.";
     case "verified":
-      return "The domain is proven to be yours. Keep the TXT record while the domain is in use.";
+      return "The domain is proven to be yours and waits for its certificate, asked for as soon as the certificate authority's limits allow. Keep the TXT record while the domain is in use.";
     case "issuing":
-      return "A certificate is being issued for the domain; nothing to do.";
+      return "A certificate is being issued for the domain; nothing to do. It usually takes a few minutes.";
     case "active":
-      return "The store answers at this domain.";
+      return "The store answers at this domain. Keep the TXT record while the domain is in use.";
     case "failed":
-      return `Failed: ${reasonText(domain.reason)}. Add it again to get a new token and try once more.`;
+      return `Failed: ${reasonText(domain.reason)}. ${retryAdvice(domain.reason)}`;
     case "removed":
       return domain.reason === "dns_missing"
         ? "Unlinked: the TXT record with the token disappeared. Add it again to prove the domain anew."
         : `Removed: ${reasonText(domain.reason)}.`;
   }
+}
+
+function retryAdvice(reason: DomainReason | null): string {
+  if (reason === "challenge_failed") {
+    return "Check that the CNAME (or A) record points at the platform, then add the domain again.";
+  }
+  if (reason === "rate_limited") return "Add the domain again in an hour or two.";
+  return "Add it again to get a new token and try once more.";
+}
+
+const DAY = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+
+function dayOf(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : DAY.format(date);
+}
+
+/** How an active domain is served: until when its certificate is valid, or over plain
+ * HTTP when the platform issues none (no `not_after`); null for any other state. */
+export function certificateText(domain: Pick<Domain, "state" | "not_after">, day = dayOf): string | null {
+  if (domain.state !== "active") return null;
+  return domain.not_after ? `Certificate valid until ${day(domain.not_after)}.` : "Served over HTTP, without a certificate.";
 }
 
 /** What to do with one record, in plain words. */
@@ -157,4 +182,20 @@ export function refusalText(status: number, code: string, message: string, maxDo
   const said = message.trim().replace(/\.+$/, "") || "not a domain a store can have";
   const first = said[0]?.toUpperCase() + said.slice(1);
   return status === 422 ? `${first} (${code}).` : `${first}.`;
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** The certificate queue in one line, saying when the list shows only its first rows. */
+export function queueSummary(queue: DomainQueue): string {
+  const waiting = `${plural(queue.queued, "domain waits", "domains wait")} for a certificate`;
+  const issuing = `${plural(queue.issuing, "is", "are")} being issued`;
+  const total = queue.queued + queue.issuing;
+  const shown = queue.items.length < total ? ` Showing the first ${queue.items.length} of ${total}.` : "";
+  return `${waiting}; ${issuing}.${shown}`;
+}
+
+/** A domain.* event that can change the certificate queue. */
+export function movesQueue(event: Envelope): boolean {
+  return event.type.startsWith("domain.") && event.type !== "domain.added";
 }

@@ -1,10 +1,11 @@
 // A store's custom domains on its page: the list (oldest first) with a state badge; for a
 // domain not yet verified, the DNS records to create, each copyable, with what to do in
-// plain words; why a domain failed; an add form that shows the gateway's refusal next to
-// the field; and remove, confirmed. The feed's domain.* events move the badges live.
+// plain words; why a domain failed; for an active one, until when its certificate is
+// valid (or that it is served over HTTP); an add form that shows the gateway's refusal next
+// to the field; and remove, confirmed. The feed's domain.* events move the badges live.
 //
-// No polling: the reaper's verifier publishes domain.verified / failed / removed on the
-// store's stream, which the page's feed already carries, and the list is read again
+// No polling: the reaper's verifier and issuer publish domain.verified / issuing / active /
+// failed / removed on the store's stream, which the page's feed already carries, and the list is read again
 // whenever the feed comes back after a loss (`resumes`), so nothing is missed meanwhile.
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
@@ -16,6 +17,7 @@ import { When } from "../components/When";
 import {
   applyToDomains,
   awaitsRecords,
+  certificateText,
   mergeDomains,
   needsReload,
   nextStep,
@@ -103,6 +105,7 @@ export function Domains({ store }: { store: Store }) {
 function DomainItem({ domain, store, onRemoved }: { domain: Domain; store: Store; onRemoved: () => void }) {
   const [confirming, setConfirming] = useState(false);
   const pending = awaitsRecords(domain);
+  const certificate = certificateText(domain);
   return (
     <li className="domain" data-domain={domain.domain} data-state={domain.state}>
       <p className="domain-head">
@@ -123,6 +126,7 @@ function DomainItem({ domain, store, onRemoved }: { domain: Domain; store: Store
       <p className={domain.state === "failed" ? "warning" : undefined} data-testid="domain-next">
         {nextStep(domain)}
       </p>
+      {certificate && <p data-testid="domain-certificate">{certificate}</p>}
       {pending ? (
         <Records records={domain.records} />
       ) : (
