@@ -103,6 +103,7 @@ def domain_issuer(settings: ReaperSettings, pool: Pool, api: ApiClient) -> Domai
         settings.domain_cert_issuer_kind,
         settings.ingress_class,
         limits,
+        settings.paused_port,
         settings.domain_checks_per_pass,
     )
     return DomainIssuer(

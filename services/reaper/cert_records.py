@@ -27,11 +27,12 @@ class ServedDomain:
     engine: str
     store_status: str
     issuing_at: datetime | None
+    paused: bool = False
 
 
 _COLUMNS = """
 s.id::text AS id, s.store_id::text AS store_id, s.domain, st.namespace, st.engine,
-st.status AS store_status, s.issuing_at
+st.status AS store_status, s.issuing_at, s.paused
 FROM domain_states s JOIN store_states st ON st.id = s.store_id
 """
 
@@ -43,6 +44,9 @@ ISSUING = f"SELECT {_COLUMNS} WHERE s.state = 'issuing' ORDER BY s.issuing_at LI
 RENEWING = f"SELECT {_COLUMNS} WHERE s.state = 'active' AND s.not_after < $1" \
     " ORDER BY s.not_after LIMIT $2"  # fmt: skip
 ENDED = f"SELECT {_COLUMNS} WHERE s.served AND s.state IN ('failed', 'removed') LIMIT $1"
+# Served, with the store suspended since its Ingress was last pointed, or resumed.
+REROUTING = f"SELECT {_COLUMNS} WHERE s.served AND s.state IN ('issuing', 'active')" \
+    " AND s.paused <> (st.status = 'suspended') LIMIT $1"  # fmt: skip
 ALLOWED = """
 SELECT domain, id::text AS id FROM domain_states
 WHERE store_id = $1 AND served AND state IN ('verified', 'issuing', 'active')
@@ -67,6 +71,14 @@ class CertRecords:
 
     async def ended(self, limit: int) -> list[ServedDomain]:
         return await self._served(ENDED, limit)
+
+    async def rerouting(self, limit: int) -> list[ServedDomain]:
+        return await self._served(REROUTING, limit)
+
+    async def set_paused(self, domain_id: str, paused: bool) -> None:
+        await self._pool.execute(
+            "UPDATE domain_states SET paused = $2 WHERE id = $1", domain_id, paused
+        )
 
     async def allowed(self, store_id: str) -> dict[str, str]:
         """The store's domains that may be served: domain -> domain id."""

@@ -11,6 +11,8 @@ holds the domain lock, after the look-ups and the first round of events:
    alert watches follows cert-manager's renewals;
 3. removes the objects of every domain that ended (failed, removed by its owner, by the
    verifier or with its store) and rewrites the namespace's allowed-domains ConfigMap;
+   points the Ingress of each served domain whose store was suspended (or resumed)
+   since at the paused page (or back at the store), as the store's own Ingress is;
 4. starts the queue, oldest verified first, as far as the CA limits allow
    (`cert_plan.admissions`): the ConfigMap listing the domain, its Certificate, then its
    Ingress, and the domain `issuing`. With no issuer configured the Ingress is applied
@@ -27,6 +29,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -43,6 +46,7 @@ log = structlog.get_logger(__name__)
 RENEWAL_WINDOW = timedelta(days=35)
 EXPIRY_WARNING = timedelta(days=14)
 Step = Callable[["ServedDomain", datetime], Awaitable[None]]
+SUSPENDED = "suspended"
 _LIVE = ("ready", "suspended", "suspending", "resuming", "upgrading", "failed")
 
 
@@ -52,6 +56,7 @@ class IssuerConfig:
     issuer_kind: str
     ingress_class: str
     limits: CertLimits
+    paused_port: int = 8082  # where the paused page's Service answers
     per_pass: int = 200
 
 
@@ -71,6 +76,7 @@ class DomainIssuer:
         await self._each(self._refresh, renewing, now)
         for domain in await self._records.ended(per_pass):
             await self._guarded(self._unserve, domain, now)
+        await self._each(self._reroute, await self._records.rerouting(per_pass), now)
         issuing, started, queued = await self._records.counts(now)
         room = admissions(self._config.limits, issuing, started)
         await self._each(self._start, await self._records.queue(min(room, per_pass)), now)
@@ -135,22 +141,35 @@ class DomainIssuer:
         config = self._config
         await self._records.mark_served(domain.id)
         await self._write_allowed(domain)
-        route = ingress(
-            domain.namespace, domain.store_id, domain.id, domain.domain, domain.engine,
-            config.ingress_class,
-        )  # fmt: skip
         if config.issuer:
             cert = certificate(
                 domain.namespace, domain.store_id, domain.id, domain.domain,
                 config.issuer, config.issuer_kind,
             )  # fmt: skip
             await self._kube.apply_listed(cert)
-        else:
-            route["spec"].pop("tls")
-        await self._kube.apply_listed(route)
+        paused = domain.store_status == SUSPENDED
+        await self._kube.apply_listed(self._route(domain, paused))
+        await self._records.set_paused(domain.id, paused)
         state = DomainState.ISSUING if config.issuer else DomainState.ACTIVE
         if await self._records.start(domain.id, state, now):
             metrics.DOMAIN_CERT_STEPS.labels(f"started_{state.value}").inc()
+
+    async def _reroute(self, domain: ServedDomain, now: datetime) -> None:
+        """The store was suspended or resumed since: its domain follows its own Ingress."""
+        paused = domain.store_status == SUSPENDED
+        await self._kube.apply(self._route(domain, paused))
+        await self._records.set_paused(domain.id, paused)
+        metrics.DOMAIN_CERT_STEPS.labels("paused" if paused else "unpaused").inc()
+
+    def _route(self, domain: ServedDomain, paused: bool) -> dict[str, Any]:
+        config = self._config
+        route = ingress(
+            domain.namespace, domain.store_id, domain.id, domain.domain, domain.engine,
+            config.ingress_class, config.paused_port if paused else None,
+        )  # fmt: skip
+        if not config.issuer:
+            route["spec"].pop("tls")
+        return route
 
     async def _write_allowed(self, domain: ServedDomain) -> None:
         allowed = await self._records.allowed(domain.store_id)

@@ -30,6 +30,9 @@ ALLOWED_DOMAINS = "storefleet-domains"
 # The Service and port each engine chart's Ingress sends a store's traffic to
 # (charts/engines/*/templates/ingress.yaml; tests/chart checks they agree).
 WEB_SERVICE = {"woocommerce": ("wordpress", "http"), "medusa": ("medusa", "http")}
+# The provisioner's ExternalName Service to the paused page in a suspended store's
+# namespace (services/provisioner/suspensions.py).
+PAUSED_SERVICE = "storefleet-paused"
 
 
 def object_name(domain_id: str) -> str:
@@ -67,11 +70,22 @@ def certificate(
 
 
 def ingress(
-    namespace: str, store_id: str, domain_id: str, domain: str, engine: str, ingress_class: str
+    namespace: str,
+    store_id: str,
+    domain_id: str,
+    domain: str,
+    engine: str,
+    ingress_class: str,
+    paused_port: int | None = None,
 ) -> dict[str, Any]:
-    """The route of `domain` to the store's web Service, TLS from the domain's Secret."""
-    service, port = WEB_SERVICE[engine]
-    backend = {"service": {"name": service, "port": {"name": port}}}
+    """The route of `domain` to the store's web Service, TLS from the domain's Secret; to
+    the paused page's Service (`storefleet-paused`, on `paused_port`) instead while the
+    store is suspended, as the store's own Ingress is then."""
+    if paused_port is None:
+        service, port = WEB_SERVICE[engine]
+        backend = {"service": {"name": service, "port": {"name": port}}}
+    else:
+        backend = {"service": {"name": PAUSED_SERVICE, "port": {"number": paused_port}}}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",

@@ -109,6 +109,9 @@ class ReaperSettings(CommonSettings, KubeSettings):
     domain_cert_orders_per_hour: int = Field(
         100, ge=1, le=100_000, description="certificates asked for in any hour (CA: new orders)"
     )
+    paused_port: int = Field(
+        8082, ge=1, le=65535, description="the gateway's paused-page port (suspended stores)"
+    )
     domain_cert_timeout_minutes: float = Field(
         60.0, gt=0, description="an issuance not done in this long fails (challenge_failed)"
     )

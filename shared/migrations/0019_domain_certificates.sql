@@ -9,10 +9,13 @@
 -- served      the domain's objects are in its store's namespace (applied, not yet
 --             removed): a failed or removed domain with `served` still has objects to
 --             delete.
+-- paused      its Ingress sends the domain to the platform's "store paused" page, as the
+--             store's own does while it is suspended.
 ALTER TABLE domain_states
     ADD COLUMN issuing_at timestamptz,
     ADD COLUMN not_after timestamptz,
-    ADD COLUMN served boolean NOT NULL DEFAULT false;
+    ADD COLUMN served boolean NOT NULL DEFAULT false,
+    ADD COLUMN paused boolean NOT NULL DEFAULT false;
 
 -- Verified, issuing and active domains all have their TXT record re-checked daily.
 DROP INDEX domain_states_due;

@@ -107,3 +107,40 @@ async def test_a_verified_domain_is_served_over_http_and_unserved_when_removed(
     assert await allowed_in(kube_api, namespace) == {}
     served = await pool.fetchval("SELECT served FROM domain_states WHERE id = $1", request["id"])
     assert served is False
+
+
+async def test_a_suspended_stores_domain_shows_the_paused_page_until_it_resumes(
+    pool: asyncpg.Pool,
+    reaper_pool: asyncpg.Pool,
+    kube_api: ApiClient,
+    make_namespace: MakeNamespace,
+    make_verifier: MakeVerifier,
+    dns_server: TestDns,
+    dns_zone: TestZone,
+) -> None:
+    request = await add_request(pool, dns_zone.name("napping"))
+    namespace = await add_store(pool, make_namespace, request["store_id"])
+    dns_server.set_txt(challenge_name(request["domain"]), request["token"])
+    config = IssuerConfig("", "ClusterIssuer", "traefik", CertLimits(), paused_port=8082)
+    issuer = DomainIssuer(CertRecords(reaper_pool), DomainKube(kube_api), config)
+    verifier = make_verifier(dns_server.resolver, issuer=issuer)
+    now = datetime.now(UTC)
+    await verifier.pass_once(now)
+
+    async def backend() -> tuple[str, str | None, int | None]:
+        route = await route_of(kube_api, namespace, request["id"])
+        service = route.spec.rules[0].http.paths[0].backend.service
+        return service.name, service.port.name, service.port.number
+
+    assert await backend() == ("wordpress", "http", None)
+    for status, expected in (
+        ("suspended", ("storefleet-paused", None, 8082)),
+        ("resuming", ("wordpress", "http", None)),
+    ):
+        await pool.execute(
+            "UPDATE store_states SET status = $2 WHERE id = $1", request["store_id"], status
+        )
+        now += timedelta(seconds=30)
+        await verifier.pass_once(now)
+        assert await backend() == expected, status
+    assert await state_of(pool, request) == ("active", None)

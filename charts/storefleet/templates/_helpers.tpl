@@ -367,6 +367,7 @@ Secret only, never a value. */}}
 {{ include "storefleet.setting" (dict "name" "DOMAIN_CERT_MAX_PENDING" "value" $certs.maxPending) }}
 {{ include "storefleet.setting" (dict "name" "DOMAIN_CERT_ORDERS_PER_HOUR" "value" $certs.ordersPerHour) }}
 {{ include "storefleet.setting" (dict "name" "DOMAIN_CERT_TIMEOUT_MINUTES" "value" $certs.timeoutMinutes) }}
+{{ include "storefleet.setting" (dict "name" "PAUSED_PORT" "value" .Values.stores.pausedPage.port) }}
 {{- if .Values.stores.plans }}
 {{ include "storefleet.setting" (dict "name" "PLANS" "value" (toJson .Values.stores.plans)) }}
 {{- end }}
