@@ -222,6 +222,12 @@ async def apply_crds(api: ApiClient) -> list[str]:
             if exc.status != 409:
                 raise
             current = await extensions.read_custom_resource_definition(name)
+            if current.metadata.deletion_timestamp is not None:
+                # An earlier user's, being deleted: wait for it to go, then make ours.
+                await _wait_gone(extensions, name)
+                await extensions.create_custom_resource_definition(crd)
+                created.append(name)
+                continue
             crd["metadata"]["resourceVersion"] = current.metadata.resource_version
             await extensions.replace_custom_resource_definition(name, crd)
     for crd in crds:
@@ -240,8 +246,24 @@ async def _wait_established(extensions: ApiextensionsV1Api, name: str) -> None:
 
 
 async def delete_crds(api: ApiClient, names: list[str]) -> None:
-    """Delete the CRDs `apply_crds` created (and with them every object of their kinds)."""
+    """Delete the CRDs `apply_crds` created (and with them every object of their kinds),
+    and wait until they are gone, so the next user of the cluster finds none half-deleted."""
     extensions = ApiextensionsV1Api(api)
     for name in names:
         with contextlib.suppress(ApiException):
             await extensions.delete_custom_resource_definition(name)
+    for name in names:
+        await _wait_gone(extensions, name)
+
+
+async def _wait_gone(extensions: ApiextensionsV1Api, name: str, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            await extensions.read_custom_resource_definition(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"CRD {name} still there {timeout:.0f}s after its deletion")

@@ -55,6 +55,9 @@ MAIL_RELAY_PODS = {"app.kubernetes.io/component": "mailrelay"}
 OBJECT_STORE_PODS = {"app.kubernetes.io/component": "objectstore"}
 WEB_PORTS = (80, 443)
 DNS_PORT = 53
+# cert-manager's HTTP-01 solver pods: their label and the port they answer on.
+ACME_SOLVER_PODS = {"acme.cert-manager.io/http01-solver": "true"}
+ACME_SOLVER_PORT = 8089
 EPHEMERAL = "ephemeral-storage"
 
 
@@ -177,6 +180,16 @@ def network_policies(spec: StoreSpec, cluster: Cluster) -> list[Manifest]:
             {"from": [_in_namespace(cluster.ingress_namespace)], "ports": _ports(engine.web_ports)}
         ],
     )
+    # cert-manager answers an HTTP-01 challenge (the store's own certificate, a custom
+    # domain's) from a solver pod it starts in this namespace, reached through the
+    # ingress controller like the store itself.
+    ingress_controller = [_in_namespace(cluster.ingress_namespace)]
+    acme_solver = _policy(
+        spec,
+        "allow-acme-solver-from-ingress-controller",
+        ACME_SOLVER_PODS,
+        ingress=[{"from": ingress_controller, "ports": _ports([ACME_SOLVER_PORT])}],
+    )
     dns = _policy(
         spec,
         "allow-dns",
@@ -195,7 +208,7 @@ def network_policies(spec: StoreSpec, cluster: Cluster) -> list[Manifest]:
     mail = [_mail_policy(spec, cluster)] if cluster.mail else []
     storage = _storage_policy(spec, cluster)
     flows = [policy for flow in engine.flows for policy in _flow_policies(spec, flow)]
-    return [deny, from_ingress, dns, web, *mail, *storage, *flows]
+    return [deny, from_ingress, acme_solver, dns, web, *mail, *storage, *flows]
 
 
 def _storage_policy(spec: StoreSpec, cluster: Cluster) -> list[Manifest]:

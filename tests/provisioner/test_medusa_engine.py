@@ -224,6 +224,7 @@ async def test_a_requested_medusa_store_becomes_ready_with_its_guardrails_and_de
         assert {p.metadata.name for p in policies} == {
             "default-deny",
             "allow-from-ingress-controller",
+            "allow-acme-solver-from-ingress-controller",
             "allow-dns",
             "allow-outbound-web",
             *(

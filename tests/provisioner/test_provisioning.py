@@ -110,6 +110,7 @@ async def test_a_requested_store_becomes_ready_with_its_guardrails_and_engine_in
     assert {p.metadata.name for p in policies} == {
         "default-deny",
         "allow-from-ingress-controller",
+        "allow-acme-solver-from-ingress-controller",
         "allow-dns",
         "allow-outbound-web",
         "flow-web-to-database-in",

@@ -119,6 +119,19 @@ def test_every_store_pod_is_denied_everything_not_allowed_and_mail_reaches_only_
     assert with_mail["store-smtp"]["kind"] == "Secret"
 
 
+def test_only_cert_managers_solver_pods_take_the_ingress_controllers_challenge_traffic() -> None:
+    policies = {m["metadata"]["name"]: m for m in guardrails(spec(), cluster()).policies}
+    solver = policies["allow-acme-solver-from-ingress-controller"]["spec"]
+
+    assert solver["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+    assert solver["policyTypes"] == ["Ingress"]
+    (rule,) = solver["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8089}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+
+
 def test_the_store_secret_needs_every_value_its_engine_declares() -> None:
     with pytest.raises(ValueError, match="missing secret values"):
         store_secret(spec(), {"admin-password": "x"})
