@@ -2,8 +2,9 @@
 [--concurrent 20] [--processes 2] [--workers 100] [--nodes 12] [--stock-cluster]`.
 
 Each part runs on a fresh local control plane of its own (etcd, kube-apiserver,
-controller-manager, scheduler, kwok with `--nodes` fake nodes; the controller-manager's
-workers and the scheduler's client QPS raised unless `--stock-cluster`):
+controller-manager, scheduler, kwok with `--nodes` fake nodes, a /16 of service
+addresses; the controller-manager's workers and the scheduler's client QPS raised unless
+`--stock-cluster`):
 
 - ceiling: the API server's raw ceiling. The objects of `--stores` stores (guardrails,
   Secret, every engine object), rendered beforehand, are created directly with POSTs, all
@@ -82,12 +83,20 @@ TUNED_SYNCS = (
     "service-endpoint",
     "gc",
 )
+# Room for every store's Services: the local default (a /24, 254 addresses) is nearly full
+# with 200 stores, and addresses a timed-out create took come back only after a while.
+SERVICE_RANGE = "10.0.0.0/16"
 
 
 class BenchCluster(LocalCluster):
     def __init__(self, workdir: Path, bin_dir: Path, nodes: int, tuned: bool) -> None:
         super().__init__(workdir, bin_dir, nodes=nodes)
         self.tuned = tuned
+
+    def _apiserver_args(self, etcd_port: int) -> list[str]:
+        flag = "--service-cluster-ip-range="
+        args = super()._apiserver_args(etcd_port)
+        return [f"{flag}{SERVICE_RANGE}" if a.startswith(flag) else a for a in args]
 
     def _controller_manager_args(self) -> list[str]:
         extra = [f"--concurrent-{name}-syncs=25" for name in TUNED_SYNCS] if self.tuned else []
@@ -230,7 +239,7 @@ def new_cluster(args: argparse.Namespace, bins: Path, workdir: Path) -> BenchClu
 async def measure_ceiling(
     args: argparse.Namespace, bins: Path, workdir: Path, apply: bool = False
 ) -> dict[str, Any]:
-    """On a control plane of its own: the platform's run must not share it (nor its 254
+    """On a control plane of its own: the platform's run must not share it (nor its
     service addresses) with 200 stores made by hand."""
     cluster = new_cluster(args, bins, workdir)
     try:
