@@ -5,6 +5,9 @@ and API and transport errors translated into the project's own exceptions, which
 The provisioner and the reaper open one `kube_client` each at start-up (through
 `shared.resources.open_kube`) and pass it down; callers wrap API calls in `kube_errors()`
 and handle the `KubeError` subclasses it raises, which say whether a retry can help.
+
+Every request the client sends is counted in `storefleet_kube_requests_total{method}`
+(served on `/metrics`), so the API calls a store costs can be measured.
 """
 
 from __future__ import annotations
@@ -19,9 +22,14 @@ import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config.config_exception import ConfigException
+from prometheus_client import Counter
 
 from shared.kube_errors import KubeError, KubeUnavailable, from_response, from_transport
 from shared.settings import KubeSettings
+
+REQUESTS = Counter(
+    "storefleet_kube_requests_total", "Requests sent to the Kubernetes API server", ["method"]
+)
 
 
 class TokenBucket:
@@ -46,15 +54,17 @@ class TokenBucket:
 
 
 class LimitedApiClient(client.ApiClient):
-    """An ApiClient whose every request first takes a token from the bucket."""
+    """An ApiClient whose every request first takes a token from the bucket, and is
+    counted by HTTP method (a watch is one GET)."""
 
     def __init__(self, configuration: client.Configuration, bucket: TokenBucket) -> None:
         super().__init__(configuration)
         self.bucket = bucket
 
-    async def request(self, *args: Any, **kwargs: Any) -> Any:
+    async def request(self, method: str, *args: Any, **kwargs: Any) -> Any:
         await self.bucket.acquire()
-        return await super().request(*args, **kwargs)
+        REQUESTS.labels(method=method).inc()
+        return await super().request(method, *args, **kwargs)
 
 
 async def load_configuration(settings: KubeSettings) -> client.Configuration:

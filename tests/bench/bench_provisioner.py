@@ -2,12 +2,16 @@
 [--concurrent 20] [--processes 2] [--workers 100] [--nodes 12] [--stock-cluster]`.
 
 Each part runs on a fresh local control plane of its own (etcd, kube-apiserver,
-controller-manager, scheduler, kwok with `--nodes` fake nodes; the controller-manager's
-workers and the scheduler's client QPS raised unless `--stock-cluster`):
+controller-manager, scheduler, kwok with `--nodes` fake nodes, a /16 of service
+addresses; the controller-manager's workers and the scheduler's client QPS raised unless
+`--stock-cluster`):
 
 - ceiling: the API server's raw ceiling. The objects of `--stores` stores (guardrails,
   Secret, every engine object), rendered beforehand, are created directly with POSTs, all
   stores at once, no platform; stores per minute;
+- apply ceiling: the same, on another fresh control plane, with the server-side applies
+  (PATCH) the provisioner sends instead of POSTs: the ceiling of the platform's own way
+  of writing, which costs the API server more per object;
 - platform: nats-server, the stand-in volume binder (devtools/volumes.py) and `--processes`
   provisioners (`python -m services.provisioner`, `--workers` each), then
   - `--concurrent` stores requested at once: from each request event to the `progress`
@@ -16,9 +20,15 @@ workers and the scheduler's client QPS raised unless `--stock-cluster`):
   - `--stores` stores requested at once: p50/p95/p99 from event to `ready`, stores per
     minute (first request to last ready) and that as a fraction of the ceiling; the same
     for "every object but the Ingress applied", which is what the ceiling measures;
-  - where the time goes: the median of each wave, from the events' own timestamps.
+  - where the time goes: the median of each wave, from the events' own timestamps, and
+    the provisioners' API calls per store by HTTP method (their
+    `storefleet_kube_requests_total`, read from `/metrics` before and after the batch;
+    the status watches' own requests included), beside the ceiling's objects per store;
+  - the fractions of both ceilings: to ready, and to every object but the Ingress applied.
 
-Prints the figures and writes them to `.run/bench/provisioner.json`.
+A ceiling request the API server answers with a temporary error (a 504 on a loaded
+machine) is retried, at most 5 times. The machine's cores and load before and after go
+beside the figures. Prints the figures and writes them to `.run/bench/provisioner.json`.
 """
 
 from __future__ import annotations
@@ -34,14 +44,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.config import new_client_from_config
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -51,22 +59,15 @@ from devtools.cluster import LocalCluster, ensure_binaries
 from devtools.launcher import start_service
 from devtools.nats import LocalNats
 from devtools.volumes import VolumeBinder
-from services.provisioner.engines import ENGINES
-from services.provisioner.guardrails import guardrails, store_secret
-from services.provisioner.handler import random_secret_values
-from services.provisioner.kinds import kind_of
-from services.provisioner.kubeapi import StoreKube
-from services.provisioner.render import Renderer, engine_manifests
-from services.provisioner.spec import Cluster, StoreSpec, store_spec
-from shared.events import Envelope, new_event, parse_event
+from shared.events import Envelope, parse_event
 from shared.jetstream import connect, ensure_stream, publish_event
-from shared.plans import DEFAULT_PLANS
 from shared.subjects import stores_stream
+from tests.bench.machine import machine
+from tests.bench.provisioner_stores import ceiling, requested
 from tests.fixtures.cluster import STORAGE_CLASS
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".run" / "bench" / "provisioner.json"
-CHARTS = ROOT / "charts" / "engines"
 STREAM = "STORES"
 WAVES = ("provisioning", "guardrails", "workloads", "setup", "ingress", "ready")
 # Controller-manager workers per controller, and the scheduler's client QPS/burst, raised
@@ -82,12 +83,20 @@ TUNED_SYNCS = (
     "service-endpoint",
     "gc",
 )
+# Room for every store's Services: the local default (a /24, 254 addresses) is nearly full
+# with 200 stores, and addresses a timed-out create took come back only after a while.
+SERVICE_RANGE = "10.0.0.0/16"
 
 
 class BenchCluster(LocalCluster):
     def __init__(self, workdir: Path, bin_dir: Path, nodes: int, tuned: bool) -> None:
         super().__init__(workdir, bin_dir, nodes=nodes)
         self.tuned = tuned
+
+    def _apiserver_args(self, etcd_port: int) -> list[str]:
+        flag = "--service-cluster-ip-range="
+        args = super()._apiserver_args(etcd_port)
+        return [f"{flag}{SERVICE_RANGE}" if a.startswith(flag) else a for a in args]
 
     def _controller_manager_args(self) -> list[str]:
         extra = [f"--concurrent-{name}-syncs=25" for name in TUNED_SYNCS] if self.tuned else []
@@ -111,20 +120,6 @@ def summary(values: list[float]) -> dict[str, float]:
         "p99": percentile(values, 99),
         "max": round(max(values), 3),
     }
-
-
-def requested(index: int, prefix: str) -> Envelope:
-    store_id = str(uuid.uuid4())
-    slug = f"{prefix}{index}-{store_id[:6]}"
-    data = {
-        "name": f"Bench {index}",
-        "slug": slug,
-        "engine": "woocommerce",
-        "plan": "small",
-        "owner": "bench",
-        "namespace": f"store-{slug}-{store_id.replace('-', '')[:6]}",
-    }
-    return new_event("requested", store_id, data, actor="bench", correlation_id="bench")
 
 
 class Timeline:
@@ -199,57 +194,6 @@ async def batch(
     }
 
 
-def bench_cluster() -> Cluster:
-    return Cluster(
-        base_domain="stores.localhost",
-        ingress_class="nginx",
-        ingress_namespace="ingress-nginx",
-        platform_namespace="storefleet",
-        dns_namespace="kube-system",
-        storage_class=STORAGE_CLASS,
-        tls_issuer="",
-        egress_blocked_cidrs=("10.0.0.0/8",),
-        values_profile="local",
-        country="US:CA",
-        currency="USD",
-    )
-
-
-async def ceiling(api: ApiClient, helm: Path, count: int) -> dict[str, Any]:
-    """Create the objects of `count` stores directly and concurrently; no platform."""
-    kube = StoreKube(api, timeout=120)
-    renderer = Renderer(str(helm), CHARTS, "local", await kube.server_version(), 120)
-    shape = bench_cluster()
-
-    async def manifests(event: Envelope) -> list[dict[str, Any]]:
-        spec: StoreSpec = store_spec(event, shape, DEFAULT_PLANS, ENGINES)  # type: ignore[arg-type]
-        engine = engine_manifests(await renderer.render(spec, shape), spec)
-        rails = guardrails(spec, shape)
-        secret = store_secret(spec, random_secret_values(spec.engine))
-        return [*rails.all, secret, *engine.workloads, *engine.ingress]
-
-    stores = await asyncio.gather(*(manifests(requested(i, "c")) for i in range(count)))
-
-    async def create(objects: list[dict[str, Any]]) -> None:
-        await kube.create(objects[0])  # the namespace first, then the rest at once
-        await asyncio.gather(*(kube.create(obj) for obj in objects[1:]))
-
-    started = time.monotonic()
-    await asyncio.gather(*(create(objects) for objects in stores))
-    took = time.monotonic() - started
-    objects = sum(len(s) for s in stores)
-    kinds = sorted({kind_of(o).kind for o in stores[0]})
-    return {
-        "stores": count,
-        "objects": objects,
-        "objects_per_store": objects // count,
-        "kinds": kinds,
-        "seconds": round(took, 2),
-        "objects_per_second": round(objects / took, 1),
-        "stores_per_minute": round(count / took * 60, 1),
-    }
-
-
 async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(600):
@@ -263,6 +207,25 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("provisioner not ready")
 
 
+async def kube_requests(ports: list[int]) -> dict[str, float]:
+    """The provisioners' requests to the API server so far, summed, by HTTP method."""
+    counts: dict[str, float] = defaultdict(float)
+    async with aiohttp.ClientSession() as http:
+        for port in ports:
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                text = await resp.text()
+            for line in text.splitlines():
+                if line.startswith("storefleet_kube_requests_total{"):
+                    method = line.split('method="', 1)[1].split('"', 1)[0]
+                    counts[method] += float(line.rsplit(" ", 1)[1])
+    return dict(counts)
+
+
+def per_store(before: dict[str, float], after: dict[str, float], stores: int) -> dict[str, float]:
+    calls = {m: round((n - before.get(m, 0)) / stores, 2) for m, n in sorted(after.items())}
+    return {**calls, "all": round(sum(calls.values()), 2)}
+
+
 def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return start_service("provisioner", log, env)
 
@@ -273,8 +236,10 @@ def new_cluster(args: argparse.Namespace, bins: Path, workdir: Path) -> BenchClu
     return cluster
 
 
-async def measure_ceiling(args: argparse.Namespace, bins: Path, workdir: Path) -> dict[str, Any]:
-    """On a control plane of its own: the platform's run must not share it (nor its 254
+async def measure_ceiling(
+    args: argparse.Namespace, bins: Path, workdir: Path, apply: bool = False
+) -> dict[str, Any]:
+    """On a control plane of its own: the platform's run must not share it (nor its
     service addresses) with 200 stores made by hand."""
     cluster = new_cluster(args, bins, workdir)
     try:
@@ -282,7 +247,7 @@ async def measure_ceiling(args: argparse.Namespace, bins: Path, workdir: Path) -
             config_file=str(cluster.kubeconfig), persist_config=False
         )
         try:
-            return await ceiling(api, bins / "helm", args.stores)
+            return await ceiling(api, bins / "helm", args.stores, apply)
         finally:
             await api.close()
     finally:
@@ -294,6 +259,7 @@ async def measure_platform(args: argparse.Namespace, bins: Path, workdir: Path) 
     nats = LocalNats(workdir / "nats")
     nats.start()
     started: list[subprocess.Popen[bytes]] = []
+    ports: list[int] = []
     api = await new_client_from_config(config_file=str(cluster.kubeconfig), persist_config=False)
     volumes = VolumeBinder(api, STORAGE_CLASS)
     await volumes.ensure_class()
@@ -316,6 +282,7 @@ async def measure_platform(args: argparse.Namespace, bins: Path, workdir: Path) 
         }
         for n in range(args.processes):
             port = procs.free_port()
+            ports.append(port)
             proc = spawn({**env, "STOREFLEET_HEALTH_PORT": str(port)}, workdir / f"prov-{n}.log")
             started.append(proc)
             await wait_ready(port, proc)
@@ -324,7 +291,9 @@ async def measure_platform(args: argparse.Namespace, bins: Path, workdir: Path) 
         small = await batch(js, timeline, args.concurrent, "a")
         print(json.dumps(small), flush=True)
         print(f"{args.stores} stores at once ...", flush=True)
+        before = await kube_requests(ports)
         large = await batch(js, timeline, args.stores, "b")
+        large["api_calls_per_store"] = per_store(before, await kube_requests(ports), args.stores)
         print(json.dumps(large), flush=True)
         return {"small": small, "large": large}
     finally:
@@ -340,16 +309,20 @@ async def measure_platform(args: argparse.Namespace, bins: Path, workdir: Path) 
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     bins = ensure_binaries()
     print(f"ceiling: creating {args.stores} stores' objects directly ...", flush=True)
     raw = await measure_ceiling(args, bins, workdir / "ceiling")
     print(json.dumps(raw), flush=True)
+    print(f"apply ceiling: applying {args.stores} stores' objects directly ...", flush=True)
+    applied = await measure_ceiling(args, bins, workdir / "apply-ceiling", apply=True)
+    print(json.dumps(applied), flush=True)
     runs = await measure_platform(args, bins, workdir / "platform")
     small, large = runs["small"], runs["large"]
     return {
         "benchmark": "provisioner",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count()},
+        "machine": machine(load_before),
         "setup": {
             "processes": args.processes,
             "workers_per_process": args.workers,
@@ -361,11 +334,18 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             else "tuned: controller-manager --concurrent-*-syncs=25, scheduler QPS 500/1000",
         },
         "ceiling_direct_create": raw,
+        "ceiling_direct_server_side_apply": applied,
         f"at_{args.concurrent}_concurrent": small,
         f"at_{args.stores}_concurrent": large,
         "fraction_of_ceiling": round(large["stores_per_minute"] / raw["stores_per_minute"], 3),
         "fraction_of_ceiling_applied": round(
             large["stores_per_minute_all_but_ingress_applied"] / raw["stores_per_minute"], 3
+        ),
+        "fraction_of_apply_ceiling": round(
+            large["stores_per_minute"] / applied["stores_per_minute"], 3
+        ),
+        "fraction_of_apply_ceiling_applied": round(
+            large["stores_per_minute_all_but_ingress_applied"] / applied["stores_per_minute"], 3
         ),
         "targets": {
             "stores_per_minute": 60,
