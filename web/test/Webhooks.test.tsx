@@ -154,7 +154,7 @@ describe("an endpoint's page", () => {
     await user.click(within(screen.getByRole("form", { name: "Send again since a time" })).getByRole("button", { name: "Send again" }));
     const sent = api.calls.filter((c) => c.method === "POST").map((c) => c.body);
     expect(sent).toEqual([{ event_id: "evt-2" }, { since: new Date(2026, 0, 2, 3, 4, 5).toISOString() }]);
-    expect(api.count(`GET /api/v1/webhooks/${HOOK}/deliveries`)).toBeGreaterThanOrEqual(3);
+    await waitFor(() => expect(api.count(`GET /api/v1/webhooks/${HOOK}/deliveries`)).toBeGreaterThanOrEqual(3));
   });
 
   it("sends a test event, reads the log again, and shows a refusal", async () => {
