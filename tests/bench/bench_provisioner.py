@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,55 +46,22 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from devtools import procs
-from devtools.cluster import LocalCluster, ensure_binaries
+from devtools.cluster import ensure_binaries
 from devtools.launcher import start_service
 from devtools.nats import LocalNats
 from devtools.volumes import VolumeBinder
-from services.provisioner.engines import ENGINES
-from services.provisioner.guardrails import guardrails, store_secret
-from services.provisioner.handler import random_secret_values
-from services.provisioner.kinds import kind_of
 from services.provisioner.kubeapi import StoreKube
-from services.provisioner.render import Renderer, engine_manifests
-from services.provisioner.spec import Cluster, StoreSpec, store_spec
-from shared.events import Envelope, new_event, parse_event
+from shared.events import Envelope, parse_event
 from shared.jetstream import connect, ensure_stream, publish_event
-from shared.plans import DEFAULT_PLANS
 from shared.subjects import stores_stream
+from tests.bench.store_objects import StoreObjects, ceiling_figures, create_stores, requested
+from tests.bench.tuned_cluster import TUNED_SETUP, BenchCluster
 from tests.fixtures.cluster import STORAGE_CLASS
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".run" / "bench" / "provisioner.json"
-CHARTS = ROOT / "charts" / "engines"
 STREAM = "STORES"
 WAVES = ("provisioning", "guardrails", "workloads", "setup", "ingress", "ready")
-# Controller-manager workers per controller, and the scheduler's client QPS/burst, raised
-# from the defaults (5, and 50/100) as a cluster expecting hundreds of pods a minute would
-# have them. `--stock-cluster` measures without.
-TUNED_SYNCS = (
-    "deployment",
-    "replicaset",
-    "statefulset",
-    "job",
-    "resource-quota",
-    "serviceaccount-token",
-    "service-endpoint",
-    "gc",
-)
-
-
-class BenchCluster(LocalCluster):
-    def __init__(self, workdir: Path, bin_dir: Path, nodes: int, tuned: bool) -> None:
-        super().__init__(workdir, bin_dir, nodes=nodes)
-        self.tuned = tuned
-
-    def _controller_manager_args(self) -> list[str]:
-        extra = [f"--concurrent-{name}-syncs=25" for name in TUNED_SYNCS] if self.tuned else []
-        return [*super()._controller_manager_args(), *extra]
-
-    def _scheduler_args(self) -> list[str]:
-        extra = ["--kube-api-qps=500", "--kube-api-burst=1000"] if self.tuned else []
-        return [*super()._scheduler_args(), *extra]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -111,20 +77,6 @@ def summary(values: list[float]) -> dict[str, float]:
         "p99": percentile(values, 99),
         "max": round(max(values), 3),
     }
-
-
-def requested(index: int, prefix: str) -> Envelope:
-    store_id = str(uuid.uuid4())
-    slug = f"{prefix}{index}-{store_id[:6]}"
-    data = {
-        "name": f"Bench {index}",
-        "slug": slug,
-        "engine": "woocommerce",
-        "plan": "small",
-        "owner": "bench",
-        "namespace": f"store-{slug}-{store_id.replace('-', '')[:6]}",
-    }
-    return new_event("requested", store_id, data, actor="bench", correlation_id="bench")
 
 
 class Timeline:
@@ -156,9 +108,10 @@ class Timeline:
 
 
 async def batch(
-    js: JetStreamContext, timeline: Timeline, count: int, prefix: str
+    js: JetStreamContext, timeline: Timeline, count: int, prefix: str, owner: str = "bench"
 ) -> dict[str, Any]:
-    events = [requested(i, prefix) for i in range(count)]
+    """`count` stores requested at once (owned by `owner`), timed until ready."""
+    events = [requested(i, prefix, owner) for i in range(count)]
     published: dict[str, float] = {}
 
     async def publish(event: Envelope) -> None:
@@ -199,55 +152,12 @@ async def batch(
     }
 
 
-def bench_cluster() -> Cluster:
-    return Cluster(
-        base_domain="stores.localhost",
-        ingress_class="nginx",
-        ingress_namespace="ingress-nginx",
-        platform_namespace="storefleet",
-        dns_namespace="kube-system",
-        storage_class=STORAGE_CLASS,
-        tls_issuer="",
-        egress_blocked_cidrs=("10.0.0.0/8",),
-        values_profile="local",
-        country="US:CA",
-        currency="USD",
-    )
-
-
 async def ceiling(api: ApiClient, helm: Path, count: int) -> dict[str, Any]:
     """Create the objects of `count` stores directly and concurrently; no platform."""
     kube = StoreKube(api, timeout=120)
-    renderer = Renderer(str(helm), CHARTS, "local", await kube.server_version(), 120)
-    shape = bench_cluster()
-
-    async def manifests(event: Envelope) -> list[dict[str, Any]]:
-        spec: StoreSpec = store_spec(event, shape, DEFAULT_PLANS, ENGINES)  # type: ignore[arg-type]
-        engine = engine_manifests(await renderer.render(spec, shape), spec)
-        rails = guardrails(spec, shape)
-        secret = store_secret(spec, random_secret_values(spec.engine))
-        return [*rails.all, secret, *engine.workloads, *engine.ingress]
-
-    stores = await asyncio.gather(*(manifests(requested(i, "c")) for i in range(count)))
-
-    async def create(objects: list[dict[str, Any]]) -> None:
-        await kube.create(objects[0])  # the namespace first, then the rest at once
-        await asyncio.gather(*(kube.create(obj) for obj in objects[1:]))
-
-    started = time.monotonic()
-    await asyncio.gather(*(create(objects) for objects in stores))
-    took = time.monotonic() - started
-    objects = sum(len(s) for s in stores)
-    kinds = sorted({kind_of(o).kind for o in stores[0]})
-    return {
-        "stores": count,
-        "objects": objects,
-        "objects_per_store": objects // count,
-        "kinds": kinds,
-        "seconds": round(took, 2),
-        "objects_per_second": round(objects / took, 1),
-        "stores_per_minute": round(count / took * 60, 1),
-    }
+    objects = StoreObjects(kube, helm, await kube.server_version())
+    stores = await asyncio.gather(*(objects.render(requested(i, "c")) for i in range(count)))
+    return ceiling_figures(stores, await create_stores(objects, stores))
 
 
 async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -356,9 +266,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "kwok_nodes": args.nodes,
             "values": "local",
             "client_qps": 2000,
-            "cluster": "stock"
-            if args.stock_cluster
-            else "tuned: controller-manager --concurrent-*-syncs=25, scheduler QPS 500/1000",
+            "cluster": "stock" if args.stock_cluster else TUNED_SETUP,
         },
         "ceiling_direct_create": raw,
         f"at_{args.concurrent}_concurrent": small,
