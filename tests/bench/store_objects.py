@@ -26,12 +26,14 @@ from services.provisioner.kubeapi import StoreKube
 from services.provisioner.render import Renderer, engine_manifests
 from services.provisioner.spec import Cluster, StoreSpec, store_spec
 from shared.events import Envelope, new_event
+from shared.kube_errors import KubeUnavailable
 from shared.plans import DEFAULT_PLANS
 from tests.fixtures.cluster import STORAGE_CLASS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTS = ROOT / "charts" / "engines"
 Manifest = dict[str, Any]
+RETRIES = 5
 
 
 def requested(index: int, prefix: str, owner: str = "bench") -> Envelope:
@@ -75,6 +77,7 @@ class StoreObjects:
         self.kube = kube
         self.shape = bench_cluster(storage_class)
         self.renderer = Renderer(str(helm), CHARTS, "local", server_version, 120)
+        self.retries = 0  # creations the API server turned away for a moment
 
     def spec(self, event: Envelope) -> StoreSpec:
         return store_spec(event, self.shape, DEFAULT_PLANS, ENGINES)  # type: ignore[arg-type]
@@ -100,8 +103,21 @@ class StoreObjects:
         return [*rails.all, store_secret(spec, random_secret_values(spec.engine))]
 
     async def create(self, objects: list[Manifest]) -> None:
-        await self.kube.create(objects[0])  # the namespace first, then the rest at once
-        await asyncio.gather(*(self.kube.create(obj) for obj in objects[1:]))
+        await self._create(objects[0])  # the namespace first, then the rest at once
+        await asyncio.gather(*(self._create(obj) for obj in objects[1:]))
+
+    async def _create(self, obj: Manifest) -> None:
+        """Create `obj`, again after a second when the API server is overloaded (a 504 or
+        429 under a burst on a busy machine); an object already there counts as made."""
+        for attempt in range(RETRIES):
+            try:
+                await self.kube.create(obj)
+                return
+            except KubeUnavailable:
+                if attempt == RETRIES - 1:
+                    raise
+                self.retries += 1
+                await asyncio.sleep(1.0)
 
 
 def _names(model: Envelope, event: Envelope) -> list[tuple[str, str]]:

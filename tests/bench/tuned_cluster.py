@@ -35,8 +35,8 @@ class BenchCluster(LocalCluster):
         self.tuned = tuned
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
-        """As `LocalCluster.start`, with half a second more for each fake node."""
-        super().start(max(timeout, 60 + 0.5 * len(self.nodes)))
+        """As `LocalCluster.start`, with a second more for each fake node."""
+        super().start(max(timeout, 120 + len(self.nodes)))
 
     def _controller_manager_args(self) -> list[str]:
         extra = [f"--concurrent-{name}-syncs=25" for name in TUNED_SYNCS] if self.tuned else []
