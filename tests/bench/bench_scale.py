@@ -120,12 +120,16 @@ class Run:
     def __init__(self, platform: Platform, args: argparse.Namespace) -> None:
         self.platform = platform
         self.args = args
-        self.env = platform.env
-        self.dsn = platform.env["STOREFLEET_DATABASE_URL"]
+        self.env = platform.env  # filled in as the platform starts
         self.existing = 0
         self.steps: list[dict[str, Any]] = []
         self.load_before = os.getloadavg()[0]
         self.began = time.monotonic()
+
+    @property
+    def dsn(self) -> str:
+        """The database owner's login (it writes both the gateway's and the auditor's rows)."""
+        return self.env["STOREFLEET_DATABASE_URL"]
 
     def save(self, finished: bool) -> dict[str, Any]:
         """The figures so far, written to OUT (after every step: a long run that fails
