@@ -210,6 +210,7 @@ class Run:
             "fraction_of_ceiling_applied": round(
                 made["stores_per_minute_all_but_ingress_applied"] / ceiling, 3
             ),
+            "stores_when_read": self.existing,  # the step's size and its two batches
             "reaper_sweep": await probes.sweep(api, self.dsn, js),
             "admin_store_list": await probes.store_list(
                 url, token, self.args.list_rate, self.args.seconds

@@ -33,7 +33,7 @@ from tests.fixtures.cluster import STORAGE_CLASS
 ROOT = Path(__file__).resolve().parents[2]
 CHARTS = ROOT / "charts" / "engines"
 Manifest = dict[str, Any]
-RETRIES = 5
+RETRIES = 10
 
 
 def requested(index: int, prefix: str, owner: str = "bench") -> Envelope:
@@ -107,17 +107,18 @@ class StoreObjects:
         await asyncio.gather(*(self._create(obj) for obj in objects[1:]))
 
     async def _create(self, obj: Manifest) -> None:
-        """Create `obj`, again after a second when the API server is overloaded (a 504 or
-        429 under a burst on a busy machine); an object already there counts as made."""
-        for attempt in range(RETRIES):
+        """Create `obj`, again after a pause when the API server is overloaded (a 504 or
+        429 under a burst on a busy machine); an object already there counts as made (a
+        504 can come after the object was stored)."""
+        for attempt in range(1, RETRIES + 1):
             try:
                 await self.kube.create(obj)
                 return
             except KubeUnavailable:
-                if attempt == RETRIES - 1:
+                if attempt == RETRIES:
                     raise
                 self.retries += 1
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(min(2.0 * attempt, 15.0))
 
 
 def _names(model: Envelope, event: Envelope) -> list[tuple[str, str]]:
