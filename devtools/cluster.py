@@ -62,9 +62,15 @@ class LocalCluster:
     """One control plane whose data, certificates, logs and pid files live in `workdir`."""
 
     def __init__(
-        self, workdir: Path, bin_dir: Path, nodes: int = 3, real_node: NodeIdentity | None = None
+        self,
+        workdir: Path,
+        bin_dir: Path,
+        nodes: int = 3,
+        real_node: NodeIdentity | None = None,
+        service_range: str = SERVICE_RANGE,
     ) -> None:
         self.workdir = workdir.resolve()
+        self.service_range = service_range  # a /24 holds 254 Services; a big test widens it
         self.bin_dir = bin_dir
         self.nodes = [f"kwok-node-{i}" for i in range(nodes)]
         self.kubeconfig = self.workdir / "kubeconfig"
@@ -141,6 +147,12 @@ class LocalCluster:
         with urllib.request.urlopen(req, context=self._tls(), timeout=10) as resp:
             return json.loads(resp.read())
 
+    def text(self, path: str) -> str:
+        """One GET as admin; the answer as text (`/metrics`)."""
+        req = urllib.request.Request(self.server + path)
+        with urllib.request.urlopen(req, context=self._tls(), timeout=30) as resp:
+            return str(resp.read().decode())
+
     # -- components -------------------------------------------------------------------
 
     def _etcd_args(self, port: int) -> list[str]:
@@ -179,7 +191,7 @@ class LocalCluster:
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={pki.sa_pub}",
             f"--service-account-signing-key-file={pki.sa_key}",
-            f"--service-cluster-ip-range={SERVICE_RANGE}",
+            f"--service-cluster-ip-range={self.service_range}",
             "--allow-privileged=true",
             "--profiling=false",
         ]

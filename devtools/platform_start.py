@@ -164,7 +164,7 @@ class Platform:
             return
         self.simulated_because = reason
         say(f"starting the local Kubernetes control plane with simulated nodes ({reason})")
-        cluster = LocalCluster(cluster_dir, ensure_binaries())
+        cluster = self.new_cluster(cluster_dir)
         cluster.start()
         self.stops.append(cluster)
         self.cluster = cluster
@@ -173,6 +173,10 @@ class Platform:
         self.stops.append(volumes)
         self.local_cluster = True
         self.env["KUBECONFIG"] = str(cluster.kubeconfig)
+
+    def new_cluster(self, cluster_dir: Path) -> LocalCluster:
+        """The simulated control plane, not started; a benchmark's subclass sizes it."""
+        return LocalCluster(cluster_dir, ensure_binaries())
 
     def migrate(self) -> None:
         """Migrations, then a login role with a fresh password for each service."""

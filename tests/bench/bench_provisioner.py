@@ -27,8 +27,9 @@ addresses; the controller-manager's workers and the scheduler's client QPS raise
   - the fractions of both ceilings: to ready, and to every object but the Ingress applied.
 
 A ceiling request the API server answers with a temporary error (a 504 on a loaded
-machine) is retried, at most 5 times. The machine's cores and load before and after go
-beside the figures. Prints the figures and writes them to `.run/bench/provisioner.json`.
+machine) is retried, at most 10 times, with a growing pause. The machine's cores and load
+before and after go beside the figures. Prints the figures and writes them to
+`.run/bench/provisioner.json`.
 """
 
 from __future__ import annotations
@@ -50,61 +51,32 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.config import new_client_from_config
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from devtools import procs
-from devtools.cluster import LocalCluster, ensure_binaries
+from devtools.cluster import ensure_binaries
 from devtools.launcher import start_service
 from devtools.nats import LocalNats
 from devtools.volumes import VolumeBinder
+from services.provisioner.kubeapi import StoreKube
 from shared.events import Envelope, parse_event
 from shared.jetstream import connect, ensure_stream, publish_event
 from shared.subjects import stores_stream
 from tests.bench.machine import machine
-from tests.bench.provisioner_stores import ceiling, requested
+from tests.bench.store_objects import StoreObjects, ceiling_figures, create_stores, requested
+from tests.bench.tuned_cluster import TUNED_SETUP, BenchCluster
 from tests.fixtures.cluster import STORAGE_CLASS
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".run" / "bench" / "provisioner.json"
 STREAM = "STORES"
 WAVES = ("provisioning", "guardrails", "workloads", "setup", "ingress", "ready")
-# Controller-manager workers per controller, and the scheduler's client QPS/burst, raised
-# from the defaults (5, and 50/100) as a cluster expecting hundreds of pods a minute would
-# have them. `--stock-cluster` measures without.
-TUNED_SYNCS = (
-    "deployment",
-    "replicaset",
-    "statefulset",
-    "job",
-    "resource-quota",
-    "serviceaccount-token",
-    "service-endpoint",
-    "gc",
-)
 # Room for every store's Services: the local default (a /24, 254 addresses) is nearly full
 # with 200 stores, and addresses a timed-out create took come back only after a while.
 SERVICE_RANGE = "10.0.0.0/16"
-
-
-class BenchCluster(LocalCluster):
-    def __init__(self, workdir: Path, bin_dir: Path, nodes: int, tuned: bool) -> None:
-        super().__init__(workdir, bin_dir, nodes=nodes)
-        self.tuned = tuned
-
-    def _apiserver_args(self, etcd_port: int) -> list[str]:
-        flag = "--service-cluster-ip-range="
-        args = super()._apiserver_args(etcd_port)
-        return [f"{flag}{SERVICE_RANGE}" if a.startswith(flag) else a for a in args]
-
-    def _controller_manager_args(self) -> list[str]:
-        extra = [f"--concurrent-{name}-syncs=25" for name in TUNED_SYNCS] if self.tuned else []
-        return [*super()._controller_manager_args(), *extra]
-
-    def _scheduler_args(self) -> list[str]:
-        extra = ["--kube-api-qps=500", "--kube-api-burst=1000"] if self.tuned else []
-        return [*super()._scheduler_args(), *extra]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -151,9 +123,10 @@ class Timeline:
 
 
 async def batch(
-    js: JetStreamContext, timeline: Timeline, count: int, prefix: str
+    js: JetStreamContext, timeline: Timeline, count: int, prefix: str, owner: str = "bench"
 ) -> dict[str, Any]:
-    events = [requested(i, prefix) for i in range(count)]
+    """`count` stores requested at once (owned by `owner`), timed until ready."""
+    events = [requested(i, prefix, owner) for i in range(count)]
     published: dict[str, float] = {}
 
     async def publish(event: Envelope) -> None:
@@ -230,8 +203,19 @@ def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return start_service("provisioner", log, env)
 
 
+async def ceiling(api: ApiClient, helm: Path, count: int, apply: bool) -> dict[str, Any]:
+    """Create (or with `apply`, server-side apply) the objects of `count` stores directly
+    and concurrently; no platform."""
+    kube = StoreKube(api, timeout=120)
+    objects = StoreObjects(kube, helm, await kube.server_version(), apply=apply)
+    stores = await asyncio.gather(*(objects.render(requested(i, "c")) for i in range(count)))
+    return ceiling_figures(stores, await create_stores(objects, stores))
+
+
 def new_cluster(args: argparse.Namespace, bins: Path, workdir: Path) -> BenchCluster:
-    cluster = BenchCluster(workdir, bins, args.nodes, tuned=not args.stock_cluster)
+    cluster = BenchCluster(
+        workdir, bins, args.nodes, tuned=not args.stock_cluster, service_range=SERVICE_RANGE
+    )
     cluster.start()
     return cluster
 
@@ -329,9 +313,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "kwok_nodes": args.nodes,
             "values": "local",
             "client_qps": 2000,
-            "cluster": "stock"
-            if args.stock_cluster
-            else "tuned: controller-manager --concurrent-*-syncs=25, scheduler QPS 500/1000",
+            "cluster": "stock" if args.stock_cluster else TUNED_SETUP,
         },
         "ceiling_direct_create": raw,
         "ceiling_direct_server_side_apply": applied,
