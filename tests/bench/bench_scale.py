@@ -1,5 +1,5 @@
 """Scale benchmark: `python -m tests.bench.bench_scale [--stores 5000]
-[--steps 200,1000,5000] [--batch 50] [--nodes N]` (`just bench scale`).
+[--steps 200,1000,5000] [--batch 50] [--rounds 3] [--nodes N]` (`just bench scale`).
 
 Starts the whole platform as `just up` does on simulated nodes (devtools/platform_start.py:
 Postgres, NATS, the object storage, the services), on a control plane sized for the
@@ -10,10 +10,12 @@ provisioner benchmark (tests/bench/tuned_cluster.py). Then, for each step N:
 - fill: stores are seeded until N exist (tests/bench/scale_seed.py: the objects of a
   rendered store created directly, the rows a provisioned store has), and the cluster
   left to settle (no pod Pending);
-- ceiling: `--batch` stores' objects created directly, all at once (stores per minute);
-- provisioning: `--batch` stores requested at once on the stream and provisioned by the
-  platform's provisioner, to `ready` (bench_provisioner's `batch`); stores per minute,
-  and that as a fraction of the ceiling just measured;
+- `--rounds` times, alternating, each on a settled cluster:
+  - ceiling: `--batch` stores' objects created directly, all at once (stores per minute);
+  - provisioning: `--batch` stores requested at once on the stream and provisioned by the
+    platform's provisioner, to `ready` (bench_provisioner's `batch`); stores per minute,
+    and that as a fraction of the ceiling just measured;
+  the step's fraction is the median of its rounds';
 - the reaper's sweep over every store namespace, run in this process (no publishing);
 - the gateway's admin store list: every page walked, then pages at `--list-rate` a
   second, open loop, p50/p99;
@@ -34,6 +36,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,6 +145,7 @@ class Run:
                 "kwok_nodes": args.nodes,
                 "service_cidr": SERVICE_RANGE,
                 "batch": args.batch,
+                "rounds": args.rounds,
                 "seeded_at_once": args.at_once,
                 "cluster": TUNED_SETUP,
                 "tuning": TUNING,
@@ -187,30 +191,18 @@ class Run:
                    ) -> dict[str, Any]:  # fmt: skip
         fill_s = await self.fill(seeder, size - self.existing)
         settle_s = await probes.settled(api)
-        batch_size = self.args.batch
-        print(f"at {size} stores: ceiling, {batch_size} stores' objects at once ...", flush=True)
-        retries = seeder.objects.retries
-        ceiling_s = await seeder.create(batch_size)
-        retries = seeder.objects.retries - retries
-        ceiling = round(batch_size / ceiling_s * 60, 1)
-        await probes.settled(api)
-        print(f"at {size} stores: {batch_size} stores through the provisioner ...", flush=True)
-        made = await batch(js, timeline, batch_size, f"p{size}-", owner)
-        self.existing += 2 * batch_size
+        rounds = [await self.round(size, r, api, seeder, js, timeline, owner)
+                  for r in range(self.args.rounds)]  # fmt: skip
         url = self.env["STOREFLEET_GATEWAY_URL"]
         assert self.platform.cluster is not None
         return {
             "existing_stores": size,
             "fill_s": fill_s,
             "settle_s": settle_s,
-            "ceiling_stores_per_minute": ceiling,
-            "ceiling_creations_retried": retries,
-            "provisioned": made,
-            "fraction_of_ceiling": round(made["stores_per_minute"] / ceiling, 3),
-            "fraction_of_ceiling_applied": round(
-                made["stores_per_minute_all_but_ingress_applied"] / ceiling, 3
-            ),
-            "stores_when_read": self.existing,  # the step's size and its two batches
+            "rounds": rounds,
+            "fraction_of_ceiling": median(rounds, "fraction_of_ceiling"),
+            "fraction_of_ceiling_applied": median(rounds, "fraction_of_ceiling_applied"),
+            "stores_when_read": self.existing,  # the step's size and its rounds' batches
             "reaper_sweep": await probes.sweep(api, self.dsn, js),
             "admin_store_list": await probes.store_list(
                 url, token, self.args.list_rate, self.args.seconds
@@ -218,6 +210,34 @@ class Run:
             "dashboard": await first_paint(url, "scale-admin", password),
             "rss_mib": probes.memory(self.platform),
             "control_plane": probes.etcd_figures(self.platform.cluster),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        }
+
+    async def round(self, size: int, n: int, api: ApiClient, seeder: Seeder, js: Any,
+                    timeline: Timeline, owner: str) -> dict[str, Any]:  # fmt: skip
+        """One ceiling batch, then one batch through the provisioner, each on a settled
+        cluster; the fraction of the one over the other."""
+        batch_size = self.args.batch
+        print(f"at {size} stores, round {n + 1}: ceiling, {batch_size} stores' objects at once ...",
+              flush=True)  # fmt: skip
+        retries = seeder.objects.retries
+        ceiling_s = await seeder.create(batch_size)
+        retries = seeder.objects.retries - retries
+        ceiling = round(batch_size / ceiling_s * 60, 1)
+        await probes.settled(api)
+        print(f"at {size} stores, round {n + 1}: {batch_size} stores through the provisioner ...",
+              flush=True)  # fmt: skip
+        made = await batch(js, timeline, batch_size, f"p{size}-{n}-", owner)
+        self.existing += 2 * batch_size
+        await probes.settled(api)
+        return {
+            "ceiling_stores_per_minute": ceiling,
+            "ceiling_creations_retried": retries,
+            "provisioned": made,
+            "fraction_of_ceiling": round(made["stores_per_minute"] / ceiling, 3),
+            "fraction_of_ceiling_applied": round(
+                made["stores_per_minute_all_but_ingress_applied"] / ceiling, 3
+            ),
             "load_average_1m": round(os.getloadavg()[0], 2),
         }
 
@@ -231,6 +251,10 @@ class Run:
             self.existing += chunk
             print(f"seeded: {self.existing} stores", flush=True)
         return round(time.monotonic() - started, 1)
+
+
+def median(rounds: list[dict[str, Any]], key: str) -> float:
+    return round(float(statistics.median(float(r[key]) for r in rounds)), 3)
 
 
 def summary(steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -257,6 +281,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--stores", type=int, default=5000, help="the largest step")
     parser.add_argument("--steps", default="200,1000,5000", help="sizes measured at")
     parser.add_argument("--batch", type=int, default=50, help="stores per throughput batch")
+    parser.add_argument("--rounds", type=int, default=3, help="ceiling + platform batches a step")
     parser.add_argument("--nodes", type=int, default=0, help="kwok nodes (0: enough)")
     parser.add_argument("--at-once", type=int, default=20, help="seeded stores in flight")
     parser.add_argument("--list-rate", type=float, default=20.0, help="list pages a second")
@@ -264,7 +289,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.steps = sorted({int(s) for s in args.steps.split(",")} | {args.stores})
     args.steps = [s for s in args.steps if s <= args.stores]
-    top = args.stores + 2 * args.batch * len(args.steps)
+    top = args.stores + 2 * args.batch * args.rounds * len(args.steps)
     args.nodes = args.nodes or math.ceil(top * 2 / PODS_PER_NODE) + 2
     return args
 
