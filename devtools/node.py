@@ -28,7 +28,7 @@ from typing import Any
 
 from devtools import hostnet, procs
 from devtools.cluster import REPO, LocalCluster, NodeIdentity, ensure_binaries, stop_recorded
-from devtools.node_agents import LAYOUT, NODE_NAME, Agents, NodeError
+from devtools.node_agents import INGRESS_TLS_PORT, LAYOUT, NODE_NAME, Agents, NodeError
 
 INGRESS_PORT = int(os.environ.get("STOREFLEET_INGRESS_PORT", "18080"))
 BUILD_SCRIPT = REPO / "scripts" / "build-node-bins.sh"
@@ -54,6 +54,11 @@ class RealCluster:
     @property
     def ingress_url(self) -> str:
         return f"http://127.0.0.1:{self.ingress_port}"
+
+    @property
+    def ingress_tls_port(self) -> int:
+        """The ingress controller's HTTPS entrypoint, on 127.0.0.1."""
+        return INGRESS_TLS_PORT
 
 
 def node_binaries() -> dict[str, Path]:

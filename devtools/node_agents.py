@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -36,6 +37,8 @@ KUBE_ROUTER_HEALTH_PORT = 20244
 PAUSE_IMAGE = "docker.io/storefleet/pause:dev"
 COREDNS_IMAGE = "docker.io/storefleet/coredns:dev"
 HELPER_IMAGE = "docker.io/storefleet/toolbox:dev"
+# Traefik's HTTPS entrypoint: custom domains' certificates (issue 16) are served there.
+INGRESS_TLS_PORT = int(os.environ.get("STOREFLEET_INGRESS_TLS_PORT", "18443"))
 NODE_IMAGES = ("pause", "coredns", "toolbox")
 # Start order; they stop the other way round.
 AGENTS = ("containerd", "kubelet", "kube-proxy", "kube-router", "local-path-provisioner", "traefik")
@@ -92,6 +95,7 @@ class Agents:
         self._wait("kube-router healthy", lambda: _http_ok(
             f"http://127.0.0.1:{KUBE_ROUTER_HEALTH_PORT}/healthz"))  # fmt: skip
         self._wait("Traefik listening", lambda: _port_open(self.ingress_port))
+        self._wait("Traefik listening for HTTPS", lambda: _port_open(INGRESS_TLS_PORT))
         self._wait("CoreDNS ready", self._dns_ready)
 
     def _write_configs(self) -> None:
@@ -184,6 +188,8 @@ class Agents:
         self._spawn("traefik", [
             "--global.checkNewVersion=false", "--global.sendAnonymousUsage=false",
             f"--entryPoints.web.address=127.0.0.1:{self.ingress_port}",
+            f"--entryPoints.websecure.address=127.0.0.1:{INGRESS_TLS_PORT}",
+            "--entryPoints.websecure.http.tls=true",
             "--providers.kubernetesIngress=true",
             # A suspended store's Ingress names the paused page through an ExternalName
             # Service (the admission policy allows that one name and target only).
