@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from devtools.node import RealCluster, node_binaries, start_real_cluster, stop_real_cluster
+from services.provisioner.settings import PRIVATE_CIDRS
+from services.provisioner.spec import Cluster
 
 REASON = "the real node needs root (network interfaces, mounts, firewall rules)"
 
@@ -129,3 +131,21 @@ def toolbox_pod(
             **spec,
         },
     }
+
+
+def node_cluster(platform: str = "storefleet") -> Cluster:
+    """The cluster's shape as the provisioner sees it on the real node: Traefik on the
+    host (IngressClass `traefik`), DNS in kube-system, no storage class named."""
+    return Cluster(
+        base_domain="stores.localhost",
+        ingress_class="traefik",
+        ingress_namespace="kube-system",
+        platform_namespace=platform,
+        dns_namespace="kube-system",
+        storage_class="",
+        tls_issuer="",
+        egress_blocked_cidrs=PRIVATE_CIDRS,
+        values_profile="local",
+        country="DE",
+        currency="EUR",
+    )

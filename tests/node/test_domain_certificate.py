@@ -31,7 +31,6 @@ from devtools.node import RealCluster
 from devtools.node_agents import LAYOUT
 from services.provisioner.engines import ENGINES
 from services.provisioner.guardrails import guardrails
-from services.provisioner.settings import PRIVATE_CIDRS
 from services.provisioner.spec import Cluster, StoreSpec, store_spec
 from services.reaper import domain_objects
 from services.reaper.domain_certs import DomainKube
@@ -47,7 +46,7 @@ from tests.fixtures.acme import (
     issuance_path,
     skip_unless_built,
 )
-from tests.node.conftest import Kubectl, eventually, toolbox_pod
+from tests.node.conftest import Kubectl, eventually, node_cluster, toolbox_pod
 
 DOMAIN = "shop.example.test"
 PAGE = "the store behind shop.example.test"
@@ -81,19 +80,7 @@ async def issuer(
 
 
 def _store() -> tuple[StoreSpec, Cluster]:
-    cluster = Cluster(
-        base_domain="stores.localhost",
-        ingress_class=INGRESS_CLASS,
-        ingress_namespace="kube-system",
-        platform_namespace="storefleet",
-        dns_namespace="kube-system",
-        storage_class="",
-        tls_issuer="",
-        egress_blocked_cidrs=PRIVATE_CIDRS,
-        values_profile="local",
-        country="DE",
-        currency="EUR",
-    )
+    cluster = node_cluster()
     token = uuid.uuid4().hex[:8]
     data = {"name": "Domain Shop", "slug": f"cd-{token}", "engine": "woocommerce",
             "plan": "small", "owner": "user-1", "namespace": f"store-cd-{token}"}  # fmt: skip

@@ -17,33 +17,22 @@ import pytest
 from devtools.node import RealCluster
 from services.provisioner.engines import ENGINES
 from services.provisioner.guardrails import guardrails
-from services.provisioner.settings import PRIVATE_CIDRS
 from services.provisioner.spec import Cluster, StoreSpec, store_spec
 from shared.events import new_event
 from shared.plans import DEFAULT_PLANS
-from tests.node.conftest import Kubectl, eventually, restricted_namespace, toolbox_pod
+from tests.node.conftest import (
+    Kubectl,
+    eventually,
+    node_cluster,
+    restricted_namespace,
+    toolbox_pod,
+)
 
 HTTPD = (
     "mkdir -p /tmp/www && echo {text} > /tmp/www/index.html && exec httpd -f -p {port} -h /tmp/www"
 )
 TMP = {"volumes": [{"name": "tmp", "emptyDir": {}}]}
 COMPONENT = "app.kubernetes.io/component"
-
-
-def _cluster(platform: str) -> Cluster:
-    return Cluster(
-        base_domain="stores.localhost",
-        ingress_class="traefik",
-        ingress_namespace="kube-system",
-        platform_namespace=platform,
-        dns_namespace="kube-system",
-        storage_class="",
-        tls_issuer="",
-        egress_blocked_cidrs=PRIVATE_CIDRS,
-        values_profile="local",
-        country="DE",
-        currency="EUR",
-    )
 
 
 def _store(cluster: Cluster) -> StoreSpec:
@@ -73,7 +62,7 @@ class Stores:
 @pytest.fixture(scope="module")
 def stores(kubectl: Kubectl) -> Iterator[Stores]:
     platform = f"storefleet-np-{uuid.uuid4().hex[:6]}"
-    cluster = _cluster(platform)
+    cluster = node_cluster(platform)
     a, b = _store(cluster), _store(cluster)
     kubectl.apply(restricted_namespace(platform))
     for spec in (a, b):
@@ -133,7 +122,7 @@ def test_store_pods_are_isolated_once_the_guardrails_apply(
     assert _reaches(kubectl, a.namespace, "web", platform)
     assert _reaches(kubectl, stores.platform, "nats", into_store)
 
-    cluster = _cluster(stores.platform)
+    cluster = node_cluster(stores.platform)
     for spec in (a, b):
         rails = guardrails(spec, cluster)
         kubectl.apply(*(p for p in rails.policies if p["kind"] == "NetworkPolicy"))
