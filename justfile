@@ -46,8 +46,9 @@ fmt:
 bench *names:
     {{python}} -m tests.bench {{names}}
 
-# the platform on simulated nodes under users' load while services are killed, then its
-# invariants checked; exits non-zero on a violation (workspace .run/soak)
+# the platform on simulated nodes under users' load and an administrator's engine rollouts
+# while services are killed, then its invariants checked; exits non-zero on a violation
+# (workspace .run/soak)
 soak minutes="3":
     {{python}} -m devtools.soak --minutes {{minutes}}
 

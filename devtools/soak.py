@@ -3,15 +3,20 @@ simulated (kwok) nodes under a steady mix of users' requests while processes die
 check of what must hold whatever happened.
 
 It starts a `Platform` (devtools/platform_start.py: Postgres, NATS, the object storage,
-the control plane with kwok nodes, the services) in a fresh workspace, `.run/soak`, and
-adds a few users with the operators' CLI. For MINUTES they call the gateway's REST API
-(devtools/soak_load.py) while the chaos driver (devtools/soak_chaos.py) SIGKILLs a random
-service every 30 s and starts it again, restarts NATS and Postgres once each and freezes
-the API server for 20 s. Then the load stops, the services settle (every accepted request
-ended, the audit log caught up, namespaces agree with stores, or `--settle` seconds
-passed), the invariants are checked (devtools/soak_checks.py), everything is stopped and
-no process may be left. It prints what the users asked and got, what the driver did and
-the invariants, and exits 1 on any violation (2 when the platform could not start).
+the control plane with kwok nodes, the services) in a fresh workspace, `.run/soak`, whose
+services read a copy of the engine charts in which woocommerce offers a next version
+(devtools/engine_charts.py), and adds a few users and an administrator with the
+operators' CLI. For MINUTES the users call the gateway's REST API and the administrator
+rolls the next version out to their stores, one fleet rollout at a time
+(devtools/soak_load.py), while the chaos driver (devtools/soak_chaos.py) SIGKILLs a
+random service every 30 s and starts it again, restarts NATS and Postgres once each and
+freezes the API server for 20 s. Then the load stops, the services settle (every
+accepted request and upgrade ended, the audit log caught up, namespaces agree with
+stores, or `--settle` seconds passed), the invariants are checked
+(devtools/soak_checks.py, devtools/soak_upgrades.py), everything is stopped and no
+process may be left. It prints what the users asked and got, what became of the
+upgrades, what the driver did and the invariants, and exits 1 on any violation (2 when
+the platform could not start).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import nats
 
 from devtools import procs
 from devtools.cluster import stop_recorded
+from devtools.engine_charts import Upgrade, with_next_version
 from devtools.platform_start import Platform
 from devtools.soak_chaos import Chaos, ChaosLog
 from devtools.soak_checks import (
@@ -49,7 +55,8 @@ from devtools.soak_checks import (
     stream_messages,
     table,
 )
-from devtools.soak_load import Tally, User, add_user, run_users
+from devtools.soak_load import Administrator, Tally, User, add_user, run_users
+from devtools.soak_upgrades import Upgrades, read_upgrades, upgrade_outcomes, upgrade_violations
 from devtools.workspace import RUN, say
 from shared.subjects import STREAM
 
@@ -63,6 +70,8 @@ TUNING = {
     "STOREFLEET_SWEEP_INTERVAL_SECONDS": "5",  # orphans found within seconds of settling
     "STOREFLEET_KUBE_QPS": "200",
     "STOREFLEET_KUBE_BURST": "400",
+    "STOREFLEET_ROLLOUT_PASS_SECONDS": "2",  # a rollout asks for its upgrades promptly
+    "STOREFLEET_UPGRADE_WORKERS": "8",  # a rollout's upgrades at once, not two by two
 }
 
 
@@ -72,6 +81,7 @@ class Result:
     chaos: ChaosLog
     verdicts: list[Verdict]
     settled_in: float
+    upgrades: Upgrades
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -94,55 +104,64 @@ def fresh_workspace(workspace: Path) -> None:
     workspace.chmod(0o755)  # Postgres runs as its own user, below it
 
 
-def start(platform: Platform) -> None:
+def start(platform: Platform) -> Upgrade:
+    """Start `platform` with every service reading engine charts that offer the upgrade
+    returned, in its run directory."""
+    charts = platform.run / "charts"
+    upgrade = with_next_version(charts)
+    platform.env["STOREFLEET_CHARTS_DIR"] = str(charts)
     platform.start_backends()
     platform.migrate()
     platform.start_services(procs.free_port())
     platform.wait_ready()
+    return upgrade
 
 
-async def soak(platform: Platform, args: argparse.Namespace, rng: random.Random) -> Result:
+async def soak(
+    platform: Platform, upgrade: Upgrade, args: argparse.Namespace, rng: random.Random
+) -> Result:
     owner_env = {**os.environ, **platform.env}
     tally = Tally()
+    gateway = platform.env["STOREFLEET_GATEWAY_URL"]
     users = []
     for n in range(args.users):
         name = f"soak-{n}"
         password = await asyncio.to_thread(add_user, owner_env, name)
-        user = User(
-            name, platform.env["STOREFLEET_GATEWAY_URL"], tally, random.Random(rng.random())
-        )
-        users.append((user, password))
+        users.append((User(name, gateway, tally, random.Random(rng.random())), password))
+    password = await asyncio.to_thread(add_user, owner_env, "soak-admin", True)
+    admin = Administrator(User("soak-admin", gateway, tally, random.Random()), upgrade)
     chaos = Chaos(platform, rng, args.kill_every, args.pause)
     supervisor = asyncio.create_task(chaos.supervise())
     try:
         duration = args.minutes * 60
         say(f"soak: {args.users} users for {args.minutes:g} minutes, "
             f"a kill every {args.kill_every:g}s")  # fmt: skip
-        await asyncio.gather(run_users(users, time.monotonic() + duration), chaos.run(duration))
+        until = time.monotonic() + duration
+        await asyncio.gather(run_users(users, (admin, password), until), chaos.run(duration))
         say("soak: load stopped; waiting for the services to settle")
         started = time.monotonic()
         await asyncio.to_thread(platform.wait_ready)
         await settle(platform, tally, args.settle)
         settled_in = time.monotonic() - started
         say(f"soak: settled in {settled_in:.0f}s; checking the invariants")
-        verdicts = await check(platform, tally)
+        verdicts, upgrades = await check(platform, tally)
     finally:
         supervisor.cancel()
-    return Result(tally, chaos.log, verdicts, settled_in)
+    return Result(tally, chaos.log, verdicts, settled_in, upgrades)
 
 
 async def settle(platform: Platform, tally: Tally, within: float) -> None:
-    """Until every accepted request ended, the audit log has the whole stream and the
-    namespaces agree with the stores, or `within` seconds passed."""
+    """Until every accepted request and upgrade ended, the audit log has the whole stream
+    and the namespaces agree with the stores, or `within` seconds passed."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        verdicts = await quick_checks(platform, tally)
+        verdicts, _ = await quick_checks(platform, tally)
         if all(v.passed for v in verdicts):
             return
         await asyncio.sleep(5)
 
 
-async def quick_checks(platform: Platform, tally: Tally) -> list[Verdict]:
+async def quick_checks(platform: Platform, tally: Tally) -> tuple[list[Verdict], Upgrades]:
     assert platform.nats is not None
     pool = await asyncpg.create_pool(
         platform.env["STOREFLEET_DATABASE_URL"], min_size=1, max_size=2
@@ -153,27 +172,30 @@ async def quick_checks(platform: Platform, tally: Tally) -> list[Verdict]:
         messages = await stream_messages(nc.jetstream(), STREAM)
         ended = await accepted_requests_ended(pool, tally.accepted)
         audited = await audit_log_matches_stream(pool, messages)
-        return [
+        upgrades = await read_upgrades(pool, tally.accepted)
+        verdicts = [
             Verdict("every accepted request ended", ended),
+            Verdict("every rollout and its upgrades ended", upgrade_violations(upgrades)),
             Verdict("no internal errors (500)", no_internal_errors(tally.outcomes)),
             Verdict("namespaces match live stores", await namespaces_match_stores(pool, kube)),
             Verdict("audit rows equal stream messages", audited),
             Verdict("no duplicate events", await no_duplicate_events(pool, messages)),
             Verdict("connections within pools", await connections_within_pools(pool)),
         ]
+        return verdicts, upgrades
     finally:
         await kube.close()
         await nc.close()
         await pool.close()
 
 
-async def check(platform: Platform, tally: Tally) -> list[Verdict]:
+async def check(platform: Platform, tally: Tally) -> tuple[list[Verdict], Upgrades]:
     assert platform.nats is not None
-    verdicts = await quick_checks(platform, tally)
+    verdicts, upgrades = await quick_checks(platform, tally)
     rebuilt = await projection_equals_rebuild(
         platform.env["STOREFLEET_DATABASE_URL"], platform.nats.service_env("auditor")
     )
-    return [*verdicts, Verdict("projection equals a rebuild from the stream", rebuilt)]
+    return [*verdicts, Verdict("projection equals a rebuild from the stream", rebuilt)], upgrades
 
 
 def summary(result: Result, minutes: float, took: float) -> str:
@@ -187,6 +209,7 @@ def summary(result: Result, minutes: float, took: float) -> str:
         + ", ".join(f"{kind} {n}" for kind, n in sorted(accepted.items()))
         + ")",
         *(f"  {outcome}: {n}" for outcome, n in sorted(result.tally.outcomes.items())),
+        upgrades_line(result.upgrades),
         f"chaos: {chaos.line()}",
         f"restarted: {', '.join(chaos.restarts) or 'nothing'}",
         "services that exited by themselves: "
@@ -196,6 +219,17 @@ def summary(result: Result, minutes: float, took: float) -> str:
     failed = [v for v in result.verdicts if not v.passed]
     lines.append(f"invariants: {len(result.verdicts) - len(failed)} passed, {len(failed)} failed")
     return "\n".join(lines)
+
+
+def upgrades_line(upgrades: Upgrades) -> str:
+    """How many upgrades the rollouts asked for and what became of them."""
+    states = Counter(state for state, _ in upgrades.rollouts.values())
+    rollouts = ", ".join(f"{state} {n}" for state, n in sorted(states.items())) or "none"
+    ended = ", ".join(f"{what} {n}" for what, n in sorted(upgrade_outcomes(upgrades).items()))
+    return (
+        f"upgrades: {len(upgrades.asked)} asked by {len(upgrades.rollouts)} rollouts"
+        f" (rollouts {rollouts}); outcomes: {ended or 'none'}"
+    )
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -218,8 +252,8 @@ def main(argv: list[str]) -> int:
     began = time.monotonic()
     signal.signal(signal.SIGTERM, _interrupted)
     try:
-        start(platform)
-        result = asyncio.run(soak(platform, args, rng))
+        upgrade = start(platform)
+        result = asyncio.run(soak(platform, upgrade, args, rng))
     except RuntimeError as exc:
         say(f"soak: the platform could not start: {exc}")
         return 2

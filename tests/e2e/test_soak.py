@@ -1,7 +1,8 @@
 """The soak (`just soak`, devtools/soak.py) as CI runs it: three minutes of users' load
-while services are SIGKILLed, NATS and Postgres restarted and the API server frozen,
-then every invariant holds. And each invariant's check, against a real platform of its
-own, finds a violation planted for it, so none can pass by not looking.
+and an administrator's rollouts while services are SIGKILLed, NATS and Postgres restarted
+and the API server frozen, then every invariant holds. And each invariant's check,
+against a real platform of its own, finds a violation planted for it, so none can pass by
+not looking.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -45,6 +47,15 @@ from devtools.soak_checks import (
     stream_messages,
 )
 from devtools.soak_load import Accepted, Tally, User, add_user
+from devtools.soak_upgrades import (
+    UpgradeAsked,
+    Upgrades,
+    read_upgrades,
+    upgrade_outcomes,
+    upgrade_violations,
+)
+from shared.events import new_event
+from shared.jetstream import publish_event
 from shared.namespaces import store_labels
 from shared.subjects import STREAM
 
@@ -67,7 +78,9 @@ def test_a_three_minute_soak_with_kills_and_restarts_keeps_every_invariant() -> 
     assert "restarted: nats, postgres, kube-apiserver" in out
     accepted = re.search(r"^requests: \d+ made, (\d+) accepted", out, re.M)
     assert accepted and int(accepted.group(1)) > 20, out
-    assert re.search(r"^invariants: 8 passed, 0 failed", out, re.M), out
+    upgrades = re.search(r"^upgrades: (\d+) asked by (\d+) rollouts", out, re.M)
+    assert upgrades and int(upgrades.group(1)) >= 1 and int(upgrades.group(2)) >= 1, out
+    assert re.search(r"^invariants: 9 passed, 0 failed", out, re.M), out
 
 
 def test_a_soak_stopped_with_sigterm_stops_its_platform_first() -> None:
@@ -247,6 +260,75 @@ async def test_connections_beyond_a_services_pool_are_reported(
     finally:
         await asyncio.gather(*(conn.close() for conn in held))
     assert len(found) == 1 and found[0].startswith("storefleet_auditor: "), found
+
+
+async def test_an_upgrade_a_rollout_asked_for_that_never_ended_is_reported(
+    platform: Platform, owner: asyncpg.Pool, ready_store: Accepted
+) -> None:
+    # A rollout left paused, and an upgrade of it the provisioner drops without a word:
+    # asked from a version the store is not on, as when the store moved since.
+    rollout_id, operation_id = str(uuid.uuid4()), str(uuid.uuid4())
+    await owner.execute(
+        "INSERT INTO rollouts (id, engine, target_version, waves, max_concurrent,"
+        " failure_threshold, pause_seconds, state, planned_at, created_by)"
+        " VALUES ($1, 'woocommerce', '9.9.9', '{100%}', 1, 0, 0, 'paused', now(), $1)",
+        uuid.UUID(rollout_id),
+    )
+    data = {"operation_id": operation_id, "version": "9.9.9", "previous_version": "0.0.1",
+            "requested_by": "reaper", "rollout_id": rollout_id}  # fmt: skip
+    event = new_event("upgrade.requested", ready_store.store_id, data, actor="reaper",
+                      correlation_id=f"rollout-{rollout_id}")  # fmt: skip
+    assert platform.nats is not None
+    nc = await nats.connect(platform.nats.url)
+    try:
+        await publish_event(nc.jetstream(), event, stream=STREAM)
+    finally:
+        await nc.close()
+    deadline = time.monotonic() + 30
+    while not await owner.fetchval("SELECT 1 FROM store_events WHERE event_id = $1", event.id):
+        assert time.monotonic() < deadline, "the auditor never recorded the request"
+        await asyncio.sleep(0.5)
+
+    rollout = Accepted("rollout", "admin", "", rollout_id=rollout_id)
+    upgrades = await read_upgrades(owner, [rollout])
+
+    assert upgrade_violations(upgrades) == [
+        f"rollout {rollout_id}: paused, not ended",
+        f"upgrade {operation_id} of {ready_store.store_id} to 9.9.9: no outcome, store ready",
+    ]
+
+
+def test_an_upgrade_ends_by_its_outcome_or_its_stores_deletion() -> None:
+    def asked(n: int, outcome: str = "", reason: str = "", status: str = "ready",
+              version: str | None = "1.0") -> UpgradeAsked:  # fmt: skip
+        code = "" if outcome in ("", "upgrade.completed") else "gate_failed"
+        return UpgradeAsked("r", f"store-{n}", f"op-{n}", "2.0", outcome, code, reason,
+                            status, version)  # fmt: skip
+
+    ended = Upgrades({"r": ("completed", True)}, [
+        asked(1, "upgrade.completed", version="2.0"),
+        asked(2, "upgrade.rolled_back", "upgrade to 2.0 undone: not ready"),
+        asked(3, "upgrade.failed", "nothing was changed: no backup"),
+        asked(4, status="deleted"),
+        asked(5, "upgrade.completed", status="deleted", version=None),
+    ])  # fmt: skip
+    assert upgrade_violations(ended) == []
+    assert upgrade_outcomes(ended) == Counter(
+        {"completed": 2, "rolled_back gate_failed": 1, "failed gate_failed": 1,
+         "store deleted": 1}
+    )  # fmt: skip
+
+    never = Upgrades({"r": ("running", False)}, [
+        asked(1), asked(2, "upgrade.completed"), asked(3, "upgrade.failed", " "),
+        asked(4, status="deleting"),
+    ])  # fmt: skip
+    assert upgrade_violations(never) == [
+        "rollout r: running, not ended",
+        "upgrade op-1 of store-1 to 2.0: no outcome, store ready",
+        "upgrade op-2 of store-2 to 2.0: completed, store on 1.0 (ready)",
+        "upgrade op-3 of store-3 to 2.0: upgrade.failed without a reason",
+        "upgrade op-4 of store-4 to 2.0: no outcome, store deleting",
+    ]
 
 
 def test_a_process_left_in_a_started_group_is_reported(tmp_path: Path) -> None:
