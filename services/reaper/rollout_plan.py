@@ -8,7 +8,9 @@ asks here, and writes and publishes what is decided:
   store on a version the target upgrades from gets a wave (by `shared.rollout_waves`);
   any other is skipped. Sorting makes the waves the same however often this runs.
 - `settle`: an upgrade's outcome, from its `upgrade.completed|rolled_back|failed` event;
-  a store deleted meanwhile is skipped.
+  a store deleted meanwhile is skipped, and so is one asked for and then suspended or
+  restored under another operation before its upgrade began (the provisioner drops
+  that request without an event; the rollout would otherwise never end).
 - `plan_pass`: a running rollout requests the current wave's pending stores, lowest id
   first, keeping at most `max_concurrent` upgrades in flight; a pending store whose
   upgrade the projection already shows (its request was published just before the driver
@@ -28,7 +30,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.lifecycle import DELETION, Status
+from shared.lifecycle import DELETION, SUSPENSION, Status
 from shared.rollout_waves import wave_ends
 
 # Any constant works: it only has to stay the same, so ids stay the same.
@@ -133,9 +135,17 @@ def settle(
         store = stores.get(m.store_id)
         if ended is not None:
             moves[m.store_id] = OUTCOMES[ended]
-        elif store is None or store.status in DELETION:
+        elif store is None or store.status in DELETION or _dropped(m, store):
             moves[m.store_id] = "skipped"
     return moves
+
+
+def _dropped(member: Member, store: StoreNow) -> bool:
+    """The store was suspended or restored under another operation after its upgrade
+    was asked for: the provisioner drops such a request as stale, with no event, and
+    the gateway refuses both while an upgrade runs, so no outcome will come."""
+    moved = store.status in SUSPENSION or store.status == Status.RESTORING
+    return member.state == "requested" and moved and store.operation_id != member.operation_id
 
 
 def plan_pass(

@@ -157,3 +157,36 @@ def test_a_store_no_longer_ready_is_skipped_when_its_wave_comes() -> None:
     assert plan_pass(ROLLOUT, [member], stores, NOW).skip == (member.store_id,)
     gone = settle([member], {}, {})
     assert gone == {member.store_id: "skipped"}
+
+
+@pytest.mark.parametrize("status", ["suspending", "suspended", "resuming", "restoring"])
+def test_a_store_suspended_or_restored_after_its_upgrade_was_asked_is_skipped(
+    status: str,
+) -> None:
+    # The provisioner drops the request as stale without a word: without this the
+    # rollout would wait for its outcome forever.
+    stores = fleet(2)
+    members = [replace(m, state="requested")
+               for m in pick(ROLLOUT.id, ROLLOUT.waves, stores.values(), {"6.5"})]  # fmt: skip
+    moved, upgrading = members
+    stores[moved.store_id] = replace(
+        stores[moved.store_id], status=status, operation_id=str(uuid.uuid4())
+    )
+    stores[upgrading.store_id] = replace(
+        stores[upgrading.store_id], status="upgrading", operation_id=upgrading.operation_id
+    )
+
+    assert settle(members, stores, {}) == {moved.store_id: "skipped"}
+
+
+def test_a_requested_upgrade_still_running_or_ready_to_start_is_not_skipped() -> None:
+    stores = fleet(2)
+    members = [replace(m, state="requested")
+               for m in pick(ROLLOUT.id, ROLLOUT.waves, stores.values(), {"6.5"})]  # fmt: skip
+    own = members[0]
+    # Its own operation (a pre-upgrade step) keeps it; a ready store is about to start.
+    stores[own.store_id] = replace(
+        stores[own.store_id], status="restoring", operation_id=own.operation_id
+    )
+
+    assert settle(members, stores, {}) == {}
