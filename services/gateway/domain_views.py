@@ -71,6 +71,9 @@ class DomainList(TypedDict):
         str | None,
         Field(description="where the store answers, as its engine has it now; null until ready"),
     ]
+    host: Annotated[
+        str, Field(description="the store's own host, <slug>.<base domain>, which always answers")
+    ]
 
 
 class PrimaryChange(TypedDict):

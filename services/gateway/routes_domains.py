@@ -76,6 +76,7 @@ async def list_domains(request: web.Request) -> web.Response:
         "max_domains": plan.max_domains if plan else 0,
         "primary_domain_id": primary,
         "url": store["url"],
+        "host": f"{store['slug']}.{settings.base_domain}",
     }
     return json_reply(body)
 

@@ -111,6 +111,7 @@ async def test_an_owner_makes_an_active_domain_the_primary_and_the_store_follows
     assert shown["url"] == "http://shop.stores.localhost"  # until the provisioner is done
     listed = (await get(gateway, user, f"/stores/{sid}/domains"))[1]
     assert listed["primary_domain_id"] == domain_id
+    assert listed["host"] == f"{store['slug']}.stores.localhost"  # which keeps answering
     assert {d["domain"]: d["primary"] for d in listed["items"]} == {
         "shop.example.org": True,
         "other.example.org": False,
