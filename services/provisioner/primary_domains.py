@@ -20,7 +20,8 @@ order:
   change and attempt, as an upgrade does, and waits for it to complete and for the
   workloads to serve (`ReadinessGate`). WooCommerce's setup moves WordPress's `home` and
   `siteurl` (and the links in its content) with `wp search-replace`; Medusa reads its URL
-  and CORS lists from its environment when its pods restart;
+  and CORS lists from its environment when its pods restart. Then the namespace's
+  `storefleet.io/url`, the address the credentials responder hands out, follows;
 - `url.changed` records the address; when a later request arrived meanwhile, `url.failed`
   (`replaced`) instead, so the store's URL never goes back to an older one.
 
@@ -43,6 +44,7 @@ import structlog
 
 from services.provisioner import metrics
 from services.provisioner.backups import give_up_or_retry, request_of
+from services.provisioner.guardrails import namespace
 from services.provisioner.publisher import Publisher
 from services.provisioner.render import engine_manifests
 from services.provisioner.spec import StoreSpec, on_primary, primary_url
@@ -81,6 +83,8 @@ class AddressMover:
             await suspender.kube.apply(manifest)
         scaled = [m for m in changed if m["kind"] in SCALED]
         await self.gate.check(spec, scaled, setup_jobs(spec, rendered.workloads, run), deadline)
+        # The address the credentials responder hands out, on the store's namespace.
+        await suspender.kube.apply(namespace(spec))
         log.info("engine at its address", url=spec.url)
 
 

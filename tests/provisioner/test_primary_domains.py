@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from kubernetes_asyncio.client import ApiClient, AppsV1Api, BatchV1Api, NetworkingV1Api
+from kubernetes_asyncio.client import ApiClient, AppsV1Api, BatchV1Api, CoreV1Api, NetworkingV1Api
 
 from services.provisioner.app import cluster_of
 from services.provisioner.engines import ENGINES
@@ -29,7 +29,7 @@ from services.provisioner.kubeapi import StoreKube
 from services.provisioner.primary_domains import AddressMover, PrimaryDomainHandler
 from services.provisioner.publisher import Publisher
 from services.provisioner.render import Renderer
-from services.provisioner.spec import Manifest, StoreSpec
+from services.provisioner.spec import URL_ANNOTATION, Manifest, StoreSpec
 from services.provisioner.store_records import StoreRecords
 from services.provisioner.suspensions import Suspender
 from services.provisioner.upgrade_runs import Gate, ReadinessGate
@@ -139,6 +139,11 @@ async def own_hosts(kube_api: ApiClient, namespace: str) -> list[str]:
     return sorted(rule.host for i in ingresses for rule in i.spec.rules)
 
 
+async def address_of(kube_api: ApiClient, namespace: str) -> str:
+    found = await CoreV1Api(kube_api).read_namespace(namespace)
+    return str(found.metadata.annotations[URL_ANNOTATION])
+
+
 async def a_ready_store(harness: Harness, engine: str = "woocommerce") -> Store:
     async with harness.running(workers=2):
         store = await harness.request(engine=engine)
@@ -169,6 +174,7 @@ async def test_a_store_moves_to_its_primary_domain_and_back_to_its_host(
         cron_env = env_of(cron.spec.job_template.spec.template.spec.containers, "wp-cli")
         assert cron_env["STORE_URL"] == URL
         assert await own_hosts(kube_api, store.namespace) == [f"{store.slug}.stores.localhost"]
+        assert await address_of(kube_api, store.namespace) == URL  # the credentials' URL
         assert (await records_of(harness).spec(store.id)).url == URL
 
         back = await ask(harness, store, None)
@@ -180,6 +186,7 @@ async def test_a_store_moves_to_its_primary_domain_and_back_to_its_host(
     assert (await setup_urls(kube_api, store.namespace))[f"url-1-{back[:8]}-wordpress-setup"] == (
         host_url
     )
+    assert await address_of(kube_api, store.namespace) == host_url
 
 
 async def test_a_medusa_store_takes_its_primary_domain_as_url_and_in_its_cors_lists(
