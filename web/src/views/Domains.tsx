@@ -175,7 +175,7 @@ function Address({
           {host && !store.url.includes(`//${host}`) && <span className="muted"> (and still at {host})</span>}.
         </p>
       ) : (
-        <p className="muted">The store has no address while it is {store.status}.</p>
+        <p className="muted">The store has no address yet.</p>
       )}
       {primary.pending && (
         <p role="status" data-testid="primary-pending">
