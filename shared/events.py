@@ -310,6 +310,45 @@ class DomainRemoved(Payload):
     requested_by: str = Field(description="user id of whoever asked, or the verifier")
 
 
+class DomainPrimary(Payload):
+    operation_id: Uuid = Field(description="the change's id, chosen by whoever asks")
+    domain_id: Uuid | None = Field(
+        None, description="the store's active custom domain it answers at; null: its platform host"
+    )
+    domain: DomainName | None = Field(None, description="that domain; null: the platform host")
+    tls: bool = Field(
+        True,
+        description="whether the domain is served with a certificate (https), as the reaper"
+        " serves it; ignored for the platform host",
+    )
+    reason: Literal["owner", "domain_ended"] = Field(
+        description="owner: the owner (or an administrator) chose it; domain_ended: the"
+        " primary domain stopped being served, and the store goes back to its platform host"
+    )
+    ended_domain: DomainName | None = Field(
+        None, description="with domain_ended: the primary domain that stopped being served"
+    )
+    requested_by: str = Field(description="user id of whoever asked, or the reaper")
+
+
+class UrlChanged(Payload):
+    operation_id: Uuid
+    url: str = Field(description="the address the store's engine answers at from now on")
+    domain_id: Uuid | None = Field(None, description="its primary domain; null: the platform host")
+    domain: DomainName | None = None
+    seconds: float = Field(ge=0, description="how long the change took")
+
+
+class UrlFailed(Payload):
+    operation_id: Uuid
+    url: str = Field(
+        description="the address that was asked for; empty: the store's own host's, when"
+        " the store could not be read"
+    )
+    code: str = Field(description="machine-readable failure code, e.g. store_not_ready")
+    reason: str = Field(description="what went wrong, in words a user can read")
+
+
 class Envelope(BaseModel):
     """Fields every event carries; `type` selects the payload model of `data`."""
 
@@ -380,6 +419,9 @@ PAYLOADS: dict[str, type[Payload]] = {
     "domain.active": DomainActive,
     "domain.failed": DomainFailed,
     "domain.removed": DomainRemoved,
+    "domain.primary": DomainPrimary,
+    "url.changed": UrlChanged,
+    "url.failed": UrlFailed,
 }
 if not set(PAYLOADS) <= set(EVENT_TYPES):
     raise AssertionError(

@@ -28,7 +28,9 @@ version; `upgrade.rolled_back` back on its previous one with its pre-upgrade dat
 Backups move no store: their events (`backup.*`) only fill the `backups` table. Nor does
 a plan change (`plan.*`): a ready store stays ready while its quota, limits and workloads
 move to the new plan, and `plan.changed` records the plan it is on. Nor do a store's
-custom domains (`domain.*`): their states are `shared.domains`'.
+custom domains (`domain.*`): their states are `shared.domains`'. Nor does a change of the
+address a store's engine answers at (`domain.primary` asks for it, `url.changed` records
+it, `url.failed` says why not): `url.changed` only sets the store's `url`.
 
 Pure: no I/O imports.
 """
@@ -116,6 +118,9 @@ EVENT_TYPES = (
     "domain.active",
     "domain.failed",
     "domain.removed",
+    "domain.primary",
+    "url.changed",
+    "url.failed",
 )
 
 # Moves only a restore makes, by event type and current status; the rank does not apply

@@ -37,6 +37,7 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "plan.requested",
         "domain.added",
         "domain.removed",
+        "domain.primary",
     ),
     "provisioner": (
         "provisioning",
@@ -64,6 +65,8 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         "upgrade.completed",
         "upgrade.rolled_back",
         "upgrade.failed",
+        "url.changed",
+        "url.failed",
     ),
     # The reaper's leader schedules backups, removes expired ones and fails stuck work.
     "reaper": (
@@ -87,6 +90,8 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
         # Its domain issuer serves them with their certificates.
         "domain.issuing",
         "domain.active",
+        # A store whose primary domain ended goes back to its platform host.
+        "domain.primary",
     ),
     "auditor": (),
     # It sends events to users' endpoints over HTTP; on NATS it only reads.
@@ -104,6 +109,7 @@ PULLS: dict[str, tuple[str, ...]] = {
         "resumes",
         "plans",
         "upgrades",
+        "primary_domains",
     ),
     "reaper": ("reaper",),
     "auditor": ("auditor",),

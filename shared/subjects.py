@@ -163,6 +163,16 @@ UPGRADES = ConsumerSpec(
     max_ack_pending=64,
 )
 
+# A store's engine moved to the address of its primary domain (or back to its platform
+# host), in the provisioner: its workloads and setup run again with the new address.
+PRIMARY_DOMAINS = ConsumerSpec(
+    durable="primary_domains",
+    filter_subject=type_filter("domain.primary"),
+    ack_wait=timedelta(seconds=30),
+    max_deliver=10,  # a store on its way somewhere is asked again a minute later
+    max_ack_pending=64,
+)
+
 # The webhooks service turns each event into pending deliveries, one per endpoint that
 # wants it, a batch of messages at a time (at most max_ack_pending, so two replicas can
 # each hold one). Batches may be committed out of stream order (replicas, a crash's
@@ -177,7 +187,18 @@ WEBHOOKS = ConsumerSpec(
     max_ack_pending=2000,
 )
 
-CONSUMERS = (PROVISIONER, REAPER, AUDITOR, BACKUPS, RESTORES, SUSPENDS, RESUMES, PLANS, UPGRADES)
+CONSUMERS = (
+    PROVISIONER,
+    REAPER,
+    AUDITOR,
+    BACKUPS,
+    RESTORES,
+    SUSPENDS,
+    RESUMES,
+    PLANS,
+    UPGRADES,
+    PRIMARY_DOMAINS,
+)
 
 # The auditor's replay (`python -m services.auditor rebuild`): a named consumer without
 # acks, created for the replay only, so NATS permissions can name it.

@@ -121,6 +121,27 @@ SAMPLE_DATA = {
         "reason": "dns_missing",
         "requested_by": "reaper",
     },
+    "domain.primary": {
+        "operation_id": R,
+        "domain_id": R,
+        "domain": "shop.example.org",
+        "tls": True,
+        "reason": "owner",
+        "requested_by": "u1",
+    },
+    "url.changed": {
+        "operation_id": R,
+        "url": "https://shop.example.org",
+        "domain_id": R,
+        "domain": "shop.example.org",
+        "seconds": 41.5,
+    },
+    "url.failed": {
+        "operation_id": R,
+        "url": "https://shop.example.org",
+        "code": "store_not_ready",
+        "reason": "the store is suspended",
+    },
 }
 
 

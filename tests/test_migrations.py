@@ -28,9 +28,11 @@ EXPECTED_TABLES = {
     "webhook_attempts",
     "oidc_logins",  # the gateway's single sign-on logins under way (0016)
     "webhook_intake",  # the webhooks intake's horizon (0017)
+    "store_primary_domains",  # the gateway's: each store's chosen primary domain (0020)
 }
-# What the API reads: store_requests joined with store_states; a store's domains.
-EXPECTED_VIEWS = {"stores", "store_domains"}
+# What the API reads: store_requests joined with store_states; a store's domains; its
+# primary domain while that is active.
+EXPECTED_VIEWS = {"stores", "store_domains", "store_primary"}
 
 
 async def tables(dsn: str) -> set[str]:

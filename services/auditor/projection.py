@@ -35,6 +35,10 @@ from shared.lifecycle import (
     operation_of,
 )
 
+# Statuses in which `url.changed` leaves the url alone: a request under way sets it with
+# its `ready`, and a deleted store keeps its last.
+_URL_KEPT = DELETION | {Status.REQUESTED, Status.PROVISIONING}
+
 # Why a store's events could not give it a row (yet): its `requested` event is missing
 # or names an owner that is not a uuid.
 NO_REQUESTED = "no_requested_event"
@@ -161,6 +165,12 @@ def _apply(draft: StoreRow, event: AuditEvent) -> None:
         return
     if event.type == "plan.changed" and draft.status not in DELETION:
         draft.plan, draft.updated_at = event.field("plan"), event.occurred_at
+        return
+    if event.type == "url.changed":
+        # The engine answers at its primary domain now (or at its host again); a store
+        # being provisioned again or deleted keeps what its own events say.
+        if draft.status not in _URL_KEPT:
+            draft.url, draft.updated_at = event.field("url"), event.occurred_at
         return
     target = moved_by(draft.status, event.type)
     if target is None:

@@ -12,6 +12,12 @@ early, as a courtesy; the index is what holds. Lists read the `store_domains` vi
 The certificate queue (`domain_queue`, admins) reads the verifier's `domain_states` with
 its store's name from `store_states`, the order the reaper's issuer takes it in.
 
+Choosing the store's primary domain (`choose_primary`) is an operation like a plan
+change: behind the same row lock, only for a ready store with no other change under way
+(`operations_db.idle_store`), it writes the gateway's `store_primary_domains` row, a
+`store_operations` row (kind `primary`) and `store.domain.primary` through the outbox. Only
+an active domain of the store may be chosen; `None` goes back to the platform host.
+
 A store the caller may not see is answered like one that does not exist.
 """
 
@@ -23,10 +29,11 @@ import asyncpg
 
 from services.gateway.accounts import Caller
 from services.gateway.errors import ApiError, not_found
+from services.gateway.operations_db import idle_store
 from services.gateway.store_db import commanded_store, enqueue, visible_store
-from shared.domains import CLAIMING, ENDED, challenge_name, new_token
-from shared.events import DomainAdded, DomainRemoved, Envelope, new_event
-from shared.lifecycle import DELETION
+from shared.domains import CLAIMING, ENDED, DomainState, challenge_name, new_token
+from shared.events import DomainAdded, DomainPrimary, DomainRemoved, Envelope, new_event
+from shared.lifecycle import DELETION, Status
 
 _SELECT = (
     "SELECT id, store_id, domain, token, state, reason, requested_at, checked_at, verified_at,"
@@ -173,10 +180,84 @@ async def domain_queue(
         return list(queued), list(issuing), counts
 
 
+async def choose_primary(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    store_id: uuid.UUID,
+    domain_id: uuid.UUID | None,
+    correlation_id: str,
+) -> tuple[uuid.UUID, asyncpg.Record | None]:
+    """The change's operation id and the domain chosen (None: the platform host), once
+    its records and `domain.primary` are committed."""
+    async with pool.acquire() as conn, conn.transaction():
+        store = await idle_store(conn, caller, store_id)
+        if store["status"] != Status.READY:
+            raise ApiError(
+                409,
+                "store_not_ready",
+                f"a {store['status']} store cannot change its address; only a ready one",
+            )
+        # Asking for the primary the store has is no refusal: it applies it again (after
+        # a `url.failed`, say).
+        domain = None if domain_id is None else await _active_domain(conn, store_id, domain_id)
+        operation_id = uuid.uuid4()
+        await _record_choice(conn, caller, store_id, domain_id, operation_id)
+        data = DomainPrimary(
+            operation_id=str(operation_id),
+            domain_id=str(domain_id) if domain_id else None,
+            domain=domain["domain"] if domain else None,
+            tls=domain is None or domain["not_after"] is not None,
+            reason="owner",
+            requested_by=caller.id,
+        )
+        await enqueue(conn, _event("domain.primary", store_id, data, caller, correlation_id))
+        return operation_id, domain
+
+
+async def _active_domain(
+    conn: asyncpg.Connection, store_id: uuid.UUID, domain_id: uuid.UUID
+) -> asyncpg.Record:
+    """The store's open domain `domain_id`: 404 when it has none such, 409 unless active."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"{_SELECT} WHERE id = $1 AND store_id = $2 AND removed_at IS NULL", domain_id, store_id
+    )
+    if row is None:
+        raise not_found("domain")
+    if row["state"] != DomainState.ACTIVE:
+        raise ApiError(
+            409,
+            "domain_not_active",
+            f"only an active domain can be the store's primary; {row['domain']} is {row['state']}",
+            "domain_id",
+        )
+    return row
+
+
+async def _record_choice(
+    conn: asyncpg.Connection,
+    caller: Caller,
+    store_id: uuid.UUID,
+    domain_id: uuid.UUID | None,
+    operation_id: uuid.UUID,
+) -> None:
+    requested_by = uuid.UUID(caller.id)
+    await conn.execute(
+        "INSERT INTO store_operations (id, store_id, kind, requested_by)"
+        " VALUES ($1, $2, 'primary', $3)",
+        operation_id, store_id, requested_by,
+    )  # fmt: skip
+    await conn.execute(
+        "INSERT INTO store_primary_domains (store_id, domain_id, operation_id, requested_by)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (store_id) DO UPDATE SET"
+        " domain_id = $2, operation_id = $3, requested_by = $4, requested_at = now()",
+        store_id, domain_id, operation_id, requested_by,
+    )  # fmt: skip
+
+
 def _event(
     event_type: str,
     store_id: uuid.UUID,
-    data: DomainAdded | DomainRemoved,
+    data: DomainAdded | DomainRemoved | DomainPrimary,
     caller: Caller,
     correlation_id: str,
 ) -> Envelope:

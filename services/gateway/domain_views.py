@@ -1,7 +1,8 @@
 """What the domain routes answer: a store's custom domain with its state and the DNS
 records its owner creates, as typed shapes (`openapi` builds their schemas from these
-types) and a pure function from a `store_domains` row to one; and the certificate queue
-administrators watch: verified domains waiting for the CA's throttle, then those issuing.
+types) and a pure function from a `store_domains` row to one; the answer of a change of
+the store's primary domain; and the certificate queue administrators watch: verified
+domains waiting for the CA's throttle, then those issuing.
 
 Pure: no I/O imports. Called by `services.gateway.routes_domains`.
 """
@@ -54,11 +55,32 @@ class Domain(TypedDict):
         Field(description="the served certificate's expiry; null until active, or over HTTP"),
     ]
     records: Annotated[list[DnsRecord], Field(description="the DNS records to create")]
+    primary: Annotated[
+        bool, Field(description="the store's primary domain: its engine's own address")
+    ]
 
 
 class DomainList(TypedDict):
     items: Annotated[list[Domain], Field(description="oldest first")]
     max_domains: Annotated[int, Field(description="the store's plan allows this many")]
+    primary_domain_id: Annotated[
+        Uuid | None,
+        Field(description="the active domain the store takes as its address; null: its host"),
+    ]
+    url: Annotated[
+        str | None,
+        Field(description="where the store answers, as its engine has it now; null until ready"),
+    ]
+    host: Annotated[
+        str, Field(description="the store's own host, <slug>.<base domain>, which always answers")
+    ]
+
+
+class PrimaryChange(TypedDict):
+    operation_id: Uuid
+    store_id: Uuid
+    domain_id: Annotated[Uuid | None, Field(description="the new primary; null: the platform host")]
+    domain: Annotated[str | None, Field(description="its name; null: the platform host")]
 
 
 def dns_records(domain: str, token: str, cname_target: str, address: str) -> list[DnsRecord]:
@@ -90,8 +112,10 @@ def dns_records(domain: str, token: str, cname_target: str, address: str) -> lis
     return records
 
 
-def domain_view(row: Row, cname_target: str, address: str) -> Domain:
-    """A `store_domains` row."""
+def domain_view(
+    row: Row, cname_target: str, address: str, primary_id: Uuid | None = None
+) -> Domain:
+    """A `store_domains` row; `primary_id` is the store's primary domain's id, if any."""
     return {
         "id": row["id"],
         "store_id": row["store_id"],
@@ -104,6 +128,17 @@ def domain_view(row: Row, cname_target: str, address: str) -> Domain:
         "issuing_at": row["issuing_at"],
         "not_after": row["not_after"],
         "records": dns_records(row["domain"], row["token"], cname_target, address),
+        "primary": primary_id is not None and row["id"] == primary_id,
+    }
+
+
+def primary_change_view(operation_id: Uuid, store_id: Uuid, domain: Row | None) -> PrimaryChange:
+    """The answer of a change of primary: the domain row chosen, or None (platform host)."""
+    return {
+        "operation_id": operation_id,
+        "store_id": store_id,
+        "domain_id": domain["id"] if domain is not None else None,
+        "domain": domain["domain"] if domain is not None else None,
     }
 
 

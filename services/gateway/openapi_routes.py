@@ -459,6 +459,30 @@ OPERATIONS = (
         errors=(*_STORE_ERRORS, 403),
     ),
     Operation(
+        "put",
+        "/stores/{id}/primary-domain",
+        "chooseStorePrimaryDomain",
+        "Make an active custom domain the store's primary: its engine takes the domain's"
+        " address as its own (WordPress's home and siteurl, Medusa's store URL and CORS);"
+        " the store's own host keeps answering. The store must be ready; the provisioner"
+        " applies it (url.changed or url.failed)",
+        202,
+        domain_views.PrimaryChange,
+        validation.PrimaryDomainBody,
+        ("StoreId",),
+        (*_STORE_ERRORS, 400, 403, 409, 413, 415, 422),
+    ),
+    Operation(
+        "delete",
+        "/stores/{id}/primary-domain",
+        "resetStorePrimaryDomain",
+        "Go back to the store's platform host as its address",
+        202,
+        domain_views.PrimaryChange,
+        parameters=("StoreId",),
+        errors=(*_STORE_ERRORS, 403, 409),
+    ),
+    Operation(
         "get",
         "/stores/{id}/events",
         "getStoreEvents",

@@ -4,7 +4,8 @@ the operation (`store_operations`, migration 0012) and its `store.<kind>.request
 cannot both start one.
 
 An operation is under way until an event ending it (`<kind>.completed|failed`; a plan's
-`plan.changed|failed`) naming it is in the audit log; while one is, no other is accepted
+`plan.changed|failed`; a change of primary domain's `url.changed|failed`, see `domain_db`)
+naming it is in the audit log; while one is, no other is accepted
 (409). Only a ready store is suspended or moved to another plan, and only a suspended one
 resumed (`shared.lifecycle`). An administrator may suspend anyone's store; the owner then
 reads "suspended by an administrator" and the administrator's reason, never who they are.
@@ -30,6 +31,8 @@ _ENDS = [
     *(f"{k}.{end}" for k in ("suspend", "resume") for end in ("completed", "failed")),
     "plan.changed",
     "plan.failed",
+    "url.changed",
+    "url.failed",
 ]
 
 
@@ -86,7 +89,7 @@ async def request_plan_change(
     committed. Whether the store's usage fits the new plan is the provisioner's to say
     (it reads the quota's usage); a refusal comes back as `plan.failed`."""
     async with pool.acquire() as conn, conn.transaction():
-        store = await _idle_store(conn, caller, store_id)
+        store = await idle_store(conn, caller, store_id)
         if store["status"] != Status.READY:
             raise ApiError(
                 409,
@@ -111,7 +114,7 @@ async def request_plan_change(
         return operation_id, previous
 
 
-async def _idle_store(
+async def idle_store(
     conn: asyncpg.Connection, caller: Caller, store_id: uuid.UUID
 ) -> asyncpg.Record:
     """The visible store, locked, with no operation under way (409 otherwise)."""

@@ -1,7 +1,9 @@
 """The custom domain routes of a store: add one (201, answering with the DNS records to
 create: the `_storefleet-challenge` TXT record holding the store's token, and the CNAME
 or A record pointing at the platform's ingress), list them with their states, remove one
-(204). Administrators see the certificate queue (`GET /admin/domains/queue`): verified
+(204); choose an active one as the store's primary domain, the address its engine takes
+as its own (`PUT .../primary-domain`, 202), or go back to the platform host (`DELETE`,
+202). Administrators see the certificate queue (`GET /admin/domains/queue`): verified
 domains waiting for room under the CA's limits, in the order the reaper's issuer takes
 them, then those whose certificate is being issued. The domain is normalised
 (`shared.domains.normalise`) before anything else; a name that cannot be a store's domain
@@ -13,19 +15,28 @@ records the `store.domain.*` events in the store's timeline.
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 from aiohttp import web
 
 from services.gateway import domain_db
 from services.gateway.auth import caller, require_admin
 from services.gateway.context import POOL_KEY, SETTINGS_KEY
-from services.gateway.domain_views import Domain, DomainList, domain_view, queue_view
+from services.gateway.domain_views import (
+    Domain,
+    DomainList,
+    domain_view,
+    primary_change_view,
+    queue_view,
+)
 from services.gateway.errors import correlation_id, json_reply, not_found, unprocessable
 from services.gateway.settings import GatewaySettings
 from services.gateway.validation import (
     QUEUE_DEFAULT,
     QUEUE_MAX,
     AddDomainBody,
+    PrimaryDomainBody,
     page_limit,
     path_id,
     read_body,
@@ -59,9 +70,13 @@ async def list_domains(request: web.Request) -> web.Response:
         request.app[POOL_KEY], caller(request), path_id(request)
     )
     plan = settings.plans.get(store["plan"])
+    primary = store["primary_domain_id"]
     body: DomainList = {
-        "items": [_view(row, settings) for row in rows],
+        "items": [_view(row, settings, primary) for row in rows],
         "max_domains": plan.max_domains if plan else 0,
+        "primary_domain_id": primary,
+        "url": store["url"],
+        "host": f"{store['slug']}.{settings.base_domain}",
     }
     return json_reply(body)
 
@@ -79,6 +94,27 @@ async def remove_domain(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.put(f"{API}/stores/{{id}}/primary-domain")
+async def choose_primary_domain(request: web.Request) -> web.Response:
+    store_id = path_id(request)
+    body = await read_body(request, PrimaryDomainBody)
+    return await _choose(request, store_id, uuid.UUID(body.domain_id))
+
+
+@routes.delete(f"{API}/stores/{{id}}/primary-domain")
+async def reset_primary_domain(request: web.Request) -> web.Response:
+    return await _choose(request, path_id(request), None)
+
+
+async def _choose(
+    request: web.Request, store_id: uuid.UUID, domain_id: uuid.UUID | None
+) -> web.Response:
+    operation_id, domain = await domain_db.choose_primary(
+        request.app[POOL_KEY], caller(request), store_id, domain_id, correlation_id(request)
+    )
+    return json_reply(primary_change_view(operation_id, store_id, domain), status=202)
+
+
 @routes.get(f"{API}/admin/domains/queue")
 async def domain_queue(request: web.Request) -> web.Response:
     require_admin(request)
@@ -87,5 +123,7 @@ async def domain_queue(request: web.Request) -> web.Response:
     return json_reply(queue_view(queued, issuing, counts))
 
 
-def _view(row: asyncpg.Record, settings: GatewaySettings) -> Domain:
-    return domain_view(row, settings.cname_target(), settings.a_target())
+def _view(
+    row: asyncpg.Record, settings: GatewaySettings, primary: uuid.UUID | None = None
+) -> Domain:
+    return domain_view(row, settings.cname_target(), settings.a_target(), primary)

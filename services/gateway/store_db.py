@@ -37,7 +37,9 @@ _SELECT = (
     "SELECT s.id, s.owner_id, s.name, s.slug, s.namespace, s.engine, s.plan, s.status, s.url,"
     " s.error, s.idempotency_key, s.created_at, s.updated_at, s.ready_at, s.deleted_at,"
     " s.from_store_id, s.from_backup_id, s.engine_version,"
+    " p.domain_id AS primary_domain_id, p.domain AS primary_domain,"
     " coalesce(u.username, '') AS username FROM stores s LEFT JOIN users u ON u.id = s.owner_id"
+    " LEFT JOIN store_primary p ON p.store_id = s.id"
 )
 _VISIBLE = "s.id = $1 AND (s.owner_id = $2 OR $3)"
 _LIVE = sorted(LIVE)

@@ -146,6 +146,10 @@ class CreateTokenBody(Body):
     )
 
 
+class PrimaryDomainBody(Body):
+    domain_id: UuidText = Field(description="an active domain of this store (its `id`)")
+
+
 async def read_body(request: web.Request, model: type[M]) -> M:
     """The JSON body as `model`: 415 if not JSON, 400 if malformed, 422 if invalid."""
     if request.content_type != "application/json":

@@ -63,6 +63,11 @@ class BackupRef(TypedDict):
     backup_id: Uuid
 
 
+class PrimaryDomain(TypedDict):
+    id: Uuid
+    domain: str
+
+
 class Store(TypedDict):
     id: Uuid
     name: str
@@ -75,7 +80,17 @@ class Store(TypedDict):
     plan: str
     namespace: str
     status: Status
-    url: str | None
+    url: Annotated[
+        str | None,
+        Field(
+            description="where the store answers, as its engine has it: its primary domain's"
+            " address once the change is applied, else its platform host's; null until ready"
+        ),
+    ]
+    primary_domain: Annotated[
+        PrimaryDomain | None,
+        Field(description="the active custom domain chosen as the store's address; null: none"),
+    ]
     error: str | None
     owner: Owner
     created_at: Timestamp
@@ -308,6 +323,7 @@ def store_view(row: Row) -> Store:
         "namespace": row["namespace"],
         "status": row["status"],
         "url": row["url"],
+        "primary_domain": _primary(row),
         "error": row["error"],
         "owner": {"id": row["owner_id"], "username": row["username"]},
         "created_at": row["created_at"],
@@ -317,6 +333,12 @@ def store_view(row: Row) -> Store:
         "from_backup": _backup_ref(row),
         "links": store_links(str(row["id"])),
     }
+
+
+def _primary(row: Row) -> PrimaryDomain | None:
+    if row["primary_domain_id"] is None:
+        return None
+    return {"id": row["primary_domain_id"], "domain": row["primary_domain"]}
 
 
 def _backup_ref(row: Row) -> BackupRef | None:

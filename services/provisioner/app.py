@@ -27,6 +27,7 @@ from services.provisioner.engines import ENGINES
 from services.provisioner.handler import StoreHandler
 from services.provisioner.kubeapi import StoreKube
 from services.provisioner.plan_changes import PlanChanger, PlanHandler
+from services.provisioner.primary_domains import AddressMover, PrimaryDomainHandler
 from services.provisioner.publisher import Publisher
 from services.provisioner.render import Renderer, helm_version
 from services.provisioner.restores import RestoreHandler
@@ -51,6 +52,7 @@ from shared.settings import ObjectStoreSettings, SettingsError, object_store_set
 from shared.subjects import (
     BACKUPS,
     PLANS,
+    PRIMARY_DOMAINS,
     PROVISIONER,
     RESTORES,
     RESUMES,
@@ -222,7 +224,7 @@ def upgrade_handler(
 def _suspension_pools(
     settings: ProvisionerSettings, js: JetStreamContext, handler: StoreHandler
 ) -> dict[str, WorkerPool]:
-    """The suspends, resumes and plans consumers' pools."""
+    """The suspends, resumes, plans and primary domains consumers' pools."""
     paused = (
         PausedPage(settings.paused_host, settings.paused_port) if settings.paused_host else None
     )
@@ -239,15 +241,21 @@ def _suspension_pools(
                                          concurrency=settings.suspend_workers,
                                          grace=settings.shutdown_grace_seconds)  # fmt: skip
     plans = PlanHandler(records, PlanChanger(suspender), settings.plans, publish, PLANS.max_deliver)
-    pools[PLANS.durable] = WorkerPool(js, settings.stream_name, PLANS.durable, plans,
-                                      concurrency=settings.suspend_workers,
-                                      grace=settings.shutdown_grace_seconds)  # fmt: skip
+    mover = AddressMover(suspender, ReadinessGate(suspender))
+    addresses = PrimaryDomainHandler(records, mover, publish, PRIMARY_DOMAINS.max_deliver)
+    changes: dict[str, PlanHandler | PrimaryDomainHandler] = {
+        PLANS.durable: plans, PRIMARY_DOMAINS.durable: addresses,
+    }  # fmt: skip
+    for durable, change in changes.items():
+        pools[durable] = WorkerPool(js, settings.stream_name, durable, change,
+                                    concurrency=settings.suspend_workers,
+                                    grace=settings.shutdown_grace_seconds)  # fmt: skip
     return pools
 
 
 async def main(settings: ProvisionerSettings, runtime: Runtime) -> None:
     storage = object_store_settings()
-    consumers: tuple[ConsumerSpec, ...] = (PROVISIONER, SUSPENDS, RESUMES, PLANS)
+    consumers: tuple[ConsumerSpec, ...] = (PROVISIONER, SUSPENDS, RESUMES, PLANS, PRIMARY_DOMAINS)
     consumers += (BACKUPS, RESTORES, UPGRADES) if storage else ()
     nc, js = await open_nats(runtime, settings, consumers=consumers)
     kube = StoreKube(await open_kube(runtime, settings), settings.kube_request_timeout_seconds)

@@ -1,15 +1,16 @@
 """The provisioner's handler: one `store.requested` delivery in, one `Outcome` out.
 
-For each delivery it builds the store spec, checks the stream for a delete request,
-publishes `store.provisioning`, renders the engine chart (before anything is created),
-then applies the waves, each followed by `store.progress`:
+For each delivery it builds the store spec (at the address of the primary domain its
+owner chose, if any: the store's last `store.domain.primary`), checks the stream for a
+delete request, publishes `store.provisioning`, renders the engine chart (before anything
+is created), then applies the waves, each followed by `store.progress`:
 
 1. guardrails: namespace, quota, limits, network policies, Secrets (progress
    `guardrails`); then waits for the namespace to settle (default ServiceAccount,
    counted quota), since admission refuses pods before;
-2. workloads: everything in the chart but the Ingress (progress `workloads`); then waits
-   until the engine's Deployments and StatefulSets are ready and its setup Jobs complete
-   (progress `setup`);
+2. workloads: everything in the chart but the Ingress (progress `workloads`; its Jobs are
+   created once, never changed); then waits until the engine's Deployments and
+   StatefulSets are ready and its setup Jobs complete (progress `setup`);
 3. ingress: after a delete check, so the store answers only once it is set up (before
    that, its web pod would offer anyone WordPress's installer); then a last delete check,
    the namespace's ready mark, and `store.ready`.
@@ -55,8 +56,10 @@ from services.provisioner.spec import (
     SpecError,
     StoreSpec,
     check_namespace,
+    on_primary,
     store_spec,
 )
+from services.provisioner.store_records import last_primary
 from services.provisioner.waves import NotReady, StoreDeleted, Waves
 from shared.engine_versions import EngineVersions
 from shared.events import InvalidEvent, Payload, StoreRequested, new_event
@@ -139,6 +142,9 @@ class StoreHandler:
             spec = store_spec(event, self.cluster, self.plans, self.engines, self.versions)
         except SpecError as exc:
             return await self._fail(event, exc.code, str(exc), exc.detail)
+        # A retry keeps the primary domain its owner chose.
+        primary = await last_primary(self.js, self.stream, event.store_id)
+        spec = on_primary(spec, primary, self.cluster)
         # Listen before looking, so a delete published in between is not missed.
         with self.waves.deletes.listen(spec.store_id) as deleted:
             if await self.waves.deletes.requested(spec.store_id):
@@ -206,7 +212,11 @@ class StoreHandler:
         )
 
         await waves.settled(spec, deadline, deleted)
-        applied = await waves.apply(engine.workloads)
+        # A Job cannot change once made: one an earlier attempt made is left as it is (its
+        # setup ran; a later address or version runs setup again as a Job of its own).
+        jobs = [m for m in engine.workloads if m["kind"] == "Job"]
+        others = [m for m in engine.workloads if m["kind"] != "Job"]
+        applied = await waves.apply(others, create_once=jobs)
         started = await self._progress(
             event,
             "workloads",

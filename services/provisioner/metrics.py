@@ -7,7 +7,9 @@
 - `storefleet_provisioner_retries_total{reason}` and `..._failures_total{reason}`;
 - `storefleet_provisioner_consumer_pending{state}`: the durable consumer's messages not
   yet delivered (`pending`) and delivered but not acked (`ack_pending`);
-- `storefleet_provisioner_credentials_total{result}`: credentials requests answered.
+- `storefleet_provisioner_credentials_total{result}`: credentials requests answered;
+- `storefleet_url_changes_total{outcome}`: stores moved to their primary domain's address
+  (or back to their host).
 
 Module-level collectors are the prometheus_client idiom: one process, one registry.
 """
@@ -74,6 +76,12 @@ UPGRADE_SECONDS = Histogram(
 PLAN_CHANGES = Counter("storefleet_plan_changes_total", "Plan changes by outcome", ["outcome"])
 SUSPENSIONS = Counter(
     "storefleet_suspensions_total", "Suspends and resumes by outcome", ["kind", "outcome"]
+)
+URL_CHANGES = Counter(
+    "storefleet_url_changes_total",
+    "Stores moved to their primary domain's address or back to their host, by outcome"
+    " (changed, failed, refused, replaced)",
+    ["outcome"],
 )
 
 

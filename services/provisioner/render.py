@@ -69,6 +69,7 @@ def _store_values(spec: StoreSpec, cluster: Cluster) -> dict[str, Any]:
             "slug": spec.slug,
             "host": spec.host,
             "url": spec.url,
+            "platformUrl": spec.platform_url or spec.url,
             "country": cluster.country,
             "currency": cluster.currency,
         },

@@ -4,6 +4,11 @@ registry and the cluster's shape. Also the names of the store's own objects and 
 annotations on its namespace, which the credentials responder relies on; the labels that
 mark store objects come from `shared.namespaces`.
 
+The store answers at `url`: its platform host's (`<slug>.<base domain>`) unless its owner
+chose a primary domain (`on_primary`, from the store's last `store.domain.primary`), whose
+address the engine then takes as its own; `platform_url` stays the host's, which the
+store's own Ingress keeps serving.
+
 Pure: no I/O. Called by the handler once per delivery; a request naming an unknown
 engine, engine version or plan, or a namespace other than the store's own
 (`check_namespace`), raises `SpecError`, which fails the store.
@@ -12,12 +17,12 @@ engine, engine version or plan, or a namespace other than the store's own
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from services.provisioner.engines import Engine
 from shared.engine_versions import EngineVersions
-from shared.events import StoreRequested
+from shared.events import DomainPrimary, StoreRequested
 from shared.namespaces import namespace_for, store_labels
 from shared.plans import Plan
 
@@ -100,11 +105,13 @@ class StoreSpec:
     plan_name: str
     plan: Plan
     host: str
-    url: str
+    url: str  # where the engine answers: its primary domain's address, else platform_url
     tls: bool
     request_id: str
     correlation_id: str
     version_values: Mapping[str, Any] = field(default_factory=dict)
+    platform_url: str = ""  # the store's own host's address, which its Ingress serves
+    primary_domain: str | None = None
 
     def labels(self) -> dict[str, str]:
         """The labels every object of the store carries."""
@@ -117,6 +124,23 @@ def store_url(host: str, tls: bool, port: int | None) -> str:
     scheme = "https" if tls else "http"
     default = 443 if tls else 80
     return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def primary_url(domain: str, tls: bool, cluster: Cluster) -> str:
+    """A primary domain's address: https when the reaper serves it with a certificate. The
+    ingress controller's public port applies when the domain's scheme is the stores' own
+    (a controller answers one port per scheme)."""
+    same_scheme = tls == bool(cluster.tls_issuer)
+    return store_url(domain, tls, cluster.public_port if same_scheme else None)
+
+
+def on_primary(spec: StoreSpec, primary: DomainPrimary | None, cluster: Cluster) -> StoreSpec:
+    """`spec` answering at `primary`'s domain, or at its platform host when there is none
+    (no change asked for, or back to the host)."""
+    if primary is None or primary.domain is None:
+        return replace(spec, url=spec.platform_url, primary_domain=None)
+    url = primary_url(primary.domain, primary.tls, cluster)
+    return replace(spec, url=url, primary_domain=primary.domain)
 
 
 def check_namespace(event: StoreRequested) -> None:
@@ -152,6 +176,7 @@ def store_spec(
         raise SpecError("unknown_plan", f"plan {data.plan!r} is not offered (known: {known})")
     host = f"{data.slug}.{cluster.base_domain}"
     tls = bool(cluster.tls_issuer)
+    url = store_url(host, tls, cluster.public_port)
     return StoreSpec(
         store_id=event.store_id,
         name=data.name,
@@ -163,11 +188,12 @@ def store_spec(
         plan_name=data.plan,
         plan=plan,
         host=host,
-        url=store_url(host, tls, cluster.public_port),
+        url=url,
         tls=tls,
         request_id=event.id,
         correlation_id=event.correlation_id,
         version_values=values,
+        platform_url=url,
     )
 
 

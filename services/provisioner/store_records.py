@@ -2,10 +2,12 @@
 changes) need it: its spec, rebuilt from its last `store.requested.<id>` message in the
 stream, which is the only record of a store the provisioner holds (it has no database),
 on the plan of its last `store.plan.changed.<id>` and the engine version of its last
-`store.upgrade.completed.<id>` when those came later.
+`store.upgrade.completed.<id>` when those came later, answering at the address its last
+`store.domain.primary.<id>` names (`last_primary`; the handler reads it too, so a retry
+keeps the store's primary domain).
 
-Called by `services.provisioner.backups`, `.restores`, `.suspensions`, `.plan_changes` and
-`.upgrades`. Raises
+Called by `services.provisioner.backups`, `.restores`, `.suspensions`, `.plan_changes`,
+`.upgrades` and `.primary_domains`. Raises
 `StoreGone` for a store with no request, one whose deletion is asked, or whose spec no
 longer resolves (an engine or plan removed from the catalog); `TemporaryError` when NATS
 does not answer.
@@ -22,9 +24,9 @@ from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 
 from services.provisioner.engines import Engine
-from services.provisioner.spec import Cluster, SpecError, StoreSpec, store_spec
+from services.provisioner.spec import Cluster, SpecError, StoreSpec, on_primary, store_spec
 from shared.engine_versions import EngineVersions
-from shared.events import Envelope, StoreRequested, parse_event
+from shared.events import DomainPrimary, Envelope, StoreRequested, parse_event
 from shared.outcome import TemporaryError
 from shared.plans import Plan
 from shared.subjects import subject_for
@@ -69,9 +71,11 @@ class StoreRecords:
                 data = event.data.model_copy(update={field_name: value})
                 event = event.model_copy(update={"data": data})
         try:
-            return store_spec(event, self.cluster, self.plans, self.engines, self.versions)
+            spec = store_spec(event, self.cluster, self.plans, self.engines, self.versions)
         except SpecError as exc:
             raise StoreGone(str(exc)) from exc
+        primary = await last_primary(self.js, self.stream, store_id)
+        return on_primary(spec, primary, self.cluster)
 
     async def last_seq(self, subject: str) -> int:
         """The stream sequence of the last message on `subject`; 0 when there is none."""
@@ -88,10 +92,25 @@ class StoreRecords:
         return sorted(found, key=lambda r: r.seq, reverse=True)
 
     async def _last(self, subject: str) -> RawStreamMsg | None:
-        try:
-            msg: RawStreamMsg = await self.js.get_last_msg(self.stream, subject)
-        except NotFoundError:
-            return None
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise TemporaryError(f"could not read {subject}: {exc!r}") from exc
-        return msg
+        return await last_message(self.js, self.stream, subject)
+
+
+async def last_message(js: JetStreamContext, stream: str, subject: str) -> RawStreamMsg | None:
+    """The stream's last message on `subject`, or None; `TemporaryError` when NATS does
+    not answer."""
+    try:
+        msg: RawStreamMsg = await js.get_last_msg(stream, subject)
+    except NotFoundError:
+        return None
+    except (nats.errors.Error, TimeoutError) as exc:
+        raise TemporaryError(f"could not read {subject}: {exc!r}") from exc
+    return msg
+
+
+async def last_primary(js: JetStreamContext, stream: str, store_id: str) -> DomainPrimary | None:
+    """What the store's last `domain.primary` asked for; None when it never had one."""
+    msg = await last_message(js, stream, subject_for("domain.primary", store_id))
+    if msg is None:
+        return None
+    data = parse_event(msg.data or b"").data  # type: ignore[attr-defined]
+    return data if isinstance(data, DomainPrimary) else None

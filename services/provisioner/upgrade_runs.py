@@ -109,13 +109,17 @@ class Upgrader:
         workloads = [m for m in rendered.workloads if m["kind"] in SCALED]
         for manifest in workloads:
             await suspender.kube.apply(manifest)
-        names = {w.name for w in spec.engine.setup}
-        setup = [
-            renamed_job(m, f"{run}-{m['metadata']['name']}"[:63].rstrip("-"))
-            for m in rendered.workloads
-            if m["kind"] == "Job" and m["metadata"]["name"] in names
-        ]
-        return workloads, setup
+        return workloads, setup_jobs(spec, rendered.workloads, run)
+
+
+def setup_jobs(spec: StoreSpec, rendered: Sequence[Manifest], run: str) -> list[Manifest]:
+    """The engine's setup Jobs of `rendered`, each renamed `<run>-<name>` to run again."""
+    names = {w.name for w in spec.engine.setup}
+    return [
+        renamed_job(m, f"{run}-{m['metadata']['name']}"[:63].rstrip("-"))
+        for m in rendered
+        if m["kind"] == "Job" and m["metadata"]["name"] in names
+    ]
 
 
 class Safekeeping(Protocol):

@@ -10,7 +10,8 @@ holds the domain lock, after the look-ups and the first round of events:
 2. re-reads the Certificates of active domains close to renewal, so the expiry the
    alert watches follows cert-manager's renewals;
 3. removes the objects of every domain that ended (failed, removed by its owner, by the
-   verifier or with its store) and rewrites the namespace's allowed-domains ConfigMap;
+   verifier or with its store) and rewrites the namespace's allowed-domains ConfigMap
+   (the verifier then sends a store whose primary domain it was back to its own host);
    points the Ingress of each served domain whose store was suspended (or resumed)
    since at the paused page (or back at the store), as the store's own Ingress is;
 4. starts the queue, oldest verified first, as far as the CA limits allow

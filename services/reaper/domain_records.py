@@ -1,7 +1,7 @@
 """What the domain verifier reads and writes in Postgres: the gateway's
-`domain_requests` (read only) and its own `domain_states` (migration 0014), the one table
-whose unique index says which store holds a verified domain; and the `store_states`
-status of the domains' stores.
+`domain_requests` and `store_primary_domains` (read only) and its own `domain_states`
+(migrations 0014, 0020), the one table whose unique index says which store holds a
+verified domain; and the `store_states` status of the domains' stores.
 
 Called by `services.reaper.domains` only. Every write names the state it expects, so two
 passes (or two replicas between leaders) never undo each other's move, and a second store's
@@ -67,6 +67,18 @@ ORDER BY updated_at LIMIT $1
 """
 
 
+# Stores whose chosen primary domain ended (and which are not going), not announced yet.
+ENDED_PRIMARIES = """
+SELECT p.store_id::text AS store_id, s.id::text AS domain_id, s.domain
+FROM store_primary_domains p
+JOIN domain_states s ON s.id = p.domain_id
+JOIN store_states st ON st.id = p.store_id
+WHERE s.state IN ('failed', 'removed') AND NOT s.primary_released
+  AND st.status NOT IN ('deleting', 'deleted')
+LIMIT $1
+"""
+
+
 class DomainRecords:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -111,6 +123,16 @@ class DomainRecords:
             "UPDATE domain_states SET announced = $2 WHERE id = $1 AND state = $2",
             domain_id,
             state,
+        )
+
+    async def ended_primaries(self, limit: int) -> list[asyncpg.Record]:
+        """Stores still set on a primary domain that ended, and that domain."""
+        return list(await self._pool.fetch(ENDED_PRIMARIES, limit))
+
+    async def primary_released(self, domain_id: str) -> None:
+        """The store's way back to its host is published: never again for this domain."""
+        await self._pool.execute(
+            "UPDATE domain_states SET primary_released = true WHERE id = $1", domain_id
         )
 
     async def counts(self) -> dict[str, int]:

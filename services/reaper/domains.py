@@ -12,11 +12,17 @@ Called from `services.reaper.app`. Every `interval`, the replica holding the dom
 - publishes `domain.verified`, `domain.failed` and `domain.removed` for each state whose
   event is not out yet, then marks it announced;
 - hands over to the issuer (`services.reaper.domain_issuer`), which serves the verified
-  domains with their certificates, and publishes what it moved (`domain.issuing`,
-  `domain.active`, `domain.failed`) the same way. The event id is
-  `<store>:domain-<state>:<domain id>`, so a verifier killed between its commit and its
-  publish publishes the same event on its next pass, which the stream's duplicate window
-  (and the auditor's event-id key) keep once.
+  domains with their certificates (and stops serving those that ended), and publishes
+  what it moved (`domain.issuing`, `domain.active`, `domain.failed`) the same way. The
+  event id is `<store>:domain-<state>:<domain id>`, so a verifier killed between its
+  commit and its publish publishes the same event on its next pass, which the stream's
+  duplicate window (and the auditor's event-id key) keep once;
+- sends each store whose chosen primary domain ended (failed, removed by its owner,
+  unlinked) back to its platform host: `domain.primary` with no domain (`reason:
+  domain_ended`, id `<store>:domain-primary-released:<domain id>`), then marks the domain
+  `primary_released`; the provisioner moves the engine's address. A store being deleted
+  needs none. The gateway's choice is read each pass, so a domain chosen just as it ended
+  is caught on the next one.
 
 Which store holds a domain is decided by `domain_states`' unique index: a domain two
 stores prove at once is verified for the first to commit; the other stays pending.
@@ -25,6 +31,7 @@ stores prove at once is verified for the first to commit; the other stays pendin
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 
 import asyncpg
@@ -45,6 +52,7 @@ log = structlog.get_logger(__name__)
 DOMAIN_LOCK_KEY = 0x5EE9EA
 ACTOR = "reaper"
 CORRELATION = "reaper-domains"
+PRIMARY_RELEASE = uuid.UUID("8f0b7c52-2d4e-4a31-9a3e-61c2f0d5b7a4")
 EVENT_OF = {
     DomainState.VERIFIED: "domain.verified",
     DomainState.ISSUING: "domain.issuing",
@@ -52,6 +60,28 @@ EVENT_OF = {
     DomainState.FAILED: "domain.failed",
     DomainState.REMOVED: "domain.removed",
 }
+
+
+def back_to_host(record: asyncpg.Record) -> Envelope:
+    """The request that sends a store whose primary domain ended back to its platform
+    host; the same every time for that domain."""
+    store_id, domain_id = record["store_id"], record["domain_id"]
+    data = {
+        "operation_id": str(uuid.uuid5(PRIMARY_RELEASE, domain_id)),
+        "domain_id": None,
+        "domain": None,
+        "reason": "domain_ended",
+        "ended_domain": record["domain"],
+        "requested_by": ACTOR,
+    }
+    return new_event(
+        "domain.primary",
+        store_id,
+        data,
+        actor=ACTOR,
+        correlation_id=CORRELATION,
+        event_id=f"{store_id}:domain-primary-released:{domain_id}",
+    )
 
 
 def domain_event(record: asyncpg.Record) -> Envelope:
@@ -121,6 +151,7 @@ class DomainVerifier:
         if self._issuer is not None:
             await self._issuer.pass_once(now)
             await self.announce()
+        await self.release_primaries()
         counts = await self._records.counts()
         for state in DOMAIN_STATES:
             metrics.DOMAINS.labels(state).set(counts.get(state, 0))
@@ -148,6 +179,14 @@ class DomainVerifier:
                 state=decision.state,
                 reason=decision.reason,
             )
+
+    async def release_primaries(self) -> None:
+        """Send the stores whose primary domain ended back to their platform host."""
+        for record in await self._records.ended_primaries(self._per_pass):
+            await self._publish(back_to_host(record))
+            await self._records.primary_released(record["domain_id"])
+            log.info("primary domain ended; store back to its host",
+                     store_id=record["store_id"], domain=record["domain"])  # fmt: skip
 
     async def announce(self) -> None:
         """Publish the events of the states not announced yet."""

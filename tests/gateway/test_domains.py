@@ -86,7 +86,8 @@ async def test_an_owner_adds_a_domain_and_is_told_the_records_to_create(
 ) -> None:
     gateway = domains_gateway
     user = await gateway.add_user()
-    sid = (await ready_store(gateway, user))["id"]
+    store = await ready_store(gateway, user)
+    sid = store["id"]
 
     status, domain = await add(gateway, user, sid, "Bücher.Example.ORG.")
 
@@ -107,7 +108,14 @@ async def test_an_owner_adds_a_domain_and_is_told_the_records_to_create(
     assert (a["type"], a["value"]) == ("A", "203.0.113.7")
     status, listed = await get(gateway, user, f"/stores/{sid}/domains")
     assert status == 200
-    assert listed == {"items": [domain], "max_domains": 2}
+    assert listed == {
+        "items": [domain],
+        "max_domains": 2,
+        "primary_domain_id": None,
+        "url": None,
+        "host": f"{store['slug']}.stores.localhost",
+    }
+    assert domain["primary"] is False
     [event] = await published(gateway, f"store.domain.added.{sid}", 1)
     assert event["actor"] == user.id
     assert event["data"] == {

@@ -277,6 +277,51 @@ async def test_each_domain_table_has_its_one_writer_and_the_verified_index_holds
         )
 
 
+async def test_a_stores_primary_domain_is_the_gateways_to_choose_and_the_reapers_to_read(
+    seeded: asyncpg.Pool, as_role: dict[str, asyncpg.Connection]
+) -> None:
+    """The gateway records the owner's choice (migration 0020); the reaper reads it, to send
+    a store back to its host when the domain ends, and marks that in its own table."""
+    request_id = "00000000-0000-0000-0000-0000000000e1"
+    await seeded.execute(
+        "INSERT INTO domain_requests (id, store_id, domain, token, requested_by)"
+        " VALUES ($1, $2, 'shop.example.org', 'token-1', $3)",
+        request_id,
+        STORE,
+        USER,
+    )
+    await seeded.execute(
+        "INSERT INTO domain_states (id, store_id, domain, state, next_check_at)"
+        " VALUES ($1, $2, 'shop.example.org', 'active', now())",
+        request_id,
+        STORE,
+    )
+    gateway, reaper = as_role["gateway"], as_role["reaper"]
+    await gateway.execute(
+        "INSERT INTO store_primary_domains (store_id, domain_id, operation_id, requested_by)"
+        " VALUES ($1, $2, gen_random_uuid(), $3)",
+        STORE,
+        request_id,
+        USER,
+    )
+    assert await gateway.fetchval("SELECT domain FROM store_primary") == "shop.example.org"
+    assert str(await reaper.fetchval("SELECT domain_id FROM store_primary_domains")) == request_id
+    await reaper.execute("UPDATE domain_states SET primary_released = true")
+
+    reaper_refused = [
+        "UPDATE store_primary_domains SET domain_id = NULL",
+        "DELETE FROM store_primary_domains",
+        f"INSERT INTO store_primary_domains (store_id, operation_id, requested_by)"
+        f" VALUES (gen_random_uuid(), gen_random_uuid(), '{USER}')",
+    ]
+    assert [sql for sql in reaper_refused if not await refused(reaper, sql)] == []
+    assert await refused(gateway, "UPDATE domain_states SET primary_released = false")
+    assert await refused(gateway, "DELETE FROM store_primary_domains")
+    for service in ("auditor", "mailrelay"):
+        for table in ("store_primary_domains", "store_primary"):
+            assert await refused(as_role[service], f"SELECT * FROM {table}")
+
+
 async def test_the_webhooks_role_reads_endpoints_and_writes_only_deliveries_and_failing(
     seeded: asyncpg.Pool, as_role: dict[str, asyncpg.Connection]
 ) -> None:

@@ -4,8 +4,11 @@ next to the field with its code; an added domain shows the TXT record holding th
 the gateway answered with; the reaper's real verifier, reading the session's knotd where
 the test (as the owner) wrote that record, verifies it and the badge turns "verified"
 with no reload; once its certificate is issued (the issuer's row and event, written as it
-would) the badge turns "active" and says until when the certificate is valid; remove asks
-first, then takes the domain off the list and out of the database."""
+would) the badge turns "active" and says until when the certificate is valid; made the
+store's primary domain it shows as such, the change under way until the provisioner's
+url.changed, then the store's new address; remove asks first (saying it is the primary),
+then takes the domain off the list and out of the database, and the reaper's next pass
+sends the store back to its own host, which the page says."""
 
 from __future__ import annotations
 
@@ -127,15 +130,46 @@ async def test_add_a_domain_see_it_verified_live_and_remove_it(
             re.compile(r"^Certificate valid until .*2031\.$")
         )
 
+        # Make it the store's primary domain: under way until the provisioner's
+        # url.changed, then the store's address.
+        make_primary = item.get_by_role("button", name=f"Make {domain} the store's primary domain")
+        async with page.expect_response(
+            lambda r: r.request.method == "PUT" and r.url.endswith("/primary-domain")
+        ) as answered:
+            await make_primary.click()
+        change = await (await answered.value).json()
+        await expect(item.get_by_test_id("domain-primary")).to_have_text("primary")
+        await expect(section.get_by_test_id("primary-pending")).to_contain_text(
+            f"Moving the store's address to {domain}"
+        )
+        await address_changed(gateway, store["id"], change["operation_id"], f"https://{domain}")
+        await expect(section.get_by_test_id("primary-pending")).to_have_count(0)
+        await expect(section.get_by_test_id("store-url")).to_have_text(f"https://{domain}")
+        host = f"{store['slug']}.stores.localhost"
+        await expect(section.get_by_role("button", name=f"Use {host}")).to_be_enabled()
+
         # Remove: nothing happens until it is confirmed.
         await item.get_by_role("button", name="Remove…").click()
         confirm = section.get_by_role("group", name=f"Remove {domain}")
         await expect(confirm).to_contain_text("The store stops answering at it")
+        await expect(confirm).to_contain_text("It is the store's primary domain")
         assert await open_requests(gateway, store["id"]) == 1
         await confirm.get_by_role("button", name="Remove", exact=True).click()
         await expect(item).to_have_count(0)
         await expect(section).to_contain_text("No custom domains yet.")
         assert await open_requests(gateway, store["id"]) == 0
+        # The reaper's next pass sends the store back to its own host, live.
+        await verifier.pass_once(datetime.now(UTC))
+        await expect(section).to_contain_text(
+            f"{domain} stopped being served, so the store went back to {host}."
+        )
+
+
+async def address_changed(gateway: Harness, store_id: str, operation_id: str, url: str) -> None:
+    """What the provisioner publishes once the store's engine answers at `url`."""
+    data = {"operation_id": operation_id, "url": url, "seconds": 20.0}
+    event = new_event("url.changed", store_id, data, actor="provisioner", correlation_id="t")
+    await publish_event(gateway.js, event, stream=gateway.settings.stream_name)
 
 
 async def open_requests(gateway: Harness, store_id: str) -> int:

@@ -3,6 +3,7 @@
 // Pure.
 
 import type { AuditEntry, Envelope } from "./api/types";
+import { urlFailureText } from "./live/domains";
 import { planFailureText } from "./messages";
 
 export function entryOf(event: Envelope): AuditEntry {
@@ -123,6 +124,20 @@ export function describe(entry: AuditEntry): { title: string; detail: string } {
         title: "Upgrade failed",
         detail: [str(d.reason), str(d.code) && `(${str(d.code)})`].filter(Boolean).join(" "),
       };
+    case "domain.primary":
+      if (d.reason === "domain_ended") {
+        return {
+          title: "Back to the store's own host",
+          detail: `${str(d.ended_domain) || "its primary domain"} stopped being served`,
+        };
+      }
+      return str(d.domain)
+        ? { title: "Primary domain chosen", detail: `the store's address becomes ${str(d.domain)}` }
+        : { title: "Primary domain dropped", detail: "the store's own host becomes its address again" };
+    case "url.changed":
+      return { title: "Address changed", detail: [`now ${str(d.url)}`, seconds(d.seconds)].filter(Boolean).join(" ") };
+    case "url.failed":
+      return { title: "Address not changed", detail: urlFailureText(str(d.code), str(d.reason)) };
     case "credentials_viewed":
       return { title: "Admin credentials viewed", detail: str(d.outcome) };
     default:

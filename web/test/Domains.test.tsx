@@ -119,3 +119,101 @@ describe("the Domains section", () => {
     expect(api.count(`DELETE /api/v1/stores/${store.id}/domains/gone.example.org`)).toBe(1);
   });
 });
+
+describe("the store's primary domain", () => {
+  const activeOf = (store: Store, name: string, id: string): Domain => ({
+    ...pendingOf(store, name, id),
+    state: "active",
+    not_after: "2026-04-02T12:00:00Z",
+  });
+
+  it("makes an active domain the primary, shows the change under way, and goes back to the host", async () => {
+    const store = storeOf({ slug: "corner", url: "http://corner.stores.localhost" });
+    const active = activeOf(store, "shop.example.org", "d-1");
+    const pending = pendingOf(store, "later.example.org", "d-2");
+    const primaryPath = `/api/v1/stores/${store.id}/primary-domain`;
+    const change = (operation_id: string, domain: Domain | null) => ({
+      status: 202,
+      body: { operation_id, store_id: store.id, domain_id: domain?.id ?? null, domain: domain?.domain ?? null },
+    });
+    const api = fakeApi({
+      [`GET /api/v1/stores/${store.id}/domains`]: {
+        body: { items: [active, pending], max_domains: 2, primary_domain_id: null, url: store.url, host: "corner.stores.localhost" },
+      },
+      [`PUT ${primaryPath}`]: change("op-1", active),
+      [`DELETE ${primaryPath}`]: change("op-2", null),
+    });
+    const { source } = renderLive(<Domains store={store} />);
+    source.open();
+    const address = await screen.findByTestId("store-address");
+    expect(within(address).getByTestId("store-url").textContent).toBe("http://corner.stores.localhost");
+    // Only an active domain may be made the primary; there is none to go back from yet.
+    const choose = screen.getAllByRole("button", { name: /primary domain$/ });
+    expect(choose.map((b) => b.getAttribute("aria-label"))).toEqual(["Make shop.example.org the store's primary domain"]);
+    expect(screen.queryByRole("button", { name: "Use corner.stores.localhost" })).toBeNull();
+
+    const user = userEvent.setup();
+    await user.click(choose[0] as HTMLElement);
+
+    expect(api.calls.filter((c) => c.method === "PUT").map((c) => c.body)).toEqual([{ domain_id: "d-1" }]);
+    const item = screen.getByText("shop.example.org").closest("li") as HTMLElement;
+    expect(within(item).getByTestId("domain-primary").textContent).toBe("primary");
+    expect(screen.getByTestId("primary-pending").textContent).toMatch(/^Moving the store's address to shop\.example\.org/);
+    expect(screen.queryAllByRole("button", { name: /primary domain$/ })).toEqual([]);
+    const reset = screen.getByRole("button", { name: "Use corner.stores.localhost" }) as HTMLButtonElement;
+    expect(reset.disabled).toBe(true); // one change at a time
+
+    source.emit(eventOf("url.changed", store.id, { operation_id: "op-1", url: "https://shop.example.org", seconds: 40 }), 7);
+    expect(screen.queryByTestId("primary-pending")).toBeNull();
+    expect(reset.disabled).toBe(false);
+
+    await user.click(reset);
+    expect(api.count(`DELETE ${primaryPath}`)).toBe(1);
+    expect(screen.getByTestId("primary-pending").textContent).toMatch(/to corner\.stores\.localhost/);
+    expect(within(item).queryByTestId("domain-primary")).toBeNull();
+    source.emit(eventOf("url.failed", store.id, { operation_id: "op-2", url: "", code: "store_not_ready", reason: "suspended" }), 8);
+    expect(screen.getByTestId("primary-failure").textContent).toBe(
+      "The address was not changed: the store was not ready. It takes the new address when it next starts.",
+    );
+  });
+
+  it("shows the gateway's refusal and changes nothing", async () => {
+    const store = storeOf();
+    const active = activeOf(store, "shop.example.org", "d-1");
+    fakeApi({
+      [`GET /api/v1/stores/${store.id}/domains`]: { body: { items: [active], max_domains: 2, host: "x.stores.localhost" } },
+      [`PUT /api/v1/stores/${store.id}/primary-domain`]: refusal(409, "operation_in_progress", "another change of this store is under way"),
+    });
+    renderLive(<Domains store={store} />);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: /primary domain$/ }));
+    expect(await screen.findByText("Another change of this store is under way.")).toBeTruthy();
+    expect(screen.queryByTestId("domain-primary")).toBeNull();
+    expect(screen.queryByTestId("primary-pending")).toBeNull();
+  });
+
+  it("follows the reaper sending the store back to its host when its primary domain is unlinked", async () => {
+    const store = storeOf({ url: "https://shop.example.org" });
+    const active = activeOf(store, "shop.example.org", "d-1");
+    fakeApi({
+      [`GET /api/v1/stores/${store.id}/domains`]: {
+        body: { items: [active], max_domains: 2, primary_domain_id: "d-1", url: store.url, host: "corner.stores.localhost" },
+      },
+    });
+    const { source } = renderLive(<Domains store={store} />);
+    source.open();
+    const item = (await screen.findByTestId("domains")).querySelector("li") as HTMLElement;
+    expect(within(item).getByTestId("domain-primary")).toBeTruthy();
+    expect(screen.getByTestId("store-address").querySelector("p")?.textContent).toBe(
+      "The store answers at https://shop.example.org (and still at corner.stores.localhost).",
+    );
+
+    const data = { domain_id: "d-1", domain: "shop.example.org", reason: "dns_missing", requested_by: "reaper" };
+    source.emit(eventOf("domain.removed", store.id, data, "reaper"), 9);
+    expect(within(item).queryByTestId("domain-primary")).toBeNull();
+    const back = { operation_id: "op-9", domain_id: null, domain: null, reason: "domain_ended", ended_domain: "shop.example.org" };
+    source.emit(eventOf("domain.primary", store.id, back, "reaper"), 10);
+    expect(screen.getByText("shop.example.org stopped being served, so the store went back to corner.stores.localhost.")).toBeTruthy();
+    expect(screen.getByTestId("primary-pending").textContent).toMatch(/to corner\.stores\.localhost/);
+  });
+});

@@ -47,6 +47,27 @@ describe("the store detail page", () => {
     );
   });
 
+  it("moves the store's URL to its primary domain once the feed says it changed", async () => {
+    const store = storeOf({ status: "ready", url: "http://corner.stores.localhost" });
+    showing(store, [], {
+      [`GET /api/v1/stores/${store.id}/domains`]: { body: { items: [], max_domains: 2, host: "corner.stores.localhost" } },
+    });
+    const { source } = renderLive(<StoreDetail id={store.id} me={meOf()} catalog={FALLBACK_CATALOG} />);
+    source.open();
+    expect(await screen.findByRole("link", { name: "corner.stores.localhost" })).toBeTruthy();
+
+    const asked = { operation_id: "p1", domain_id: "d-1", domain: "shop.example.org", tls: true, reason: "owner" };
+    source.emit(eventOf("domain.primary", store.id, asked, ALICE), 5);
+    source.emit(eventOf("url.changed", store.id, { operation_id: "p1", url: "https://shop.example.org", seconds: 30 }), 6);
+
+    expect(screen.getByRole("link", { name: "shop.example.org" }).getAttribute("href")).toBe("https://shop.example.org");
+    expect(screen.getByTestId("store-url").textContent).toBe("https://shop.example.org");
+    const timeline = screen.getByTestId("timeline");
+    expect(within(timeline).getByText("Primary domain chosen")).toBeTruthy();
+    expect(within(timeline).getByText("Address changed")).toBeTruthy();
+    expect(within(timeline).getByText(/now https:\/\/shop\.example\.org in 30\.0 s/)).toBeTruthy();
+  });
+
   it("shows the engine version next to the engine", async () => {
     const store = storeOf({ status: "ready", engine_version: "6.8.3-wc10.2.2" });
     showing(store);

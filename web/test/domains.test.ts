@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { DnsRecord, Domain } from "../src/api/types";
 import {
   applyToDomains,
+  applyToPrimary,
+  askedPrimary,
   certificateText,
+  mayBePrimary,
   mergeDomains,
   movesQueue,
   needsReload,
@@ -11,6 +14,7 @@ import {
   recordInstruction,
   refusalText,
   stateText,
+  urlFailureText,
   withDomain,
   zoneLine,
 } from "../src/live/domains";
@@ -201,5 +205,34 @@ describe("the certificate queue", () => {
     expect(movesQueue(domainEvent("domain.active"))).toBe(true);
     expect(movesQueue(domainEvent("domain.added"))).toBe(false);
     expect(movesQueue(eventOf("ready", STORE))).toBe(false);
+  });
+});
+
+describe("the store's primary domain as the feed moves it", () => {
+  const store = "s-1";
+  const asked = askedPrimary({ operation_id: "op-1", store_id: store, domain_id: "d-1", domain: "shop.example.org" });
+
+  it("is under way from the 202 until the change's own url.changed", () => {
+    expect(asked).toEqual({ id: "d-1", pending: { operation_id: "op-1", domain: "shop.example.org" }, failure: null, ended: null });
+    const other = eventOf("url.changed", store, { operation_id: "op-0", url: "https://old.example.org" });
+    expect(applyToPrimary(asked, other)).toBe(asked);
+    const done = applyToPrimary(asked, eventOf("url.changed", store, { operation_id: "op-1", url: "https://shop.example.org" }));
+    expect(done).toEqual({ ...asked, pending: null });
+  });
+
+  it("says why a change did not happen, in words", () => {
+    const failed = eventOf("url.failed", store, { operation_id: "op-1", url: "", code: "setup_failed", reason: "the setup did not complete." });
+    expect(applyToPrimary(asked, failed).failure).toBe(
+      "The address was not changed: the setup did not complete (setup_failed). Try again.",
+    );
+    expect(urlFailureText("replaced", "")).toBe("A later change of the address replaced this one.");
+  });
+
+  it("knows the domain that ended and only an active one other than the primary may become it", () => {
+    const back = eventOf("domain.primary", store, { operation_id: "op-2", domain_id: null, domain: null, reason: "domain_ended", ended_domain: "shop.example.org" });
+    expect(applyToPrimary(asked, back)).toEqual({ id: null, pending: { operation_id: "op-2", domain: null }, failure: null, ended: "shop.example.org" });
+    expect(mayBePrimary({ id: "d-2", state: "active" }, asked)).toBe(true);
+    expect(mayBePrimary({ id: "d-1", state: "active" }, asked)).toBe(false);
+    expect(mayBePrimary({ id: "d-3", state: "issuing" }, asked)).toBe(false);
   });
 });

@@ -171,3 +171,38 @@ describe("an engine upgrade moves the store through upgrading and records its ve
     expect(applyEvent(started, eventOf("upgrade.completed", "x", op("u0", { seconds: 1 })))).toBe(started);
   });
 });
+
+describe("a store's address follows its primary domain", () => {
+  const primary = { operation_id: "p1", domain_id: "d-1", domain: "shop.example.org", tls: true, reason: "owner" };
+
+  it("takes the primary domain from domain.primary and its address only from url.changed", () => {
+    const store = storeOf({ status: "ready", url: "http://corner.stores.localhost" });
+    const chosen = applyEvent(store, eventOf("domain.primary", store.id, primary));
+    expect(chosen.primary_domain).toEqual({ id: "d-1", domain: "shop.example.org" });
+    expect(chosen.url).toBe("http://corner.stores.localhost");
+
+    const moved = applyEvent(chosen, eventOf("url.changed", store.id, { operation_id: "p1", url: "https://shop.example.org" }));
+    expect(moved).toMatchObject({ url: "https://shop.example.org", status: "ready" });
+    const failed = eventOf("url.failed", store.id, { operation_id: "p2", url: "", code: "setup_failed", reason: "x" });
+    expect(applyEvent(moved, failed)).toBe(moved);
+  });
+
+  it("drops the primary once its domain ends or the store goes back to its host", () => {
+    const store = storeOf({ primary_domain: { id: "d-1", domain: "shop.example.org" } });
+    const removed = { domain_id: "d-1", domain: "shop.example.org", reason: "dns_missing", requested_by: "reaper" };
+    expect(applyEvent(store, eventOf("domain.removed", store.id, removed)).primary_domain).toBeNull();
+    const other = { ...removed, domain_id: "d-2", domain: "other.example.org" };
+    expect(applyEvent(store, eventOf("domain.removed", store.id, other))).toBe(store);
+    const back = { operation_id: "p3", domain_id: null, domain: null, reason: "domain_ended" };
+    expect(applyEvent(store, eventOf("domain.primary", store.id, back)).primary_domain).toBeNull();
+  });
+
+  it("leaves the address of a store being provisioned again or deleted, as the projection does", () => {
+    for (const status of ["provisioning", "deleting"] as const) {
+      const store = storeOf({ status, url: null });
+      expect(applyEvent(store, eventOf("url.changed", store.id, { operation_id: "p1", url: "https://shop.example.org" }))).toBe(
+        store,
+      );
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // The one place the dashboard talks HTTP to the gateway (/api/v1, same origin).
 //
 // The session is the gateway's HttpOnly cookie: nothing secret is stored by this code.
-// Browsers send an Origin header with every POST, PATCH and DELETE, which is what the
+// Browsers send an Origin header with every POST, PUT, PATCH and DELETE, which is what the
 // gateway's cross-site check reads (services/gateway/auth.py), so no extra header is needed.
 // Every refusal becomes an ApiError carrying the gateway's {code, message, field} and,
 // for 429 and 503, how many seconds to wait; a request that never got an answer becomes
@@ -22,6 +22,7 @@ import type {
   NewWebhook,
   Page,
   PlanChange,
+  PrimaryChange,
   RedeliverRequest,
   Restore,
   Rollout,
@@ -76,7 +77,7 @@ export function retryAfterSeconds(header: string | null, now = Date.now()): numb
 }
 
 interface Options {
-  method?: "GET" | "POST" | "PATCH" | "DELETE";
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   body?: unknown;
   query?: Record<string, string | undefined>;
   headers?: Record<string, string>;
@@ -184,6 +185,17 @@ export const addDomain = (id: string, domain: string) =>
   request<Domain>(`/stores/${encodeURIComponent(id)}/domains`, { method: "POST", body: { domain } });
 export const removeDomain = (id: string, domain: string) =>
   request<void>(`/stores/${encodeURIComponent(id)}/domains/${encodeURIComponent(domain)}`, { method: "DELETE" });
+/** 202: the provisioner moves the store's engine to the active domain's address
+ * (url.changed or url.failed follow on the feed); 409 unless the domain is active, the
+ * store ready and no other change of it under way. */
+export const choosePrimaryDomain = (id: string, domainId: string) =>
+  request<PrimaryChange>(`/stores/${encodeURIComponent(id)}/primary-domain`, {
+    method: "PUT",
+    body: { domain_id: domainId },
+  });
+/** 202: back to the store's own host as its address. */
+export const resetPrimaryDomain = (id: string) =>
+  request<PrimaryChange>(`/stores/${encodeURIComponent(id)}/primary-domain`, { method: "DELETE" });
 /** The certificate queue (administrators): verified domains in the order their certificates
  * will be asked for, then those issuing; `limit` from 1 to 500 (the gateway's default 100). */
 export const domainQueue = (limit?: number) =>

@@ -20,7 +20,11 @@ export interface Store {
   plan: string;
   namespace: string;
   status: Status;
+  /** Where the store answers, as its engine has it: its primary domain's address once the
+   * change is applied (url.changed), else its own host's; null until ready. */
   url: string | null;
+  /** The active custom domain chosen as the store's address; null: none. */
+  primary_domain?: { id: string; domain: string } | null;
   error: string | null;
   owner: Owner;
   created_at: string;
@@ -95,12 +99,28 @@ export interface Domain {
   /** The served certificate's expiry: null until active, and null when served over HTTP. */
   not_after: string | null;
   records: DnsRecord[];
+  /** The store's primary domain: its engine's own address. */
+  primary?: boolean;
 }
 
-/** GET /stores/{id}/domains: oldest first, and how many the store's plan allows. */
+/** GET /stores/{id}/domains: oldest first, how many the store's plan allows, which one is
+ * the store's primary, where the store answers, and its own host. */
 export interface DomainList {
   items: Domain[];
   max_domains: number;
+  primary_domain_id?: string | null;
+  url?: string | null;
+  /** <slug>.<base domain>, which always answers. */
+  host?: string;
+}
+
+/** The answer (202) of PUT and DELETE /stores/{id}/primary-domain. */
+export interface PrimaryChange {
+  operation_id: string;
+  store_id: string;
+  /** The new primary; null: back to the store's own host. */
+  domain_id: string | null;
+  domain: string | null;
 }
 
 /** A domain in the certificate queue (verified, waiting for room under the CA's limits)

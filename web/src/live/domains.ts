@@ -1,9 +1,19 @@
 // A store's custom domains as its page shows them: how the feed's domain.* events move a
 // domain's state (the reaper's verifier and issuer decide them, services/reaper/domains.py
-// and domain_issuer.py), the states, reasons, certificates and refusals in words, and the
-// DNS records in a form a person can copy into their DNS provider. Pure, no I/O.
+// and domain_issuer.py), the states, reasons, certificates and refusals in words, the DNS
+// records in a form a person can copy into their DNS provider, and which domain is the
+// store's primary (its address) with the change of address under way (domain.primary,
+// then url.changed or url.failed). Pure, no I/O.
 
-import type { DnsRecord, Domain, DomainQueue, DomainReason, DomainState, Envelope } from "../api/types";
+import type {
+  DnsRecord,
+  Domain,
+  DomainQueue,
+  DomainReason,
+  DomainState,
+  Envelope,
+  PrimaryChange,
+} from "../api/types";
 
 // A state only moves up, so a late or repeated event never moves a badge back.
 const RANK: Record<DomainState, number> = {
@@ -198,4 +208,66 @@ export function queueSummary(queue: DomainQueue): string {
 /** A domain.* event that can change the certificate queue. */
 export function movesQueue(event: Envelope): boolean {
   return event.type.startsWith("domain.") && event.type !== "domain.added";
+}
+
+/** What the Domains section knows of the store's primary domain: which domain it is (the
+ * gateway's list, then the feed), the change under way until its url.changed or
+ * url.failed, why the last one did not happen, and the primary domain that stopped being
+ * served (the reaper then sends the store back to its own host). */
+export interface Primary {
+  id: string | null;
+  pending: { operation_id: string; domain: string | null } | null;
+  failure: string | null;
+  ended: string | null;
+}
+
+export const NO_PRIMARY: Primary = { id: null, pending: null, failure: null, ended: null };
+
+/** The primary after the gateway accepted a change (its 202). */
+export function askedPrimary(change: PrimaryChange): Primary {
+  return { id: change.domain_id, pending: { operation_id: change.operation_id, domain: change.domain }, failure: null, ended: null };
+}
+
+/** The primary after one event of the feed; the same object when it changes nothing. */
+export function applyToPrimary(primary: Primary, event: Envelope): Primary {
+  const operation = text(event.data.operation_id);
+  if (event.type === "domain.primary") {
+    const ended = event.data.reason === "domain_ended" ? text(event.data.ended_domain) : null;
+    const pending = operation ? { operation_id: operation, domain: text(event.data.domain) } : null;
+    return { id: text(event.data.domain_id), pending, failure: null, ended };
+  }
+  if (event.type === "domain.failed" || event.type === "domain.removed") {
+    return primary.id !== null && text(event.data.domain_id) === primary.id ? { ...primary, id: null } : primary;
+  }
+  if ((event.type === "url.changed" || event.type === "url.failed") && primary.pending?.operation_id === operation) {
+    const failure = event.type === "url.failed" ? urlFailureText(text(event.data.code), text(event.data.reason)) : null;
+    return { ...primary, pending: null, failure };
+  }
+  return primary;
+}
+
+/** Whether `domain` may be made the store's primary: an active domain that is not already. */
+export function mayBePrimary(domain: Pick<Domain, "id" | "state">, primary: Primary): boolean {
+  return domain.state === "active" && domain.id !== primary.id;
+}
+
+/** The change under way, in words. */
+export function pendingText(pending: NonNullable<Primary["pending"]>, host: string | null): string {
+  const where = pending.domain ?? host ?? "its own host";
+  return `Moving the store's address to ${where}: its shop is set up again for it, which takes a minute or two.`;
+}
+
+/** Why a change of address did not happen (`url.failed`), in words. */
+export function urlFailureText(code: string | null, reason: string | null): string {
+  if (code === "store_not_ready") {
+    return "The address was not changed: the store was not ready. It takes the new address when it next starts.";
+  }
+  if (code === "replaced") return "A later change of the address replaced this one.";
+  const said = (reason ?? "").trim().replace(/\.+$/, "");
+  return `The address was not changed: ${said || "the change failed"}${code ? ` (${code})` : ""}. Try again.`;
+}
+
+/** Why the store went back to its own host. */
+export function endedText(domain: string, host: string | null): string {
+  return `${domain} stopped being served, so the store went back to ${host ?? "its own host"}.`;
 }

@@ -61,6 +61,9 @@ export const EVENT_TYPES = [
   "domain.active",
   "domain.failed",
   "domain.removed",
+  "domain.primary",
+  "url.changed",
+  "url.failed",
 ] as const;
 
 // Moves allowed against the rank.

@@ -1,7 +1,8 @@
 // How a store event changes what the dashboard shows: the status machine of
 // shared/lifecycle.py (through the generated lifecycle.gen.ts), so a late or repeated event
 // never moves a badge backwards. A plan change moves no status: `plan.changed` only sets
-// the store's plan, as the auditor's projection does. Pure functions, no I/O.
+// the store's plan, as the auditor's projection does; `url.changed` only its address, and
+// `domain.primary` which domain is its primary. Pure functions, no I/O.
 
 import type { Envelope, Store } from "../api/types";
 import { BACKWARD_MOVES, EVENT_STATUS, OPERATION_MOVES, RANK, type Status } from "./lifecycle.gen";
@@ -79,10 +80,35 @@ function applyPlanChanged(store: Store, event: Envelope): Store {
   return { ...store, plan, updated_at: event.occurred_at };
 }
 
+/** The store's address after `url.changed`, as the auditor's projection sets it: a store
+ * being provisioned again or deleted keeps what its own events say. */
+function applyUrlChanged(store: Store, event: Envelope): Store {
+  const url = text(event.data.url);
+  const kept: Status[] = ["requested", "provisioning", "deleting", "deleted"];
+  if (url === null || url === store.url || kept.includes(store.status)) return store;
+  return { ...store, url, updated_at: event.occurred_at };
+}
+
+/** The store's primary domain after a domain event: the one `domain.primary` names (none
+ * when it names none); none once the primary domain fails or is removed, as the gateway
+ * shows it. Its address moves only with `url.changed`. */
+function applyPrimary(store: Store, event: Envelope): Store {
+  const id = text(event.data.domain_id);
+  if (event.type === "domain.primary") {
+    const domain = text(event.data.domain);
+    const primary = id && domain ? { id, domain } : null;
+    return primary?.id === store.primary_domain?.id ? store : { ...store, primary_domain: primary };
+  }
+  const ended = event.type === "domain.failed" || event.type === "domain.removed";
+  return ended && id !== null && id === store.primary_domain?.id ? { ...store, primary_domain: null } : store;
+}
+
 /** The store after `event`, or the same object when the event changes nothing. */
 export function applyEvent(store: Store, event: Envelope): Store {
   if (event.store_id !== store.id) return store;
   if (event.type === "plan.changed") return applyPlanChanged(store, event);
+  if (event.type === "url.changed") return applyUrlChanged(store, event);
+  if (event.type.startsWith("domain.")) return applyPrimary(store, event);
   if (isOperationEvent(event.type)) return applyOperationEvent(store, event);
   const next = EVENT_STATUS[event.type];
   if (next === undefined || !mayMove(store.status, next)) return store;

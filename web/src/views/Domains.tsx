@@ -3,24 +3,42 @@
 // plain words; why a domain failed; for an active one, until when its certificate is
 // valid (or that it is served over HTTP); an add form that shows the gateway's refusal next
 // to the field; and remove, confirmed. The feed's domain.* events move the badges live.
+// The store's address heads the section: an active domain can be made the store's primary
+// ("Make primary": its shop takes that address as its own), and "Use <its host>" goes
+// back; the change shows as under way until the feed's url.changed (the address moves, as
+// the store page shows it) or url.failed (why not).
 //
 // No polling: the reaper's verifier and issuer publish domain.verified / issuing / active /
 // failed / removed on the store's stream, which the page's feed already carries, and the list is read again
 // whenever the feed comes back after a loss (`resumes`), so nothing is missed meanwhile.
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { addDomain, ApiError, listDomains, removeDomain } from "../api/client";
+import {
+  addDomain,
+  ApiError,
+  choosePrimaryDomain,
+  listDomains,
+  removeDomain,
+  resetPrimaryDomain,
+} from "../api/client";
 import type { DnsRecord, Domain, Store } from "../api/types";
 import { Copyable } from "../components/Copyable";
 import { ErrorNote } from "../components/ErrorNote";
 import { When } from "../components/When";
 import {
   applyToDomains,
+  applyToPrimary,
+  askedPrimary,
   awaitsRecords,
   certificateText,
+  endedText,
+  mayBePrimary,
   mergeDomains,
   needsReload,
+  NO_PRIMARY,
   nextStep,
+  pendingText,
+  type Primary,
   recordInstruction,
   refusalText,
   stateText,
@@ -36,6 +54,9 @@ export function Domains({ store }: { store: Store }) {
   const [loaded, setLoaded] = useState(false);
   const [advice, setAdvice] = useState<Advice | null>(null);
   const [reloads, setReloads] = useState(0);
+  const [primary, setPrimary] = useState<Primary>(NO_PRIMARY);
+  const [host, setHost] = useState<string | null>(null);
+  const [choosing, setChoosing] = useState(false);
   const known = useRef<Domain[]>([]);
   const { resumes } = useLink();
 
@@ -51,6 +72,8 @@ export function Domains({ store }: { store: Store }) {
         if (!current) return;
         commit(mergeDomains(known.current, list.items));
         setMaxDomains(list.max_domains);
+        setPrimary((p) => ({ ...p, id: list.primary_domain_id ?? null }));
+        setHost(list.host ?? null);
       })
       .catch((error: unknown) => current && setAdvice(explain(error)))
       .finally(() => current && setLoaded(true));
@@ -63,7 +86,23 @@ export function Domains({ store }: { store: Store }) {
     if (event.store_id !== store.id) return;
     if (needsReload(known.current, event)) setReloads((n) => n + 1);
     else commit(applyToDomains(known.current, event));
+    setPrimary((p) => applyToPrimary(p, event));
   });
+
+  // One change of address at a time, of a ready store only (the gateway says the same).
+  const movable = store.status === "ready" && primary.pending === null && !choosing;
+  const choose = async (domainId: string | null) => {
+    setChoosing(true);
+    setAdvice(null);
+    try {
+      const change = domainId === null ? await resetPrimaryDomain(store.id) : await choosePrimaryDomain(store.id, domainId);
+      setPrimary(askedPrimary(change));
+    } catch (error) {
+      setAdvice(explain(error));
+    } finally {
+      setChoosing(false);
+    }
+  };
 
   const open = store.status !== "deleted" && store.status !== "deleting";
   return (
@@ -73,6 +112,15 @@ export function Domains({ store }: { store: Store }) {
         Your store can also answer at a domain you hold. Add it here, then create the DNS records shown at your DNS
         provider.
       </p>
+      {loaded && (
+        <Address
+          store={store}
+          primary={primary}
+          host={host}
+          movable={movable}
+          onReset={() => void choose(null)}
+        />
+      )}
       <ErrorNote advice={advice} />
       {!loaded ? (
         <p className="muted">Loading the domains…</p>
@@ -85,6 +133,8 @@ export function Domains({ store }: { store: Store }) {
               key={domain.id}
               domain={domain}
               store={store}
+              primary={domain.id === primary.id}
+              onChoose={movable && mayBePrimary(domain, primary) ? () => void choose(domain.id) : null}
               onRemoved={() => commit(known.current.filter((d) => d.id !== domain.id))}
             />
           ))}
@@ -102,7 +152,66 @@ export function Domains({ store }: { store: Store }) {
   );
 }
 
-function DomainItem({ domain, store, onRemoved }: { domain: Domain; store: Store; onRemoved: () => void }) {
+/** Where the store answers, which domain is its primary, the change under way and why the
+ * last one did not happen; "Use <host>" to go back to the store's own host. */
+function Address({
+  store,
+  primary,
+  host,
+  movable,
+  onReset,
+}: {
+  store: Store;
+  primary: Primary;
+  host: string | null;
+  movable: boolean;
+  onReset: () => void;
+}) {
+  return (
+    <div className="stack" data-testid="store-address">
+      {store.status === "ready" && store.url ? (
+        <p>
+          The store answers at <strong data-testid="store-url">{store.url}</strong>
+          {host && !store.url.includes(`//${host}`) && <span className="muted"> (and still at {host})</span>}.
+        </p>
+      ) : (
+        <p className="muted">The store has no address yet.</p>
+      )}
+      {primary.pending && (
+        <p role="status" data-testid="primary-pending">
+          {pendingText(primary.pending, host)}
+        </p>
+      )}
+      {primary.failure && (
+        <p className="warning" data-testid="primary-failure">
+          {primary.failure}
+        </p>
+      )}
+      {primary.ended && primary.id === null && <p className="notice">{endedText(primary.ended, host)}</p>}
+      {primary.id !== null && host && (
+        <p className="actions">
+          <button type="button" onClick={onReset} disabled={!movable}>
+            Use {host}
+          </button>
+        </p>
+      )}
+    </div>
+  );
+}
+
+function DomainItem({
+  domain,
+  store,
+  primary,
+  onChoose,
+  onRemoved,
+}: {
+  domain: Domain;
+  store: Store;
+  primary: boolean;
+  onChoose: (() => void) | null;
+  onRemoved: () => void;
+}) {
   const [confirming, setConfirming] = useState(false);
   const pending = awaitsRecords(domain);
   const certificate = certificateText(domain);
@@ -113,6 +222,13 @@ function DomainItem({ domain, store, onRemoved }: { domain: Domain; store: Store
         <span className={`badge badge-domain-${domain.state}`} data-testid="domain-state" data-state={domain.state}>
           {stateText(domain.state)}
         </span>{" "}
+        {primary && (
+          <>
+            <span className="badge badge-primary" data-testid="domain-primary">
+              primary
+            </span>{" "}
+          </>
+        )}
         <span className="muted">
           added <When iso={domain.requested_at} />
           {domain.checked_at && (
@@ -137,9 +253,19 @@ function DomainItem({ domain, store, onRemoved }: { domain: Domain; store: Store
       )}
       {store.status !== "deleted" &&
         (confirming ? (
-          <RemoveDomain store={store} domain={domain} onDone={(removed) => (removed ? onRemoved() : setConfirming(false))} />
+          <RemoveDomain
+            store={store}
+            domain={domain}
+            primary={primary}
+            onDone={(removed) => (removed ? onRemoved() : setConfirming(false))}
+          />
         ) : (
           <p className="actions">
+            {onChoose && (
+              <button type="button" onClick={onChoose} aria-label={`Make ${domain.domain} the store's primary domain`}>
+                Make primary
+              </button>
+            )}
             <button type="button" onClick={() => setConfirming(true)}>
               Remove…
             </button>
@@ -268,10 +394,12 @@ function AddDomain({
 function RemoveDomain({
   store,
   domain,
+  primary,
   onDone,
 }: {
   store: Store;
   domain: Domain;
+  primary: boolean;
   onDone: (removed: boolean) => void;
 }) {
   const [busy, setBusy] = useState(false);
@@ -294,6 +422,7 @@ function RemoveDomain({
       <p>
         Remove <strong>{domain.domain}</strong> from this store? The store stops answering at it. To use it again you
         add it anew, with a new token to put in DNS.
+        {primary && " It is the store's primary domain: the store goes back to its own host as its address."}
       </p>
       <ErrorNote advice={advice} />
       <div className="actions">

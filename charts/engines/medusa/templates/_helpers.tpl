@@ -79,6 +79,19 @@ affinity:
 {{- end }}
 
 {{/*
+The origins a browser may call the Store, Admin and Auth APIs from: the store's address
+(store.url: its primary domain's once its owner chose one) and its own host's
+(store.platformUrl), which keeps answering.
+*/}}
+{{- define "medusa.origins" -}}
+{{- $origins := list .Values.store.url }}
+{{- with .Values.store.platformUrl }}
+{{- $origins = append $origins . }}
+{{- end }}
+{{- $origins | uniq | join "," }}
+{{- end }}
+
+{{/*
 The Medusa configuration shared by the server and the setup Job (engines/medusa/README.md).
 DATABASE_URL and REDIS_URL are composed from the Secret by the kubelet ($(VAR) expansion);
 the passwords are URL-safe tokens.
@@ -94,6 +107,13 @@ the passwords are URL-safe tokens.
   valueFrom: {secretKeyRef: {name: {{ include "medusa.secret" . }}, key: cookie-secret}}
 - name: STORE_URL
   value: {{ required "store.url is required" .Values.store.url | quote }}
+{{- $origins := include "medusa.origins" . }}
+- name: STORE_CORS
+  value: {{ $origins | quote }}
+- name: ADMIN_CORS
+  value: {{ $origins | quote }}
+- name: AUTH_CORS
+  value: {{ $origins | quote }}
 {{- if .Values.redis.enabled }}
 - name: REDIS_PASSWORD
   valueFrom: {secretKeyRef: {name: {{ include "medusa.secret" . }}, key: redis-password}}
