@@ -22,7 +22,6 @@ from shared.kube_errors import Forbidden, Invalid, NotFound
 FIELD_MANAGER = "storefleet-reaper"
 LISTED_RETRIES = (0.5, 1.0, 2.0)
 _AUTH = ["BearerToken"]
-_ACCEPT = {"Accept": "application/json"}
 _OBJECT = {200: "object", 201: "object", 202: "object"}
 _BASES = {
     "v1": "/api/v1",
@@ -35,6 +34,12 @@ _PLURALS = {
     "Ingress": "ingresses",
     "Certificate": "certificates",
 }
+
+
+def _accept() -> dict[str, str]:
+    """A header dict of the call's own: the client merges its default headers (an
+    impersonated user among them) into the dict it is given."""
+    return {"Accept": "application/json"}
 
 
 def _path(api_version: str, kind: str, namespace: str, name: str) -> str:
@@ -96,7 +101,7 @@ class DomainKube:
         path = _path("cert-manager.io/v1", "Certificate", namespace, name)
         try:
             return await self._call(
-                "GET", path, f"read Certificate/{name}", [], header_params=_ACCEPT
+                "GET", path, f"read Certificate/{name}", [], header_params=_accept()
             )
         except NotFound:
             return None
@@ -116,5 +121,5 @@ class DomainKube:
                     _path(api_version, kind, namespace, object_),
                     f"delete {kind}/{object_}",
                     [],
-                    header_params=_ACCEPT,
+                    header_params=_accept(),
                 )
