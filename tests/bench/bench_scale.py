@@ -11,11 +11,13 @@ provisioner benchmark (tests/bench/tuned_cluster.py). Then, for each step N:
   rendered store created directly, the rows a provisioned store has), and the cluster
   left to settle (no pod Pending);
 - `--rounds` times, alternating, each on a settled cluster:
-  - ceiling: `--batch` stores' objects created directly, all at once (stores per minute);
+  - ceiling: `--batch` stores' objects created directly, all at once (stores per minute),
+    and the same batch waited on until every store is ready by the provisioner's rules
+    (tests/bench/store_ready.py): the ceiling "to ready", the same work the platform does;
   - provisioning: `--batch` stores requested at once on the stream and provisioned by the
     platform's provisioner, to `ready` (bench_provisioner's `batch`); stores per minute,
-    and that as a fraction of the ceiling just measured;
-  the step's fraction is the median of its rounds';
+    and that as a fraction of each ceiling just measured;
+  the step's fractions are the medians of its rounds';
 - the reaper's sweep over every store namespace, run in this process (no publishing);
 - the gateway's admin store list: every page walked, then pages at `--list-rate` a
   second, open loop, p50/p99;
@@ -36,6 +38,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -64,6 +67,7 @@ from tests.bench.machine import machine
 from tests.bench.scale_dashboard import first_paint
 from tests.bench.scale_seed import Seeder
 from tests.bench.store_objects import StoreObjects
+from tests.bench.store_ready import all_ready
 from tests.bench.tuned_cluster import TUNED_SETUP, BenchCluster
 
 OUT = ROOT / ".run" / "bench" / "scale.json"
@@ -202,6 +206,7 @@ class Run:
             "rounds": rounds,
             "fraction_of_ceiling": median(rounds, "fraction_of_ceiling"),
             "fraction_of_ceiling_applied": median(rounds, "fraction_of_ceiling_applied"),
+            "fraction_of_ceiling_to_ready": median(rounds, "fraction_of_ceiling_to_ready"),
             "stores_when_read": self.existing,  # the step's size and its rounds' batches
             "reaper_sweep": await probes.sweep(api, self.dsn, js),
             "admin_store_list": await probes.store_list(
@@ -221,9 +226,11 @@ class Run:
         print(f"at {size} stores, round {n + 1}: ceiling, {batch_size} stores' objects at once ...",
               flush=True)  # fmt: skip
         retries = seeder.objects.retries
+        started = time.monotonic()
         ceiling_s = await seeder.create(batch_size)
         retries = seeder.objects.retries - retries
         ceiling = round(batch_size / ceiling_s * 60, 1)
+        ceiling_ready = round(batch_size / await all_ready(api, seeder.last, started) * 60, 1)
         await probes.settled(api)
         print(f"at {size} stores, round {n + 1}: {batch_size} stores through the provisioner ...",
               flush=True)  # fmt: skip
@@ -233,11 +240,13 @@ class Run:
         return {
             "ceiling_stores_per_minute": ceiling,
             "ceiling_creations_retried": retries,
+            "ceiling_to_ready_stores_per_minute": ceiling_ready,
             "provisioned": made,
             "fraction_of_ceiling": round(made["stores_per_minute"] / ceiling, 3),
             "fraction_of_ceiling_applied": round(
                 made["stores_per_minute_all_but_ingress_applied"] / ceiling, 3
             ),
+            "fraction_of_ceiling_to_ready": round(made["stores_per_minute"] / ceiling_ready, 3),
             "load_average_1m": round(os.getloadavg()[0], 2),
         }
 
@@ -263,6 +272,9 @@ def summary(steps: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "fraction_last_over_first": round(
             last["fraction_of_ceiling"] / first["fraction_of_ceiling"], 3
+        ),
+        "to_ready_fraction_last_over_first": round(
+            last["fraction_of_ceiling_to_ready"] / first["fraction_of_ceiling_to_ready"], 3
         ),
         "goal_fraction_last_over_first": 0.8,
         "etcd_db_kib_per_store": round(
@@ -294,6 +306,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: the platform is stopped before the benchmark exits."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
     args = parse(argv)
     for name in EXTERNAL:
@@ -305,10 +322,16 @@ def main(argv: list[str]) -> int:
     workdir.chmod(0o755)  # Postgres runs as its own user, below it
     platform = ScalePlatform(workdir, args.nodes)
     run = Run(platform, args)
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         start(platform)
         asyncio.run(run.measure())
+    except KeyboardInterrupt:
+        print("interrupted: stopping the platform; the steps so far are kept", flush=True)
+        return 130
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one waits for the stop
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         platform.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(run.save(finished=True), indent=2))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from services.provisioner.spec import StoreSpec
 from shared.events import Envelope
 from tests.bench.store_objects import Manifest, StoreObjects, create_stores, requested
 
@@ -40,6 +41,7 @@ class Seeder:
         self.dsn = dsn
         self.owner = owner
         self.created = 0
+        self.last: list[StoreSpec] = []  # the last batch's stores
         self._model: tuple[Envelope, list[Manifest]] | None = None
 
     async def create(self, count: int, at_once: int = 0) -> float:
@@ -48,6 +50,7 @@ class Seeder:
         events = [requested(self.created + i, "s", self.owner) for i in range(count)]
         stores = [self.objects.copy(rendered, model, e) for e in events]
         took = await create_stores(self.objects, stores, at_once)
+        self.last = [self.objects.spec(e) for e in events]
         await self._record(events)
         self.created += count
         return took
