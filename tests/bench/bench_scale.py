@@ -8,8 +8,8 @@ stores: `--nodes` kwok nodes (default: room for every store's pods), the service
 provisioner benchmark (tests/bench/tuned_cluster.py). Then, for each step N:
 
 - fill: stores are seeded until N exist (tests/bench/scale_seed.py: the objects of a
-  rendered store created directly, the rows a provisioned store has), and the cluster
-  left to settle (no pod Pending);
+  rendered store created directly, their volume claims already bound, the rows a
+  provisioned store has), and the cluster left to settle (no pod Pending);
 - `--rounds` times, alternating, each on a settled cluster:
   - ceiling: `--batch` stores' objects created directly, all at once (stores per minute),
     and the same batch waited on until every store is ready by the provisioner's rules
@@ -255,7 +255,7 @@ class Run:
         started = time.monotonic()
         while count > 0:
             chunk = min(FILL_CHUNK, count)
-            await seeder.create(chunk, at_once=self.args.at_once)
+            await seeder.create(chunk, at_once=self.args.at_once, prebound=True)
             count -= chunk
             self.existing += chunk
             print(f"seeded: {self.existing} stores", flush=True)

@@ -7,15 +7,21 @@ stream gets no events for them: what the gateway's list, the reaper's sweep and 
 dashboard read is the rows and the namespaces.
 
 `Seeder.create` creates a batch and reports the seconds the objects took; the ceiling of
-each step is such a batch with every store at once.
+each step is such a batch with every store at once. With `prebound` (the fill) the
+stores' volume claims are made already bound (tests/bench/prebound.py) instead of
+waiting for kube-controller-manager's PV controller.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import asyncpg
 
 from services.provisioner.spec import StoreSpec
 from shared.events import Envelope
+from tests.bench.prebound import bind, claims_of
 from tests.bench.store_objects import Manifest, StoreObjects, create_stores, requested
 
 _REQUEST = """
@@ -44,16 +50,36 @@ class Seeder:
         self.last: list[StoreSpec] = []  # the last batch's stores
         self._model: tuple[Envelope, list[Manifest]] | None = None
 
-    async def create(self, count: int, at_once: int = 0) -> float:
+    async def create(self, count: int, at_once: int = 0, prebound: bool = False) -> float:
         """`count` more stores, `at_once` at a time (0: all); seconds the objects took."""
         model, rendered = await self._rendered()
         events = [requested(self.created + i, "s", self.owner) for i in range(count)]
         stores = [self.objects.copy(rendered, model, e) for e in events]
-        took = await create_stores(self.objects, stores, at_once)
+        if prebound:
+            took = await self._create_prebound(stores, at_once)
+        else:
+            took = await create_stores(self.objects, stores, at_once)
         self.last = [self.objects.spec(e) for e in events]
         await self._record(events)
         self.created += count
         return took
+
+    async def _create_prebound(self, stores: list[list[Manifest]], at_once: int) -> float:
+        """Each store's namespace, then its claims bound (before its quota exists, and
+        before its StatefulSet would make its own), then the rest."""
+        limit = asyncio.Semaphore(at_once or len(stores) or 1)
+        api = self.objects.kube.api
+
+        async def one(store: list[Manifest]) -> None:
+            rest = [o for o in store if o["kind"] != "PersistentVolumeClaim"]
+            async with limit:
+                await self.objects.create(rest[:1])
+                await asyncio.gather(*(bind(api, claim) for claim in claims_of(store)))
+                await self.objects.create(rest[1:])
+
+        started = time.monotonic()
+        await asyncio.gather(*(one(store) for store in stores))
+        return time.monotonic() - started
 
     async def _rendered(self) -> tuple[Envelope, list[Manifest]]:
         if self._model is None:
