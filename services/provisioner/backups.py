@@ -222,8 +222,14 @@ class BackupHandler:
         )
         metrics.BACKUPS.labels(engine=engine, outcome="failed").inc()
         log.warning("backup failed", code=code, reason=reason)
-        await self.publish("backup.failed", event.store_id,
-                           {"backup_id": data.backup_id, "code": code, "reason": reason},
-                           correlation_id=event.correlation_id,
-                           event_id=f"{data.backup_id}:failed")  # fmt: skip
+        await self.failed(event, data.backup_id, code, reason)
         return Outcome.give_up(reason)
+
+    async def failed(self, cause: Envelope, backup_id: str, code: str, reason: str) -> None:
+        """`backup.failed` for `backup_id`: this consumer's, or the pre-restore or
+        pre-upgrade backup of an operation that gave up before the backup was written (it
+        would otherwise stay `running` until the reaper's stuck-backup deadline)."""
+        await self.publish("backup.failed", cause.store_id,
+                           {"backup_id": backup_id, "code": code, "reason": reason},
+                           correlation_id=cause.correlation_id,
+                           event_id=f"{backup_id}:failed")  # fmt: skip

@@ -4,7 +4,8 @@ data replaced by the backup's, and its events out.
 In order: the backup's manifest is read (a backup without one does not exist); a
 pre-restore backup of the store as it is now is taken (recorded with
 `backup.requested {reason: pre_restore}` and written here, so the restore can be undone;
-if it cannot be taken, nothing is changed and the restore fails); `restore.started` moves
+if it cannot be taken, nothing is changed, that backup ends `backup.failed` and the
+restore fails); `restore.started` moves
 the store to `restoring`; the data is swapped (`DataSwap`: web stopped, restore Job, setup
 again, web started); `restore.completed` returns it to `ready`. A failure after the start
 publishes `restore.failed` with the reason (the store is `failed`, its pre-restore backup
@@ -59,18 +60,21 @@ class RestoreHandler:
     async def _handle(self, event: Envelope, data: RestoreRequested, delivery: Delivery) -> Outcome:
         attempt, started = max(1, delivery.num_delivered), time.monotonic()
         engine, begun = "unknown", False
+        pre_pending = False  # the pre-restore backup asked for, not yet written
         try:
             spec = await self.backups.records.spec(event.store_id)
             engine = spec.engine.name
             manifest = await self.backups.runner.manifest(event.store_id, data.backup_id)
             if manifest is None:
                 raise BackupError("backup_missing", "the backup does not exist (no manifest)")
+            pre_pending = True
             pre = await self._pre_restore_backup(spec, event, data, attempt)
+            pre_pending = False
             await self._event(event, data, "restore.started", {"pre_restore_backup_id": pre})
             begun = True
             await self.swap.replace(spec, manifest, data.restore_id, attempt)
         except Exception as exc:
-            return await self._failure(event, data, delivery, exc, engine, begun)
+            return await self._failure(event, data, delivery, exc, engine, begun, pre_pending)
         seconds = round(time.monotonic() - started, 3)
         await self._event(event, data, "restore.completed", {"seconds": seconds})
         metrics.RESTORES.labels(engine=engine, outcome="completed").inc()
@@ -106,6 +110,7 @@ class RestoreHandler:
         exc: Exception,
         engine: str,
         begun: bool,
+        pre_pending: bool,
     ) -> Outcome:
         retry = retryable(exc)
         if retry is not None and delivery.num_delivered < self.max_deliver:
@@ -118,6 +123,9 @@ class RestoreHandler:
             code, reason = retry.code, f"gave up after {delivery.num_delivered} attempts: {retry}"
         else:
             code, reason = permanent(exc)
+        if pre_pending:
+            backup_id = pre_restore_backup_id(data.restore_id)
+            await self.backups.failed(event, backup_id, code, f"the restore gave up: {reason}")
         if not begun:
             reason = f"nothing was changed: {reason}"
         metrics.RESTORES.labels(engine=engine, outcome="failed").inc()

@@ -128,6 +128,9 @@ class Safekeeping(Protocol):
     ) -> None:
         """Take the pre-upgrade backup `backup_id` of the store as it is now."""
 
+    async def abandon(self, cause: Envelope, backup_id: str, code: str, reason: str) -> None:
+        """The pre-upgrade backup `backup_id` will not be written: the upgrade gave up."""
+
     async def put_back(
         self, spec: StoreSpec, backup_id: str, operation_id: str, attempt: int
     ) -> None:
@@ -149,6 +152,9 @@ class BackupSafekeeping:
                                    correlation_id=cause.correlation_id,
                                    event_id=f"{backup_id}:requested")  # fmt: skip
         await self.backups.take(spec, cause, backup_id, "pre_upgrade", attempt)
+
+    async def abandon(self, cause: Envelope, backup_id: str, code: str, reason: str) -> None:
+        await self.backups.failed(cause, backup_id, code, reason)
 
     async def put_back(
         self, spec: StoreSpec, backup_id: str, operation_id: str, attempt: int

@@ -6,8 +6,8 @@ stream) and on the request's `previous_version`, or the request is stale and ack
 without a word. The target must be a version the engine offers that lists the store's in
 `upgrades_from`, or `upgrade.failed` records the refusal (`unknown_engine_version`,
 `upgrade_not_allowed`); from `ready` it moves nothing. Then the pre-upgrade backup is
-taken (reason `pre_upgrade`; if it cannot be, `upgrade.failed` with
-`pre_upgrade_backup_failed` and nothing changed), and only then `upgrade.started` moves
+taken (reason `pre_upgrade`; if it cannot be, `backup.failed` for it and `upgrade.failed`
+with `pre_upgrade_backup_failed`, nothing changed), and only then `upgrade.started` moves
 the store to `upgrading`: a way back exists before anything changes.
 
 The workloads move to the new version and face the health gate (`upgrade_runs`). Passed:
@@ -177,6 +177,9 @@ class UpgradeHandler:
                 settled = give_up_or_retry(exc, delivery, self.max_deliver, "not_ready_in_time")
                 if isinstance(settled, Outcome):
                     return settled
+                code, reason = settled
+                await self.safekeeping.abandon(event, backup_id, code,
+                                               f"the upgrade gave up: {reason}")  # fmt: skip
                 raise Refused("pre_upgrade_backup_failed",
                               f"the pre-upgrade backup failed: {settled[1]}") from exc  # fmt: skip
         except Refused as exc:

@@ -5,7 +5,10 @@ backup itself); and which failures are worth another attempt."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -14,7 +17,7 @@ from services.provisioner.backup_runs import BackupError
 from services.provisioner.backups import BackupHandler, give_up_or_retry, permanent, retryable
 from services.provisioner.data_swap import SwapTimeout
 from services.provisioner.job_runs import JobFailed
-from services.provisioner.restores import RestoreHandler
+from services.provisioner.restores import RestoreHandler, pre_restore_backup_id
 from shared.events import new_event
 from shared.objectstore import ObjectStoreError, ObjectStoreUnavailable
 from shared.outcome import Outcome, TemporaryError, Verdict
@@ -91,3 +94,65 @@ def test_an_operation_retries_a_temporary_failure_then_gives_up_saying_how_often
         "nats_unavailable", "gave up after 3 attempts: nats down")  # fmt: skip
     assert give_up_or_retry(SwapTimeout("too slow"), attempt(1), 3, "late") == ("late", "too slow")
     assert give_up_or_retry(ValueError("x"), attempt(1), 3, "late") == ("internal", "ValueError")
+
+
+class Published(list[tuple[str, dict[str, Any]]]):
+    """The events a handler published, in order (the stream's side is tested in
+    tests/real, where the backup Jobs run)."""
+
+    async def __call__(self, event_type: str, store_id: str, data: Any, *,
+                       correlation_id: str, event_id: str) -> None:  # fmt: skip
+        self.append((event_type, dict(data)))
+
+
+@dataclass
+class Records:
+    async def spec(self, store_id: str) -> Any:
+        return SimpleNamespace(store_id=store_id, engine=SimpleNamespace(name="woocommerce"))
+
+
+@dataclass
+class Runner:
+    """A store whose backup exists and whose new backups cannot be written."""
+
+    backup_exists: bool = True
+
+    async def manifest(self, store_id: str, backup_id: str) -> dict[str, Any] | None:
+        return {"objects": {}} if self.backup_exists else None
+
+    async def write(self, spec: Any, backup_id: str, attempt: int, reason: str) -> Any:
+        raise ObjectStoreError("AccessDenied")
+
+
+def restore_request(backup_id: str) -> bytes:
+    data = {"restore_id": str(uuid.uuid4()), "backup_id": backup_id, "requested_by": "u"}
+    return new_event("restore.requested", STORE, data, actor="u", correlation_id="c").to_bytes()
+
+
+async def test_a_restore_that_cannot_take_its_pre_restore_backup_ends_that_backup_failed() -> None:
+    published = Published()
+    backups = BackupHandler(cast(Any, Records()), cast(Any, Runner()), cast(Any, published), "w", 5)
+    body = restore_request(str(uuid.uuid4()))
+    outcome = await RestoreHandler(backups, UNTOUCHED, 5)(delivery(body))
+
+    assert outcome.verdict is Verdict.GIVE_UP
+    restore_id = json.loads(body)["data"]["restore_id"]
+    pre = pre_restore_backup_id(restore_id)
+    assert [(t, d.get("backup_id")) for t, d in published] == [
+        ("backup.requested", pre), ("backup.started", pre), ("backup.failed", pre),
+        ("restore.failed", json.loads(body)["data"]["backup_id"]),
+    ]  # fmt: skip
+    failed = published[2][1]
+    assert failed["code"] == "storage_refused"
+    assert failed["reason"].startswith("the restore gave up")
+
+
+async def test_a_restore_of_a_missing_backup_fails_no_backup_of_its_own() -> None:
+    published = Published()
+    runner = Runner(backup_exists=False)
+    backups = BackupHandler(cast(Any, Records()), cast(Any, runner), cast(Any, published), "w", 5)
+    outcome = await RestoreHandler(backups, UNTOUCHED, 5)(delivery(restore_request(STORE)))
+
+    assert outcome.verdict is Verdict.GIVE_UP
+    assert [t for t, _ in published] == ["restore.failed"]
+    assert published[0][1]["code"] == "backup_missing"

@@ -2,7 +2,8 @@
 allowed version runs that version's workloads and the provisioner's later renders read it;
 a version whose workloads never come up is rolled back, the previous version's workloads
 back and the pre-upgrade backup's data put back; a version not allowed from the store's
-is refused and moves nothing; a request redelivered after the worker stopped mid-way
+is refused and moves nothing, and so is one whose pre-upgrade backup cannot be taken
+(that backup ended failed); a request redelivered after the worker stopped mid-way
 settles the store on one version.
 
 The upgrades consumer's handler runs in the test, over the test's stream and the real API
@@ -37,6 +38,7 @@ from services.provisioner.upgrades import UpgradeHandler, pre_upgrade_backup_id
 from shared.engine_versions import load_versions
 from shared.events import Envelope, new_event
 from shared.jetstream import ensure_consumer, publish_event
+from shared.objectstore import ObjectStoreError
 from shared.subjects import UPGRADES
 from shared.worker import WorkerPool
 from tests.provisioner.harness import Harness, Store
@@ -71,11 +73,18 @@ class Kept:
 
     taken: list[str] = field(default_factory=list)
     restored: list[tuple[str, str | None]] = field(default_factory=list)
+    abandoned: list[tuple[str, str]] = field(default_factory=list)
+    refusal: Exception | None = None  # what taking a backup raises, if anything
 
     async def keep(
         self, spec: StoreSpec, cause: Envelope, backup_id: str, requested_by: str, attempt: int
     ) -> None:
+        if self.refusal is not None:
+            raise self.refusal
         self.taken.append(backup_id)
+
+    async def abandon(self, cause: Envelope, backup_id: str, code: str, reason: str) -> None:
+        self.abandoned.append((backup_id, code))
 
     async def put_back(
         self, spec: StoreSpec, backup_id: str, operation_id: str, attempt: int
@@ -243,6 +252,26 @@ async def test_a_version_not_allowed_from_the_stores_is_refused_and_moves_nothin
     assert "nothing was changed" in ended.data.reason  # type: ignore[attr-defined]
     assert harness.events.of_type(store.id, "upgrade.started") == []
     assert kept.taken == []
+    assert await web(kube_api, store.namespace) == before
+    assert (await records_of(harness, charts).spec(store.id)).engine_version == OLD
+
+
+async def test_an_upgrade_whose_backup_cannot_be_taken_moves_nothing_and_ends_that_backup(
+    harness: Harness, kube_api: ApiClient, charts: Path
+) -> None:
+    store = await a_ready_store(harness, charts)
+    before = await web(kube_api, store.namespace)
+    kept = Kept(refusal=ObjectStoreError("AccessDenied"))
+    async with upgrading(harness, kube_api, charts, kept):
+        operation_id = await ask(harness, store, NEW)
+        ended = await outcome(harness, store, operation_id)
+
+    assert ended.type == "upgrade.failed"
+    assert ended.data.code == "pre_upgrade_backup_failed"  # type: ignore[attr-defined]
+    assert "nothing was changed" in ended.data.reason  # type: ignore[attr-defined]
+    assert harness.events.of_type(store.id, "upgrade.started") == []
+    # Its backup ends failed now, not `running` until the reaper's stuck-backup deadline.
+    assert kept.abandoned == [(pre_upgrade_backup_id(operation_id), "storage_refused")]
     assert await web(kube_api, store.namespace) == before
     assert (await records_of(harness, charts).spec(store.id)).engine_version == OLD
 
