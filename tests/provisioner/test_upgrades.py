@@ -237,41 +237,33 @@ async def test_a_version_that_fails_its_gate_is_rolled_back_with_the_data_put_ba
     assert (await records_of(harness, charts).spec(store.id)).engine_version == OLD
 
 
-async def test_a_version_not_allowed_from_the_stores_is_refused_and_moves_nothing(
-    harness: Harness, kube_api: ApiClient, charts: Path
-) -> None:
+@pytest.mark.parametrize(
+    ("version", "refusal", "code"),
+    [
+        (LATER, None, "upgrade_not_allowed"),  # not offered from the store's version
+        (NEW, ObjectStoreError("AccessDenied"), "pre_upgrade_backup_failed"),
+    ],
+)
+async def test_a_refused_upgrade_moves_nothing_and_leaves_no_backup_running(
+    harness: Harness, kube_api: ApiClient, charts: Path, version: str,
+    refusal: Exception | None, code: str,
+) -> None:  # fmt: skip
     store = await a_ready_store(harness, charts)
     before = await web(kube_api, store.namespace)
-    kept = Kept()
+    kept = Kept(refusal=refusal)
     async with upgrading(harness, kube_api, charts, kept):
-        operation_id = await ask(harness, store, LATER)
+        operation_id = await ask(harness, store, version)
         ended = await outcome(harness, store, operation_id)
 
     assert ended.type == "upgrade.failed"
-    assert ended.data.code == "upgrade_not_allowed"  # type: ignore[attr-defined]
+    assert ended.data.code == code  # type: ignore[attr-defined]
     assert "nothing was changed" in ended.data.reason  # type: ignore[attr-defined]
     assert harness.events.of_type(store.id, "upgrade.started") == []
     assert kept.taken == []
-    assert await web(kube_api, store.namespace) == before
-    assert (await records_of(harness, charts).spec(store.id)).engine_version == OLD
-
-
-async def test_an_upgrade_whose_backup_cannot_be_taken_moves_nothing_and_ends_that_backup(
-    harness: Harness, kube_api: ApiClient, charts: Path
-) -> None:
-    store = await a_ready_store(harness, charts)
-    before = await web(kube_api, store.namespace)
-    kept = Kept(refusal=ObjectStoreError("AccessDenied"))
-    async with upgrading(harness, kube_api, charts, kept):
-        operation_id = await ask(harness, store, NEW)
-        ended = await outcome(harness, store, operation_id)
-
-    assert ended.type == "upgrade.failed"
-    assert ended.data.code == "pre_upgrade_backup_failed"  # type: ignore[attr-defined]
-    assert "nothing was changed" in ended.data.reason  # type: ignore[attr-defined]
-    assert harness.events.of_type(store.id, "upgrade.started") == []
-    # Its backup ends failed now, not `running` until the reaper's stuck-backup deadline.
-    assert kept.abandoned == [(pre_upgrade_backup_id(operation_id), "storage_refused")]
+    # A backup begun and given up ends failed, not `running` until the reaper's
+    # stuck-backup deadline; a refusal before any backup abandons none.
+    begun = [(pre_upgrade_backup_id(operation_id), "storage_refused")] if refusal else []
+    assert kept.abandoned == begun
     assert await web(kube_api, store.namespace) == before
     assert (await records_of(harness, charts).spec(store.id)).engine_version == OLD
 
