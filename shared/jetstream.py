@@ -159,11 +159,22 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
     )
 
 
+# Deliveries the server makes beyond a consumer's `max_deliver`, for messages whose
+# worker died while holding them (see `consumer_config`).
+SPARE_DELIVERIES = 10
+
+
 def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
     """The nats-py config for a durable pull consumer with explicit acks.
 
     nats-py takes durations in seconds (it converts to nanoseconds on the wire). The
     server replaces `ack_wait` with `backoff[0]` when a backoff is given.
+
+    The server's `max_deliver` is the spec's plus `SPARE_DELIVERIES`: handlers give up at
+    the spec's count and publish the operation's failure, and the spare deliveries make
+    sure a handler sees the message again when its worker died holding the last one.
+    With no spare, a worker killed during the final delivery left the operation without
+    an outcome for good (the server stops delivering silently).
     """
     return ConsumerConfig(
         name=spec.durable,
@@ -171,7 +182,7 @@ def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=spec.ack_wait.total_seconds(),
-        max_deliver=spec.max_deliver,
+        max_deliver=spec.max_deliver + SPARE_DELIVERIES,
         max_ack_pending=spec.max_ack_pending,
         backoff=[delay.total_seconds() for delay in spec.backoff] or None,
         filter_subject=spec.filter_subject,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -190,6 +191,31 @@ async def test_a_permanent_error_is_not_redelivered(
     state = await info(js, js_stream)
     assert state.num_ack_pending == 0
     assert state.num_redelivered == 0
+
+
+async def test_a_message_whose_workers_died_on_every_allowed_delivery_still_reaches_a_handler(
+    js: JetStreamContext, js_stream: TestStream
+) -> None:
+    """Handlers give up at the spec's `max_deliver` and publish the failure; a worker
+    killed while holding that last delivery must not end the operation silently."""
+    spec = dataclasses.replace(consumer(js_stream, ack_wait=1.0), max_deliver=2)
+    await ensure_consumer(js, js_stream.name, spec)
+    await js.publish(js_stream.subject("job"), b"one")
+    dead = await js.pull_subscribe_bind("worker", stream=js_stream.name)
+    for attempt in (1, 2):  # taken and never acked: the worker died holding it
+        (held,) = await dead.fetch(1, timeout=5)
+        assert held.metadata.num_delivered == attempt
+    await dead.unsubscribe()
+    deliveries: list[int] = []
+
+    async def handle(delivery: Delivery) -> Outcome:
+        deliveries.append(delivery.num_delivered)
+        return Outcome.ack()  # a real handler over budget publishes the failure here
+
+    async with running(WorkerPool(js, js_stream.name, "worker", handle, fetch_timeout=0.5)):
+        await eventually(lambda: all_acked(js, js_stream))
+
+    assert deliveries == [3]
 
 
 async def _nonempty(deliveries: list[int]) -> bool:

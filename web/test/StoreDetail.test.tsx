@@ -61,7 +61,8 @@ describe("the store detail page", () => {
     source.emit(eventOf("url.changed", store.id, { operation_id: "p1", url: "https://shop.example.org", seconds: 30 }), 6);
 
     expect(screen.getByRole("link", { name: "shop.example.org" }).getAttribute("href")).toBe("https://shop.example.org");
-    expect(screen.getByTestId("store-url").textContent).toBe("https://shop.example.org");
+    // the address line is drawn once the domains have loaded
+    expect((await screen.findByTestId("store-url")).textContent).toBe("https://shop.example.org");
     const timeline = screen.getByTestId("timeline");
     expect(within(timeline).getByText("Primary domain chosen")).toBeTruthy();
     expect(within(timeline).getByText("Address changed")).toBeTruthy();
