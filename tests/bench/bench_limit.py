@@ -25,14 +25,10 @@ first. Everything started is stopped at the end (SIGTERM too).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +37,6 @@ from kubernetes_asyncio.config import new_client_from_config
 
 from devtools.cluster import LocalCluster, ensure_binaries
 from devtools.platform_start import STORAGE_CLASS
-from devtools.soak import EXTERNAL, start
 from devtools.workspace import ROOT
 from services.provisioner.kubeapi import StoreKube
 from tests.bench import scale_probes as probes
@@ -51,6 +46,8 @@ from tests.bench.bench_scale import (
     TUNING,
     ScalePlatform,
     add_user,
+    on_platform,
+    scale_env,
     user_id,
 )
 from tests.bench.machine import machine
@@ -199,35 +196,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _interrupted(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    for name in EXTERNAL:
-        os.environ.pop(name, None)
-    for name, value in TUNING.items():
-        os.environ.setdefault(name, value)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-limit-"))
-    workdir.chmod(0o755)  # Postgres runs as its own user, below it
-    platform = LimitPlatform(workdir, args.nodes, args.quota_mib)
-    fill = Fill(platform, args)
-    signal.signal(signal.SIGTERM, _interrupted)
-    try:
-        start(platform)
-        asyncio.run(fill.run())
-    except KeyboardInterrupt:
-        print("interrupted: stopping the platform; the chunks so far are kept", flush=True)
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one waits for the stop
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        platform.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    fill = Fill(LimitPlatform(scale_env(), args.nodes, args.quota_mib), args)
+    interrupted = not on_platform(fill.platform, fill.run)
     figures = fill.save(finished=bool(fill.limit))
     print(f"limit: {figures['stores']} stores; first to run out: {fill.limit or 'interrupted'}")
-    print(f"figures: {OUT}")
-    return 0
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 130 if interrupted else 0
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -311,29 +312,43 @@ def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str]) -> int:
-    args = parse(argv)
+def scale_env() -> Path:
+    """The environment a scale platform starts in (its own servers, TUNING) and an empty
+    workspace for it."""
     for name in EXTERNAL:
         os.environ.pop(name, None)
     for name, value in TUNING.items():
         os.environ.setdefault(name, value)
-    ensure_dashboard()
     workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     workdir.chmod(0o755)  # Postgres runs as its own user, below it
-    platform = ScalePlatform(workdir, args.nodes)
-    run = Run(platform, args)
+    return workdir
+
+
+def on_platform(platform: Platform, work: Callable[[], Coroutine[Any, Any, None]]) -> bool:
+    """Start `platform`, run `work` on it, stop it and remove its workspace whatever
+    happened (SIGTERM and Ctrl-C too); False when interrupted."""
     signal.signal(signal.SIGTERM, _interrupted)
     try:
         start(platform)
-        asyncio.run(run.measure())
+        asyncio.run(work())
+        return True
     except KeyboardInterrupt:
-        print("interrupted: stopping the platform; the steps so far are kept", flush=True)
-        return 130
+        print("interrupted: stopping the platform; the figures so far are kept", flush=True)
+        return False
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one waits for the stop
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         platform.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(platform.run, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    workdir = scale_env()
+    ensure_dashboard()
+    run = Run(ScalePlatform(workdir, args.nodes), args)
+    if not on_platform(run.platform, run.measure):
+        return 130
     print(json.dumps(run.save(finished=True), indent=2))
     print(f"wrote {OUT.relative_to(ROOT)}")
     return 0
