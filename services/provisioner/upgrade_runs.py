@@ -2,15 +2,15 @@
 a version and prove them healthy (`Upgrader.move`), and keep or put back its data
 (`Safekeeping`).
 
-A move renders the store's chart at the spec's version and applies its Deployments and
-StatefulSets (server-side apply under the provisioner's manager, as a provisioning does;
-they roll their pods as their own strategy says), then runs the engine's setup Job again
-as a new Job named after the upgrade (a finished Job cannot be started again): the setup
-is what runs an engine's migrations. Then the health gate (`Gate`): the default one,
-`ReadinessGate`, holds when the setup Job completed and every workload has all its
-replicas updated and ready by the readiness rules, within `gate_seconds`. It does not ask
-the storefront anything: on simulated nodes pods serve nothing. A gate that also fetches
-the storefront fits the same seam.
+A move renders the store's chart at the spec's version and applies its Deployments,
+StatefulSets and CronJobs (server-side apply under the provisioner's manager, as a
+provisioning does; they roll their pods as their own strategy says), then runs the
+engine's setup Job again as a new Job named after the upgrade (a finished Job cannot be
+started again): the setup is what runs an engine's migrations. Then the health gate
+(`Gate`): the default one, `ReadinessGate`, holds when the setup Job completed and every
+Deployment and StatefulSet has all its replicas updated and ready by the readiness rules,
+within `gate_seconds`. It does not ask the storefront anything: on simulated nodes pods
+serve nothing. A gate that also fetches the storefront fits the same seam.
 
 The data side goes through `Safekeeping`: `BackupSafekeeping` takes the pre-upgrade
 backup with the backups consumer's own machinery (`BackupHandler.take`, reason
@@ -102,13 +102,18 @@ class Upgrader:
         await self.gate.check(spec, workloads, (), time.monotonic() + self.gate_seconds)
 
     async def apply(self, spec: StoreSpec, run: str) -> tuple[list[Manifest], list[Manifest]]:
-        """Apply the Deployments and StatefulSets at the spec's version; return them and
-        the setup Jobs to run again (not yet created)."""
+        """Apply the Deployments, StatefulSets and CronJobs at the spec's version; return
+        the first two (what the gate holds) and the setup Jobs to run again (not yet
+        created). A CronJob left behind would run the old version's code on the new
+        version's data (and the new one's after a rollback)."""
         suspender = self.suspender
         rendered = engine_manifests(await suspender.renderer.render(spec, suspender.cluster), spec)
         workloads = [m for m in rendered.workloads if m["kind"] in SCALED]
         for manifest in workloads:
             await suspender.kube.apply(manifest)
+        for manifest in rendered.workloads:
+            if manifest["kind"] == "CronJob":
+                await suspender.kube.apply(manifest)
         return workloads, setup_jobs(spec, rendered.workloads, run)
 
 

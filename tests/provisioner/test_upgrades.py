@@ -176,6 +176,13 @@ async def web(kube_api: ApiClient, namespace: str) -> tuple[str, str]:
     return container.image, container.resources.limits["memory"]
 
 
+async def cron_images(kube_api: ApiClient, namespace: str) -> set[str]:
+    """The images of the WooCommerce CronJob's pods."""
+    cron = await BatchV1Api(kube_api).read_namespaced_cron_job("wordpress-cron", namespace)
+    pod = cron.spec.job_template.spec.template.spec
+    return {c.image for c in [*(pod.init_containers or []), *pod.containers]}
+
+
 async def setup_versions(kube_api: ApiClient, namespace: str) -> dict[str, str]:
     """Each setup Job's WOOCOMMERCE_VERSION, by Job name."""
     jobs = (await BatchV1Api(kube_api).list_namespaced_job(namespace)).items
@@ -210,6 +217,7 @@ async def test_a_store_upgraded_to_an_allowed_version_runs_it_and_stays_on_it(
     assert kept.taken == [backup_id]
     assert kept.restored == []
     assert (await web(kube_api, store.namespace))[0] == NEW_IMAGE
+    assert NEW_IMAGE in await cron_images(kube_api, store.namespace)
     assert "10.3.0" in (await setup_versions(kube_api, store.namespace)).values()
     # What the provisioner reads of the store from now on is on the new version.
     spec = await records_of(harness, charts).spec(store.id)
