@@ -241,13 +241,18 @@ def _pod_problems(pod: dict[str, Any]) -> Iterator[str]:
 
 
 def _placed(doc: Manifest, spec: StoreSpec) -> Manifest:
-    """The object in the store namespace, with the platform's labels on it and its pods."""
+    """The object in the store namespace, with the platform's labels on it and its pods
+    (and a CronJob not suspended)."""
     doc["metadata"]["namespace"] = spec.namespace
     doc["metadata"]["labels"] = {**(doc["metadata"].get("labels") or {}), **spec.labels()}
     template = _pod_template(doc)
     if template is not None:
         meta = template.setdefault("metadata", {})
         meta["labels"] = {**(meta.get("labels") or {}), **spec.labels()}
+    if doc["kind"] == "CronJob":
+        # Said outright, so that the provisioner's own apply (a resume, a retry, an
+        # upgrade) takes back the `suspend: true` a suspension set.
+        doc.setdefault("spec", {})["suspend"] = False
     return doc
 
 

@@ -5,13 +5,16 @@ Suspend, in order: `suspend.started` moves the store to `suspending`; its Ingres
 pointed at the platform's "store paused" page (a Service `storefleet-paused` of type
 ExternalName naming the gateway's paused port, the one such Service the admission policy
 lets the provisioner write), so visitors never meet a 502; every Deployment and
-StatefulSet of the chart is applied with `replicas: 0` under a field manager of its own
-(`storefleet-suspend`), and the handler waits until no pod of the store runs;
-`suspend.completed` makes it `suspended`. Volumes, Secrets and the namespace stay.
+StatefulSet of the chart is applied with `replicas: 0`, and every CronJob with `suspend:
+true` (a store's scheduled work would otherwise start pods against a stopped database),
+under a field manager of its own (`storefleet-suspend`), and the handler waits until no
+pod of the store runs; `suspend.completed` makes it `suspended`. Volumes, Secrets and the
+namespace stay.
 
 Resume: `resume.started`; the chart's workloads are applied again under the provisioner's
 own manager, which takes `replicas` back, and waited for; the chart's Ingress is applied
-again, which takes the backend back; `resume.completed` makes the store `ready`.
+again, which takes the backend back, and its CronJobs (rendered with `suspend: false`),
+which take their schedules back; `resume.completed` makes the store `ready`.
 
 A failure publishes `<kind>.failed` with the reason (the store is `failed`; a retry
 provisions it again, which starts it and gives it its own route back). Every step is
@@ -82,6 +85,9 @@ class Suspender:
             await self.kube.apply(paused_service(spec, self.paused), manager=SUSPEND_MANAGER)
             for ingress in rendered.ingress:
                 await self.kube.apply(paused_ingress(ingress, self.paused), manager=SUSPEND_MANAGER)
+        for manifest in rendered.workloads:
+            if manifest["kind"] == "CronJob":
+                await self.kube.apply(_held(manifest, spec), manager=SUSPEND_MANAGER)
         scaled = [m for m in rendered.workloads if m["kind"] in SCALED]
         for manifest in scaled:
             await self.kube.apply(_zero(manifest, spec), manager=SUSPEND_MANAGER)
@@ -94,6 +100,9 @@ class Suspender:
         for manifest in scaled:
             await self.kube.apply(manifest)
         await self.until_serving(spec, scaled, deadline)
+        for manifest in rendered.workloads:
+            if manifest["kind"] == "CronJob":
+                await self.kube.apply(manifest)
         for ingress in rendered.ingress:
             await self.kube.apply(ingress)
 
@@ -164,6 +173,16 @@ def paused_ingress(ingress: Manifest, paused: PausedPage) -> Manifest:
         "kind": "Ingress",
         "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
         "spec": {"rules": rules},
+    }
+
+
+def _held(manifest: Manifest, spec: StoreSpec) -> Manifest:
+    """A CronJob with its schedule suspended: no new runs while the store is suspended."""
+    return {
+        "apiVersion": manifest["apiVersion"],
+        "kind": "CronJob",
+        "metadata": {"name": manifest["metadata"]["name"], "namespace": spec.namespace},
+        "spec": {"suspend": True},
     }
 
 

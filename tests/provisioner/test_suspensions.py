@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from kubernetes_asyncio.client import ApiClient, AppsV1Api, CoreV1Api, NetworkingV1Api
+from kubernetes_asyncio.client import ApiClient, AppsV1Api, BatchV1Api, CoreV1Api, NetworkingV1Api
 
 from services.provisioner.suspensions import PAUSED_SERVICE
 from shared.events import new_event
@@ -54,6 +54,11 @@ async def workloads(api: ApiClient, namespace: str) -> dict[str, int]:
     return found
 
 
+async def cron_suspended(api: ApiClient, namespace: str) -> dict[str, bool]:
+    jobs = (await BatchV1Api(api).list_namespaced_cron_job(namespace)).items
+    return {c.metadata.name: bool(c.spec.suspend) for c in jobs}
+
+
 async def running_pods(api: ApiClient, namespace: str) -> list[str]:
     pods = (await CoreV1Api(api).list_namespaced_pod(namespace)).items
     return [p.metadata.name for p in pods if p.status.phase not in ("Succeeded", "Failed")]
@@ -82,6 +87,7 @@ async def test_a_suspended_store_stops_everything_and_resumes_as_it_was(
         claims = {c.metadata.name for c in (await CoreV1Api(kube_api)
                   .list_namespaced_persistent_volume_claim(ns)).items}  # fmt: skip
         assert before and all(n >= 1 for n in before.values())
+        assert await cron_suspended(kube_api, ns) == {"wordpress-cron": False}
 
         suspend = await operate(harness, store, "suspend")
         outcome = await ended(harness, store, "suspend", suspend)
@@ -89,6 +95,7 @@ async def test_a_suspended_store_stops_everything_and_resumes_as_it_was(
         assert outcome.type == "suspend.completed", outcome.data
         assert await workloads(kube_api, ns) == dict.fromkeys(before, 0)
         assert await running_pods(kube_api, ns) == []
+        assert await cron_suspended(kube_api, ns) == {"wordpress-cron": True}
         assert await backends(kube_api, ns) == {PAUSED_SERVICE}
         paused = await CoreV1Api(kube_api).read_namespaced_service(PAUSED_SERVICE, ns)
         assert (paused.spec.type, paused.spec.external_name) == (
@@ -102,6 +109,7 @@ async def test_a_suspended_store_stops_everything_and_resumes_as_it_was(
 
         assert outcome.type == "resume.completed", outcome.data
         assert await workloads(kube_api, ns) == before
+        assert await cron_suspended(kube_api, ns) == {"wordpress-cron": False}
         assert await backends(kube_api, ns) == served
         assert (await CoreV1Api(kube_api).read_namespaced_secret("store-secret", ns)).data == secret
         after = {c.metadata.name for c in (await CoreV1Api(kube_api)
