@@ -30,6 +30,8 @@ _HOLDING_CONDITIONS = (
     "NamespaceDeletionGroupVersionParsingFailure",
 )
 LIST_PAGE = 500
+# The longest pause between looks at a namespace being deleted (`wait_gone`).
+MAX_POLL_SECONDS = 5.0
 
 
 class NotAStoreNamespace(Exception):
@@ -116,7 +118,12 @@ class Namespaces:
             pass  # gone, already terminating, or a different namespace by now
 
     async def wait_gone(self, namespace: NamespaceInfo, timeout: float, poll: float = 1.0) -> bool:
-        """True once no namespace with this uid exists; False after `timeout`."""
+        """True once no namespace with this uid exists; False after `timeout`.
+
+        Looks every `poll` seconds at first, then less and less often, up to every
+        `MAX_POLL_SECONDS`: an empty namespace goes within seconds, one with pods takes
+        their grace period (30 s by default), and dozens of deletions waiting at once
+        must not spend the client's request budget on asking."""
         deadline = time.monotonic() + timeout
         while True:
             current = await self.read(namespace.name)
@@ -125,3 +132,4 @@ class Namespaces:
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(poll)
+            poll = max(poll, min(poll * 1.5, MAX_POLL_SECONDS))

@@ -21,11 +21,15 @@ from shared.settings import CommonSettings, KubeSettings
 
 class ReaperSettings(CommonSettings, KubeSettings):
     sweep_interval_seconds: float = Field(60.0, gt=0, description="time between sweeps")
-    deletion_workers: int = Field(16, ge=1, le=256, description="deletions handled at once")
+    # A deletion holds its worker while the namespace goes (its pods' grace period, 30 s
+    # by default), so the workers bound deletions a minute: 64 is about 120.
+    deletion_workers: int = Field(64, ge=1, le=256, description="deletions handled at once")
     deletion_wait_seconds: float = Field(
         600.0, gt=0, description="how long one delivery waits for a namespace to be gone"
     )
-    deletion_poll_seconds: float = Field(1.0, gt=0, description="namespace polling interval")
+    deletion_poll_seconds: float = Field(
+        1.0, gt=0, description="first namespace polling interval (then longer, up to 5 s)"
+    )
     deletion_retry_seconds: float = Field(
         30.0, gt=0, description="redelivery delay while a namespace is still terminating"
     )
