@@ -266,6 +266,8 @@ def main(argv: list[str]) -> int:
     platform = Platform(run=workspace, simulated="the soak runs on simulated nodes")
     began = time.monotonic()
     signal.signal(signal.SIGTERM, _interrupted)
+    # Started in the background a shell hands it SIGINT ignored: take Ctrl-C back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         upgrade = start(platform)
         result = asyncio.run(soak(platform, upgrade, args, rng))

@@ -328,6 +328,8 @@ def on_platform(platform: Platform, work: Callable[[], Coroutine[Any, Any, None]
     """Start `platform`, run `work` on it, stop it and remove its workspace whatever
     happened (SIGTERM and Ctrl-C too); False when interrupted."""
     signal.signal(signal.SIGTERM, _interrupted)
+    # Started in the background a shell hands it SIGINT ignored: take Ctrl-C back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         start(platform)
         asyncio.run(work())
