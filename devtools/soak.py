@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
 import random
 import shutil
@@ -32,6 +33,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import asyncpg
 import nats
@@ -97,6 +99,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="of the users and the driver")
     parser.add_argument("--dir", type=Path, default=RUN / "soak", help="the workspace")
     return parser.parse_args(argv)
+
+
+def hold_workspace(workspace: Path) -> TextIO | None:
+    """The workspace's lock, held until this process ends; None when another soak holds
+    it (its chaos driver would restart NATS and Postgres from this one's files)."""
+    workspace.parent.mkdir(parents=True, exist_ok=True)
+    lock = (workspace.parent / f".{workspace.name}.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
 
 
 def fresh_workspace(workspace: Path) -> None:
@@ -261,6 +276,10 @@ def main(argv: list[str]) -> int:
     for name, value in TUNING.items():
         os.environ.setdefault(name, value)
     workspace = args.dir.resolve()
+    lock = hold_workspace(workspace)
+    if lock is None:
+        say(f"soak: another soak is running in {workspace}; stop it first")
+        return 2
     fresh_workspace(workspace)
     say(f"soak: workspace {workspace}, seed {seed}")
     platform = Platform(run=workspace, simulated="the soak runs on simulated nodes")

@@ -32,7 +32,7 @@ from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Namespace, V1Objec
 from devtools import procs
 from devtools.launcher import ROOT
 from devtools.platform_start import Platform
-from devtools.soak import start
+from devtools.soak import hold_workspace, start
 from devtools.soak_checks import (
     CONNECTIONS,
     accepted_requests_ended,
@@ -106,6 +106,25 @@ def test_a_soak_stopped_with_sigterm_stops_its_platform_first() -> None:
         if soak.poll() is None:
             soak.kill()
         shutil.rmtree(workspace, ignore_errors=True)
+
+
+def test_a_second_soak_in_the_same_workspace_is_refused_before_it_starts_anything() -> None:
+    parent = Path(tempfile.mkdtemp(prefix="storefleet-soak-"))
+    workspace = parent / "soak"
+    lock = hold_workspace(workspace)  # as a soak running there holds it
+    assert lock is not None
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "devtools.soak", "--minutes", "3", "--dir", str(workspace)],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        out = done.stdout + done.stderr
+        assert done.returncode == 2, out
+        assert "another soak is running" in out
+        assert not workspace.exists()  # nothing removed, nothing started
+    finally:
+        lock.close()
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def using(workspace: Path) -> list[str]:
