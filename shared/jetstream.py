@@ -32,7 +32,7 @@ from nats.js.api import (
     StreamConfig,
     StreamInfo,
 )
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from shared.events import Envelope
 from shared.nats_access import inbox_prefix
@@ -212,13 +212,31 @@ async def ensure_consumer(js: JetStreamContext, stream: str, spec: ConsumerSpec)
 
 
 async def publish_event(
-    js: JetStreamContext, envelope: Envelope, stream: str | None = None, ack_timeout: float = 5.0
+    js: JetStreamContext,
+    envelope: Envelope,
+    stream: str | None = None,
+    ack_timeout: float = 5.0,
+    *,
+    once: bool = False,
 ) -> PubAck:
     """Publish one event and wait for the stream's ack.
 
     `ack.duplicate` is true when the stream already held this envelope id (a retry).
     Passing `stream` makes the server refuse a subject that lands in another stream.
+
+    The server drops a repeated id only inside the stream's duplicate window (minutes);
+    an operation redelivered later (its worker killed during a long backup) republishes
+    its events with the same ids. `once` (with `stream`) first reads the last message on
+    the envelope's subject and publishes nothing when it is this envelope: one read more
+    per event, for the services whose events are derived from a redeliverable message.
+    A repeat with a newer message on its subject in between is still stored again.
     """
+    if once:
+        if stream is None:
+            raise ValueError("publish_event(once=True) needs the stream")
+        held = await last_on_subject(js, stream, envelope.subject)
+        if held is not None and held[1] == envelope.id:
+            return PubAck(stream=stream, seq=held[0], duplicate=True)
     return await js.publish(
         envelope.subject,
         envelope.to_bytes(),
@@ -226,3 +244,15 @@ async def publish_event(
         stream=stream,
         headers={Header.MSG_ID: envelope.id},
     )
+
+
+async def last_on_subject(
+    js: JetStreamContext, stream: str, subject: str
+) -> tuple[int, str | None] | None:
+    """The sequence number and `Nats-Msg-Id` of the stream's last message on `subject`,
+    or None when it holds none."""
+    try:
+        msg = await js.get_last_msg(stream, subject)
+    except NotFoundError:
+        return None
+    return msg.seq or 0, (msg.headers or {}).get(Header.MSG_ID)

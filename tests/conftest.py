@@ -6,6 +6,7 @@ per test module, Pebble with cert-manager's controller as an ACME issuer) unless
 environment variable points at an existing one (MariaDB, knotd, Dex and Pebble: none)."""
 
 pytest_plugins = [
+    "tests.fixtures.timing",
     "tests.fixtures.tasks",
     "tests.fixtures.postgres",
     "tests.fixtures.mariadb",

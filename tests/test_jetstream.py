@@ -129,6 +129,42 @@ async def test_the_same_msg_id_published_twice_is_stored_once(
     assert (await js.stream_info(stream.name)).state.messages == 1
 
 
+async def test_an_event_republished_after_the_duplicate_window_is_stored_once_with_once(
+    js: JetStreamContext, make_stream: MakeStream
+) -> None:
+    """A redelivered operation republishes its events with the same ids long after the
+    stream's duplicate window (the soak found a pre-upgrade backup's `requested` twice)."""
+    store_id = uuid.uuid4().hex
+    window = timedelta(seconds=1)
+    stream = await make_stream(subjects=(f"store.*.{store_id}",), duplicate_window=window)
+    event = requested(store_id)
+    first = await publish_event(js, event, stream=stream.name, once=True)
+    await asyncio.sleep(3 * window.total_seconds())
+
+    again = await publish_event(js, event, stream=stream.name, once=True)
+
+    assert not first.duplicate
+    assert again.duplicate and again.seq == first.seq
+    assert (await js.stream_info(stream.name)).state.messages == 1
+    # Without `once` the server, its window past, stores it a second time.
+    plain = await publish_event(js, event, stream=stream.name)
+    assert not plain.duplicate
+    assert (await js.stream_info(stream.name)).state.messages == 2
+
+
+async def test_once_publishes_an_event_whose_subject_holds_another_event(
+    js: JetStreamContext, make_stream: MakeStream
+) -> None:
+    store_id = uuid.uuid4().hex
+    stream = await make_stream(subjects=(f"store.*.{store_id}",))
+    await publish_event(js, requested(store_id), stream=stream.name, once=True)
+
+    retry = await publish_event(js, requested(store_id), stream=stream.name, once=True)
+
+    assert not retry.duplicate
+    assert (await js.stream_info(stream.name)).state.messages == 2
+
+
 async def test_an_envelope_published_with_publish_event_parses_back_equal(
     js: JetStreamContext, make_stream: MakeStream
 ) -> None:

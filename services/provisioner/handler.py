@@ -328,7 +328,7 @@ class StoreHandler:
             event_id=f"{event.id}:{suffix}",
         )
         try:
-            await publish_event(self.js, envelope, stream=self.stream)
+            await publish_event(self.js, envelope, stream=self.stream, once=True)
         except (nats.errors.Error, TimeoutError) as exc:
             raise TemporaryError(f"could not publish {event_type}: {exc!r}") from exc
 

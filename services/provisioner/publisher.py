@@ -44,6 +44,6 @@ class Publisher:
             event_id=event_id,
         )
         try:
-            await publish_event(self.js, envelope, stream=self.stream)
+            await publish_event(self.js, envelope, stream=self.stream, once=True)
         except (nats.errors.Error, TimeoutError) as exc:
             raise TemporaryError(f"could not publish {event_type}: {exc!r}") from exc

@@ -47,7 +47,7 @@ from shared.worker import WorkerPool
 
 def publisher(js: JetStreamContext, stream: str) -> Publish:
     async def publish(envelope: Envelope) -> object:
-        return await publish_event(js, envelope, stream=stream)
+        return await publish_event(js, envelope, stream=stream, once=True)
 
     return publish
 

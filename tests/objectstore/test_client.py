@@ -186,6 +186,10 @@ async def test_a_service_waits_at_start_up_for_an_object_store_that_comes_up_lat
     tmp_path: Path,
 ):
     later = LocalObjectStore(tmp_path)
+    # Its bucket exists before it goes down, as with any real object store: started bare,
+    # the harness's own create_bucket would race the waiter's first HEAD (a 404 is final).
+    await asyncio.to_thread(later.start)
+    later.stop()
     try:
         async with open_object_store(later.settings()) as store:
             waiting = asyncio.create_task(store.wait_for_bucket(timeout=60))
