@@ -39,7 +39,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import nats.errors
 import structlog
 from nats.js import JetStreamContext
 
@@ -50,6 +49,7 @@ from services.provisioner.engines import Engine
 from services.provisioner.failures import RETRY, classify, owner_reason
 from services.provisioner.guardrails import guardrails, store_secret
 from services.provisioner.job_runs import JobFailed
+from services.provisioner.publisher import ACTOR, Publisher
 from services.provisioner.render import EngineRefused, Renderer, RenderError, engine_manifests
 from services.provisioner.spec import (
     Cluster,
@@ -62,8 +62,7 @@ from services.provisioner.spec import (
 from services.provisioner.store_records import last_primary
 from services.provisioner.waves import NotReady, StoreDeleted, Waves
 from shared.engine_versions import EngineVersions
-from shared.events import InvalidEvent, Payload, StoreRequested, new_event
-from shared.jetstream import publish_event
+from shared.events import InvalidEvent, Payload, StoreRequested
 from shared.kube_errors import KubeError
 from shared.logs import bound
 from shared.objectstore import ObjectStoreUnavailable
@@ -72,7 +71,6 @@ from shared.plans import Plan
 from shared.worker import Delivery
 
 log = structlog.get_logger(__name__)
-ACTOR = "provisioner"
 HANDOFF_REASON = "provisioning stopped for the deletion; the reaper removes what was made"
 SecretValues = Callable[[Engine], dict[str, str]]
 
@@ -319,18 +317,13 @@ class StoreHandler:
     async def _publish(
         self, event: StoreRequested, event_type: str, data: Payload | dict[str, Any], suffix: str
     ) -> None:
-        envelope = new_event(
+        await Publisher(self.js, self.stream)(
             event_type,
             event.store_id,
             data,
-            actor=ACTOR,
             correlation_id=event.correlation_id,
             event_id=f"{event.id}:{suffix}",
         )
-        try:
-            await publish_event(self.js, envelope, stream=self.stream, once=True)
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise TemporaryError(f"could not publish {event_type}: {exc!r}") from exc
 
 
 def _names(workloads: Sequence[Any]) -> str:
