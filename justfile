@@ -26,9 +26,11 @@ down:
 web:
     {{python}} -m devtools.platform web
 
-# run the full test suite against real Postgres, NATS and a local control plane
+# run the full test suite against real Postgres, NATS and a local control plane, on two
+# workers: one takes the real-node tests (mostly waiting), the other the rest
+# (tests/fixtures/sharing.py); `just test -n 0 ...` runs in one process
 test *args:
-    {{python}} -m pytest {{args}}
+    {{python}} -m pytest -n 2 --dist loadgroup --no-loadscope-reorder {{args}}
 
 # ruff, mypy --strict and the import contracts
 lint:

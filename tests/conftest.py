@@ -7,6 +7,7 @@ environment variable points at an existing one (MariaDB, knotd, Dex and Pebble: 
 
 pytest_plugins = [
     "tests.fixtures.timing",
+    "tests.fixtures.sharing",
     "tests.fixtures.tasks",
     "tests.fixtures.postgres",
     "tests.fixtures.mariadb",
