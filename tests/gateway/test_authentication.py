@@ -15,6 +15,8 @@ from services.gateway.openapi import DOCUMENT_PATH
 from tests.gateway.conftest import Harness, TestUser
 
 API = "/api/v1"
+# Ids in test ids are the same on every collection (pytest-xdist's workers compare them).
+SOME_ID = uuid.UUID("5f0e6a52-6c1d-4f3e-9b7a-2d8c4e1f0a93")
 
 
 def protected_operations() -> list[tuple[str, str]]:
@@ -23,7 +25,7 @@ def protected_operations() -> list[tuple[str, str]]:
     for path, operations in document["paths"].items():
         for method, spec in operations.items():
             if spec.get("security") != []:
-                found.append((method.upper(), API + path.replace("{id}", str(uuid.uuid4()))))
+                found.append((method.upper(), API + path.replace("{id}", str(SOME_ID))))
     return found
 
 
