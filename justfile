@@ -30,7 +30,7 @@ web:
 # workers: one takes the real-node tests (mostly waiting), the other the rest
 # (tests/fixtures/sharing.py); `just test -n 0 ...` runs in one process
 test *args:
-    {{python}} -m pytest -n 2 --dist loadgroup --no-loadscope-reorder {{args}}
+    {{python}} -m pytest -n 2 {{args}}
 
 # ruff, mypy --strict and the import contracts
 lint:
