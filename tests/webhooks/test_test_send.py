@@ -87,22 +87,35 @@ async def test_a_failing_test_send_is_retried_and_each_attempt_logged(
     assert all(r.signed for r in receiver.got["retried"])
 
 
-async def test_a_second_test_send_is_refused_while_one_is_pending_or_just_sent(
+async def test_a_second_test_send_is_refused_while_one_is_pending(gateway: Harness) -> None:
+    user = await gateway.add_user()
+    endpoint = await register(gateway, user, Receiver(url="http://127.0.0.1:9"), "ok/x")
+
+    first, _ = await send_test(gateway, user, endpoint["id"])  # no webhooks service: pending
+    pending, refusal = await send_test(gateway, user, endpoint["id"])
+
+    assert (first, pending) == (202, 409)
+    assert refusal["error"]["code"] == "test_pending"
+    page = await get(gateway, user, f"/{endpoint['id']}/deliveries")
+    assert len(page["items"]) == 1
+
+
+async def test_a_test_send_just_delivered_holds_off_the_next_for_the_interval(
     gateway: Harness, receiver: Receiver, start_webhooks: StartService
 ) -> None:
     user = await gateway.add_user()
     endpoint = await register(gateway, user, receiver, "ok/capped")
-
-    first, _ = await send_test(gateway, user, endpoint["id"])
-    pending, refusal = await send_test(gateway, user, endpoint["id"])
     await start_webhooks()
-    await until(lambda: len(receiver.got["capped"]) == 1, 15, "the first test send")
-    async with gateway.client(user).post(f"/api/v1/webhooks/{endpoint['id']}/test") as resp:
-        soon, retry_after = resp.status, resp.headers.get("Retry-After")
 
-    assert (first, pending) == (202, 409)
-    assert refusal["error"]["code"] == "test_pending"
-    assert (soon, retry_after) == (429, "5")
+    first, sent = await send_test(gateway, user, endpoint["id"])
+    # Delivered and recorded (the receiver hears it before the service writes the outcome).
+    await until_delivered(gateway, user, endpoint["id"], sent["event_id"])
+    async with gateway.client(user).post(f"/api/v1/webhooks/{endpoint['id']}/test") as resp:
+        soon, retry_after, body = resp.status, resp.headers.get("Retry-After"), await resp.json()
+
+    assert first == 202
+    assert (soon, retry_after) == (429, "5"), body
+    assert body["error"]["code"] == "test_too_soon"
     page = await get(gateway, user, f"/{endpoint['id']}/deliveries")
     assert len(page["items"]) == 1 and len(receiver.got["capped"]) == 1
 
