@@ -60,16 +60,18 @@ def install(kubeconfig: Path, kubectl: Kubectl, values: Sequence[Path] = ()) -> 
 
 
 def pods_report(kubectl: Kubectl) -> str:
-    """What a failed install leaves to read: the pods, the namespace's latest events, and
-    the last lines of every container of each pod that is not Ready."""
-    lines = [kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide", check=False)]
-    events = kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp", check=False)
+    """What a failed install leaves to read: every pod, the platform's Service endpoints,
+    the cluster's latest events, and the last lines of every container of each pod that
+    is not Ready (the node's add-ons too: DNS and network policy live there)."""
+    lines = [kubectl("get", "pods", "-A", "-o", "wide", check=False)]
+    lines.append(kubectl("get", "endpointslices", "-n", NAMESPACE, check=False))
+    events = kubectl("get", "events", "-A", "--sort-by=.lastTimestamp", check=False)
     lines.extend(events.splitlines()[-30:])
-    for pod in kubectl.get("pods", "-n", NAMESPACE)["items"]:
+    for pod in kubectl.get("pods", "-A")["items"]:
         conditions = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
         if conditions.get("Ready") != "True":
-            name = pod["metadata"]["name"]
-            logs = kubectl("logs", "-n", NAMESPACE, name, "--all-containers", "--tail=40",
+            name, namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
+            logs = kubectl("logs", "-n", namespace, name, "--all-containers", "--tail=40",
                            "--prefix", check=False)  # fmt: skip
             lines.append(f"--- {name} (not Ready)\n{logs}")
     return "\n".join(lines)
