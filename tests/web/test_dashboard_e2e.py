@@ -102,6 +102,8 @@ async def test_a_person_creates_watches_reads_and_deletes_a_store_that_nobody_el
     await expect(page.locator(".page-head .badge")).to_have_text("deleting")
     await shot(page, "4-deleting")
     await page.get_by_role("link", name="My stores").first.click()
+    # No row while the list loads says nothing: first the list, then the row leaving it.
+    await expect(page.get_by_text("Loading your stores…")).to_have_count(0)
     await expect(row(page, shop)).to_have_count(0, timeout=GONE_MS)
     await expect(page.get_by_test_id("quota")).to_have_text(re.compile(r"^0 of 10 stores"))
     await shot(page, "4-gone")
