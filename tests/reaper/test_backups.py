@@ -347,8 +347,8 @@ async def test_a_suspended_store_is_neither_backed_up_nor_aged_until_it_is_resum
     auditor: None,
 ) -> None:
     shop = Shop(js, stream.name, "tight")
-    # An hour past one of the store's 6-hourly slots: the next one (5 h on) falls neither
-    # between the resume and the pass after it nor after the pass 13 h on.
+    # An hour past one of the store's 6-hourly slots: the next one (5 h on) comes after
+    # the resume and the pass just after it, and before the pass 13 h on.
     now = slot_of(shop.id, PLANS["tight"].backup, datetime.now(UTC)) + timedelta(hours=1)
     await shop.ready(now - timedelta(hours=40))  # never backed up: due, and stale if ready
     suspension = {"operation_id": str(uuid.uuid4())}
