@@ -8,16 +8,34 @@ endpoints do not hold the others up."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from shared.events import new_event
 from shared.jetstream import publish_event
 from tests.gateway.conftest import Harness
 from tests.webhooks.conftest import StartService, register
 from tests.webhooks.receiver import Receiver
-from tests.webhooks.test_delivery import until
 
 EVENTS, STORES, HEALTHY = 10_000, 50, 18
+# How long deliveries may make no progress at all before the test calls them stuck. Not a
+# budget for the whole run: that depends on the machine (93 s alone here, over 220 s in CI
+# beside the soak), and speed is the benchmarks' business.
+STALL = 60.0
+
+
+async def until_done(done: Callable[[], bool], progress: Callable[[], int], what: str) -> None:
+    """Wait for `done`, failing once `progress` has not moved for STALL seconds."""
+    seen, moved = progress(), time.monotonic()
+    while not done():
+        if (now := progress()) != seen:
+            seen, moved = now, time.monotonic()
+        elif time.monotonic() - moved > STALL:
+            pytest.fail(f"{what}: no delivery for {STALL:.0f}s, stuck at {seen}")
+        await asyncio.sleep(0.05)
 
 
 async def publish_round_robin(harness: Harness, stores: list[str]) -> list[str]:
@@ -49,8 +67,11 @@ async def test_ten_thousand_events_reach_every_answering_endpoint_in_order_acros
     await register(gateway, owner, receiver, "down/broken")
     first = await start_webhooks(STOREFLEET_WEBHOOK_TIMEOUT_SECONDS="3")
 
+    def delivered() -> int:
+        return sum(len(receiver.got[name]) for name in healthy)
+
     publishing = asyncio.create_task(publish_round_robin(gateway, stores))
-    await until(lambda: len(receiver.got["h0"]) >= EVENTS // 3, 120, "a third delivered")
+    await until_done(lambda: len(receiver.got["h0"]) >= EVENTS // 3, delivered, "a third")
     first.kill()
     ids = await publishing
     await start_webhooks(STOREFLEET_WEBHOOK_TIMEOUT_SECONDS="3")
@@ -58,7 +79,7 @@ async def test_ten_thousand_events_reach_every_answering_endpoint_in_order_acros
     def complete(name: str) -> bool:
         return len({r.headers["webhook-id"] for r in receiver.got[name]}) == EVENTS
 
-    await until(lambda: all(complete(n) for n in healthy), 150, "every answering endpoint")
+    await until_done(lambda: all(complete(n) for n in healthy), delivered, "every endpoint")
     stuck = len({r.headers["webhook-id"] for r in receiver.got["stuck"]})
 
     assert stuck < EVENTS // 2  # still far behind when the others are done
