@@ -170,8 +170,14 @@ async def eventually(
 
 
 async def consumer_caught_up(js: JetStreamContext, stream: str, durable: str = "auditor") -> bool:
+    """Whether the consumer has acked every message the stream holds now. Its ack floor is
+    compared with the stream's last sequence rather than trusting `num_pending` alone: the
+    server counts pending messages as it signals consumers, and a consumer info taken just
+    after a publish can read 0 (nats-io/nats-server#6297 describes that count drifting)."""
+    last = (await js.stream_info(stream)).state.last_seq
     info = await js.consumer_info(stream, durable)
-    return info.num_pending == 0 and info.num_ack_pending == 0
+    acked = info.ack_floor.stream_seq if info.ack_floor else 0
+    return acked >= last and info.num_pending == 0 and info.num_ack_pending == 0
 
 
 async def events_of(js: JetStreamContext, stream: str, sid: str) -> list[Envelope]:
